@@ -1,0 +1,155 @@
+/*
+ * sysgate wire protocol between sysgate-run (the shim) and sysgated.
+ *
+ * The transport is a SOCK_SEQPACKET unix socket: one message per packet,
+ * so a message is never split or merged. Every message starts with
+ * sg_msg_header_t; integers are in host byte order (both ends run on the
+ * same host). Every size is bounded by the constants below and every
+ * reserved field must be zero; the decoders refuse anything else.
+ *
+ *   shim                           supervisor
+ *   HELLO(policy, labels)   --->
+ *                           <---   SPEC(filter spec) | REFUSE(code, reason)
+ *   LISTENER + 1 fd          --->   (SCM_RIGHTS, exactly one fd)
+ *                           <---   READY(target id) | REFUSE(code, reason)
+ *
+ * The codec functions return 0 (or a length) on success and a negative
+ * errno on failure: -EBADMSG for a malformed message, -EPROTONOSUPPORT for
+ * a version this side does not speak, -EMSGSIZE for a message or field over
+ * its bound, -ENOBUFS when an output buffer is too small.
+ */
+#ifndef SYSGATE_PROTOCOL_H
+#define SYSGATE_PROTOCOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SG_PROTO_MAGIC 0x54414753u /* "SGAT" in little-endian memory */
+#define SG_PROTO_VERSION 1u
+
+#define SG_PROTO_MAX_MSG 65536u   /* whole message, header included */
+#define SG_PROTO_MAX_NAME 64u     /* policy name, bytes, no NUL */
+#define SG_PROTO_MAX_LABELS 32u   /* labels per HELLO */
+#define SG_PROTO_MAX_KEY 63u      /* label key, bytes */
+#define SG_PROTO_MAX_VALUE 191u   /* label value, bytes */
+#define SG_PROTO_MAX_RULES 1024u  /* syscalls per list of a SPEC */
+#define SG_PROTO_MAX_NR 4095u     /* highest syscall number a SPEC may name */
+#define SG_PROTO_MAX_REASON 512u  /* REFUSE reason, bytes, no NUL */
+#define SG_PROTO_MAX_FDS 4u       /* fds a receiver makes room for (to see extras) */
+
+typedef enum sg_msg_type {
+	SG_MSG_HELLO = 1,
+	SG_MSG_SPEC = 2,
+	SG_MSG_REFUSE = 3,
+	SG_MSG_LISTENER = 4,
+	SG_MSG_READY = 5,
+} sg_msg_type_t;
+
+typedef struct sg_msg_header {
+	uint32_t magic;
+	uint16_t version;
+	uint16_t type;     /* sg_msg_type_t */
+	uint32_t length;   /* of the whole message, header included */
+	uint32_t reserved; /* zero */
+} sg_msg_header_t;
+
+/* Actions a SPEC can give a syscall or the default. */
+typedef enum sg_action {
+	SG_ACT_ALLOW = 0,
+	SG_ACT_ERRNO = 1,  /* fail with the given errno, decided in the kernel */
+	SG_ACT_KILL = 2,   /* kill the process, decided in the kernel */
+	SG_ACT_NOTIFY = 3, /* forward to the supervisor */
+} sg_action_t;
+
+typedef struct sg_label {
+	char key[SG_PROTO_MAX_KEY + 1];
+	char value[SG_PROTO_MAX_VALUE + 1];
+} sg_label_t;
+
+/*
+ * HELLO: the shim asks for a policy. Policy names and label keys are
+ * [A-Za-z0-9_.-]+; label values are printable ASCII.
+ */
+typedef struct sg_hello {
+	char policy[SG_PROTO_MAX_NAME + 1];
+	uint32_t nlabels;
+	sg_label_t labels[SG_PROTO_MAX_LABELS];
+} sg_hello_t;
+
+typedef struct sg_spec_errno {
+	uint32_t nr;
+	uint32_t err; /* 1..4095 */
+} sg_spec_errno_t;
+
+/*
+ * SPEC: the filter compiled from the policy. arch is the AUDIT_ARCH_* value
+ * the supervisor compiled for; a shim of another arch refuses it. A syscall
+ * number appears in at most one list.
+ */
+typedef struct sg_spec {
+	uint32_t arch;
+	uint32_t default_action; /* sg_action_t */
+	uint32_t default_errno;  /* for SG_ACT_ERRNO, else 0 */
+	uint32_t n_notify, n_deny, n_kill;
+	uint32_t notify[SG_PROTO_MAX_RULES];
+	sg_spec_errno_t deny[SG_PROTO_MAX_RULES];
+	uint32_t kill[SG_PROTO_MAX_RULES];
+} sg_spec_t;
+
+/* REFUSE: code is a positive errno describing the class of refusal. */
+typedef struct sg_refuse {
+	uint32_t code;
+	char reason[SG_PROTO_MAX_REASON + 1];
+} sg_refuse_t;
+
+typedef struct sg_ready {
+	uint64_t target_id;
+} sg_ready_t;
+
+/* Checks the header of a received message of len bytes: magic, version,
+ * length == len, reserved zero, known type. Fills *out. */
+int sg_proto_check_header(const void *buf, size_t len, sg_msg_header_t *out);
+
+/* Encoders return the message length or a negative errno. */
+ssize_t sg_proto_encode_hello(const sg_hello_t *in, void *buf, size_t cap);
+ssize_t sg_proto_encode_spec(const sg_spec_t *in, void *buf, size_t cap);
+ssize_t sg_proto_encode_refuse(const sg_refuse_t *in, void *buf, size_t cap);
+ssize_t sg_proto_encode_listener(void *buf, size_t cap);
+ssize_t sg_proto_encode_ready(const sg_ready_t *in, void *buf, size_t cap);
+
+/* Decoders check the header too and validate every field. */
+int sg_proto_decode_hello(const void *buf, size_t len, sg_hello_t *out);
+int sg_proto_decode_spec(const void *buf, size_t len, sg_spec_t *out);
+int sg_proto_decode_refuse(const void *buf, size_t len, sg_refuse_t *out);
+int sg_proto_decode_listener(const void *buf, size_t len);
+int sg_proto_decode_ready(const void *buf, size_t len, sg_ready_t *out);
+
+/* Validators shared with the command line and config: 0 or -EINVAL. */
+int sg_proto_valid_name(const char *s);
+int sg_proto_parse_label(const char *kv, sg_label_t *out); /* "key=value" */
+
+/*
+ * Sends one message, with fd attached (SCM_RIGHTS) when fd >= 0.
+ * MSG_NOSIGNAL: a closed peer gives -EPIPE, never SIGPIPE.
+ */
+int sg_proto_send(int sock, const void *buf, size_t len, int fd);
+
+/*
+ * Receives one message into buf (cap bytes) with MSG_CMSG_CLOEXEC. Any fds
+ * that arrived are stored in fds (room for SG_PROTO_MAX_FDS) and counted in
+ * *nfds; the caller owns them. On a truncated message or control data
+ * (MSG_TRUNC, MSG_CTRUNC) or control data of a type other than SCM_RIGHTS,
+ * every fd that arrived is closed and -EBADMSG returned. Returns the message
+ * length, 0 on an orderly shutdown by the peer, or a negative errno.
+ */
+ssize_t sg_proto_recv(int sock, void *buf, size_t cap, int *fds, size_t *nfds);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

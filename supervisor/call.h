@@ -1,0 +1,71 @@
+/*
+ * The call object: one notified syscall as the policy engine sees it.
+ *
+ * The notify layer fills the raw part from the kernel's notification and
+ * gives a memory reader; the engine decodes pointer arguments through that
+ * reader only when a handler asks for them. Unit tests fill the struct by
+ * hand and give a fake reader, so the engine runs without a kernel.
+ */
+#ifndef SG_CALL_H
+#define SG_CALL_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "sysgate/protocol.h"
+
+struct call;
+
+/* Who a target is, as handlers see it in c.target. Owned by the target. */
+typedef struct call_target {
+	uint64_t id;
+	const char *policy;
+	const sg_hello_t *hello; /* labels; may be NULL */
+	pid_t pid;               /* the process sysgate-run became */
+} call_target_t;
+
+/*
+ * Reads a NUL-terminated string at addr of the calling task into buf (cap
+ * bytes, NUL included) and checks that the notification is still valid
+ * after the read. Returns the length without NUL, -EFAULT for an unmapped
+ * address or failed read, -ENAMETOOLONG when no NUL is within cap, -ENOENT
+ * when the notification is no longer valid (the task is gone).
+ */
+typedef ssize_t (*call_read_str_fn)(void *ctx, const struct call *c, uint64_t addr,
+				    char *buf, size_t cap);
+
+typedef struct call {
+	/* Raw, from the notification. */
+	uint64_t id;
+	int nr;
+	uint32_t arch;
+	const char *syscall; /* static name, NULL when unknown */
+	uint64_t args[6];
+	uint64_t ip;
+	pid_t pid; /* the calling thread, in the supervisor's pid namespace */
+	const call_target_t *target;
+
+	/* Memory access, given by the notify layer or a test. */
+	call_read_str_fn read_str;
+	void *read_ctx;
+	unsigned mem_reads; /* reads made for this call, for tests and metrics */
+
+	/* Lazily decoded. path_state: 0 not read, 1 read, <0 -errno of the read. */
+	int path_state;
+	size_t path_len;
+	char path[PATH_MAX];
+} call_t;
+
+/* Resets the decoded part before a call is reused. */
+void call_reset(call_t *c);
+
+/* The index (0-5) of the path argument of c's syscall, or -1 when the
+ * syscall takes no path the engine decodes. */
+int call_path_arg(int nr);
+
+/* Decodes c->path once (cached in the call). 0 or a negative errno. */
+int call_path(call_t *c);
+
+#endif

@@ -1,0 +1,83 @@
+/*
+ * The policy engine: loads a policy file into its own sandboxed Lua 5.4
+ * state, compiles its static part into a filter spec, and decides notified
+ * calls by running the policy's handler with a call object.
+ *
+ * The engine takes no kernel objects: a decision is a call_t in, a
+ * verdict_t out. Each policy has its own Lua state, so one policy cannot
+ * see or change another's. Not thread-safe: a policy belongs to one loop.
+ */
+#ifndef SG_POLICY_H
+#define SG_POLICY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "call.h"
+#include "error.h"
+#include "verdict.h"
+#include "sysgate/protocol.h"
+
+typedef struct policy policy_t;
+
+typedef struct policy_limits {
+	uint64_t instructions; /* Lua VM instructions per call */
+	size_t memory;         /* bytes a call may allocate above the state's size before it */
+	uint32_t time_ms;      /* wall-clock budget per call */
+	size_t memory_total;   /* bytes the whole state may hold */
+} policy_limits_t;
+
+#define POLICY_DEFAULT_INSTRUCTIONS 1000000u
+#define POLICY_DEFAULT_MEMORY (8u << 20)
+#define POLICY_DEFAULT_TIME_MS 100u
+#define POLICY_DEFAULT_MEMORY_TOTAL (64u << 20)
+
+/* Why a decision did not produce the handler's own verdict. */
+typedef enum policy_fail {
+	POLICY_OK = 0,
+	POLICY_ERROR,     /* the handler raised an error */
+	POLICY_BUDGET,    /* instruction, time or memory budget exhausted */
+	POLICY_BADRESULT, /* the handler returned something that is not a verdict */
+	POLICY_NOHANDLER, /* no handler for this syscall */
+	POLICY_FAULT,     /* a pointer argument could not be read: verdict is deny */
+} policy_fail_t;
+
+/*
+ * Loads the policy file at path as the policy called name (the name the
+ * config gives; a `name` in the file must match it). Errors name the file
+ * and line: syntax errors, a missing `sysgate.policy{}` result, unknown
+ * syscall or errno names, unknown fields. On success *out is the caller's.
+ */
+int policy_load(const char *name, const char *path, const policy_limits_t *limits,
+		policy_t **out, sg_error_t *err);
+
+/* Frees the Lua state. Accepts NULL. */
+void policy_free(policy_t *p);
+
+const char *policy_name(const policy_t *p);
+
+/* The filter spec of the policy: kernel deny/kill lists, notified syscalls
+ * (those with a handler) and the default action. */
+const sg_spec_t *policy_spec(const policy_t *p);
+
+/* True when nr has a handler. */
+bool policy_handles(const policy_t *p, int nr);
+
+/*
+ * Runs the handler for c->nr. Returns POLICY_OK with the handler's verdict
+ * in *out, or a failure code with a reason in why (why_len bytes); on
+ * failure *out is left for the caller to fill with the fallback, except for
+ * POLICY_FAULT where *out is already the deny to send (EFAULT or the read's
+ * errno). Never raises, never aborts; the Lua state stays usable.
+ */
+policy_fail_t policy_decide(policy_t *p, call_t *c, verdict_t *out, char *why, size_t why_len);
+
+/* Target lifecycle: the engine keeps one c.target table per target. */
+int policy_target_add(policy_t *p, const call_target_t *t);
+void policy_target_remove(policy_t *p, uint64_t id);
+
+/* Bytes the Lua state holds now. */
+size_t policy_memory(const policy_t *p);
+
+#endif

@@ -1,0 +1,46 @@
+/*
+ * A verdict on one notified syscall, as the policy engine returns it, and
+ * its translation into the response the kernel receives. Every verdict is
+ * validated before it is turned into a response (an invalid one becomes a
+ * deny, so no target is left parked).
+ */
+#ifndef SG_VERDICT_H
+#define SG_VERDICT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <linux/seccomp.h>
+
+#define VERDICT_MAX_MESSAGE 255
+
+typedef enum verdict_kind {
+	VERDICT_NONE = 0, /* not a verdict: invalid */
+	VERDICT_ALLOW,    /* SECCOMP_USER_NOTIF_FLAG_CONTINUE */
+	VERDICT_DENY,     /* fail with err */
+	VERDICT_EMULATE,  /* return value without running the call */
+	VERDICT_KILL,     /* SIGKILL the calling process */
+} verdict_kind_t;
+
+typedef struct verdict {
+	verdict_kind_t kind;
+	int err;       /* DENY: 1..4095 */
+	int64_t value; /* EMULATE */
+	bool log;      /* :log() was called */
+	char message[VERDICT_MAX_MESSAGE + 1];
+} verdict_t;
+
+/* 0 when v can be sent as it is, -EINVAL otherwise. */
+int verdict_validate(const verdict_t *v);
+
+/* Fills resp for notification id. An invalid verdict becomes deny EPERM;
+ * KILL becomes deny EPERM too (the caller signals the process first). */
+void verdict_to_resp(const verdict_t *v, uint64_t id, struct seccomp_notif_resp *resp);
+
+/* "allow", "deny", "emulate", "kill". */
+const char *verdict_kind_name(verdict_kind_t k);
+
+/* Parses "allow", "deny" (EPERM), "deny:ENAME", "kill" into v; -EINVAL when
+ * the text is none of these. Used for the configured fallback. */
+int verdict_parse(const char *text, verdict_t *v);
+
+#endif

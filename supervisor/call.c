@@ -12,6 +12,7 @@
 void call_reset(call_t *c)
 {
 	c->mem_reads = 0;
+	c->tgid = 0;
 	c->path_state = 0;
 	c->path_len = 0;
 	c->path[0] = '\0';
@@ -58,4 +59,11 @@ int call_path(call_t *c)
 	c->path_len = (size_t)n;
 	c->path_state = 1;
 	return 0;
+}
+
+pid_t call_tgid(call_t *c)
+{
+	if (c->tgid == 0)
+		c->tgid = c->tgid_fn ? c->tgid_fn(c->read_ctx, c) : c->pid;
+	return c->tgid;
 }

@@ -50,6 +50,10 @@ typedef struct call {
 	/* Memory access, given by the notify layer or a test. */
 	call_read_str_fn read_str;
 	void *read_ctx;
+	/* The thread group (process) of pid, resolved on demand through
+	 * tgid_fn(read_ctx, c); tgid is 0 until then. NULL: tgid = pid. */
+	pid_t (*tgid_fn)(void *ctx, const struct call *c);
+	pid_t tgid;
 	unsigned mem_reads; /* reads made for this call, for tests and metrics */
 
 	/* Lazily decoded. path_state: 0 not read, 1 read, <0 -errno of the read. */
@@ -67,5 +71,9 @@ int call_path_arg(int nr);
 
 /* Decodes c->path once (cached in the call). 0 or a negative errno. */
 int call_path(call_t *c);
+
+/* The calling process (thread group), resolved once per call; 0 when it
+ * could not be resolved. */
+pid_t call_tgid(call_t *c);
 
 #endif

@@ -1,2 +1,417 @@
-/* stub */
+/*
+ * The accept stage: the supervisor's SOCK_SEQPACKET socket and the
+ * handshake with sysgate-run (see include/sysgate/protocol.h).
+ *
+ *   accept → SO_PEERCRED check → HELLO → SPEC | REFUSE
+ *          → LISTENER + exactly one fd → target registered → READY
+ *
+ * Every message is bounded and decoded strictly; any deviation closes the
+ * connection after closing every fd that came with it (HARDENING 1-5).
+ * A handshake that stalls is cut off after SGD_HANDSHAKE_TIMEOUT_MS.
+ */
 #include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "sgd.h"
+#include "target.h"
+
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77
+#endif
+
+typedef enum conn_state {
+	CONN_HELLO,    /* waiting for HELLO */
+	CONN_LISTENER, /* SPEC sent, waiting for the listener fd */
+} conn_state_t;
+
+struct conn {
+	sgd_t *d;
+	int fd;
+	int pidfd; /* the peer process, -1 when unknown */
+	struct ucred cred;
+	conn_state_t state;
+	size_t policy_index;
+	sg_hello_t hello;
+	uv_poll_t poll;
+	uv_timer_t timer;
+	int handles; /* open libuv handles; freed when both are closed */
+	conn_t *prev, *next;
+};
+
+static void conn_handle_closed_cb(uv_handle_t *h)
+{
+	conn_t *c = h->data;
+
+	if (--c->handles == 0)
+		free(c);
+}
+
+static void conn_close(conn_t *c)
+{
+	sgd_t *d = c->d;
+
+	if (c->fd < 0)
+		return;
+	uv_close((uv_handle_t *)&c->poll, conn_handle_closed_cb);
+	uv_close((uv_handle_t *)&c->timer, conn_handle_closed_cb);
+	close(c->fd);
+	c->fd = -1;
+	if (c->pidfd >= 0)
+		close(c->pidfd);
+	c->pidfd = -1;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		d->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	d->nconns--;
+}
+
+static void close_fds(int *fds, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		close(fds[i]);
+}
+
+/* Sends a REFUSE (best effort), logs it and closes the connection. */
+static void conn_refuse(conn_t *c, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void conn_refuse(conn_t *c, int code, const char *fmt, ...)
+{
+	sg_refuse_t r;
+	va_list ap;
+	ssize_t len;
+
+	memset(&r, 0, sizeof(r));
+	r.code = (uint32_t)code;
+	va_start(ap, fmt);
+	vsnprintf(r.reason, sizeof(r.reason), fmt, ap);
+	va_end(ap);
+	len = sg_proto_encode_refuse(&r, c->d->msg, sizeof(c->d->msg));
+	if (len > 0)
+		(void)sg_proto_send(c->fd, c->d->msg, (size_t)len, -1);
+	log_refused(c->cred.pid, c->cred.uid, c->cred.gid, c->hello.policy, r.reason);
+	conn_close(c);
+}
+
+static int find_policy(const sgd_t *d, const char *name, size_t *index)
+{
+	for (size_t i = 0; i < d->npolicies; i++) {
+		if (strcmp(d->cfg->policies[i].name, name) == 0) {
+			*index = i;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+static void on_hello(conn_t *c, size_t len)
+{
+	sgd_t *d = c->d;
+	ssize_t out;
+	int r;
+
+	r = sg_proto_decode_hello(d->msg, len, &c->hello);
+	if (r < 0) {
+		conn_refuse(c, EPROTO, "malformed HELLO: %s", strerror(-r));
+		return;
+	}
+	if (find_policy(d, c->hello.policy, &c->policy_index) < 0) {
+		conn_refuse(c, ENOENT, "unknown policy '%s'", c->hello.policy);
+		return;
+	}
+	out = sg_proto_encode_spec(policy_spec(d->policies[c->policy_index]), d->msg, sizeof(d->msg));
+	if (out < 0 || sg_proto_send(c->fd, d->msg, (size_t)out, -1) < 0) {
+		conn_refuse(c, EIO, "cannot send the filter spec");
+		return;
+	}
+	c->state = CONN_LISTENER;
+}
+
+/* True when fd is a seccomp listener: its inode says so, and ID_VALID
+ * answers ENOENT for an id that was never issued. */
+static bool is_listener(sgd_t *d, int fd)
+{
+	static const char want[] = "anon_inode:seccomp notify";
+	char path[64], link[sizeof(want) + 1];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, link, sizeof(link));
+	if (n != (ssize_t)sizeof(want) - 1 || memcmp(link, want, (size_t)n) != 0)
+		return false;
+	return receive_id_valid(d, fd, 0) == -ENOENT;
+}
+
+static void on_listener(conn_t *c, size_t len, int fd)
+{
+	sgd_t *d = c->d;
+	target_t *t;
+	sg_ready_t ready;
+	ssize_t out;
+	int r;
+
+	r = sg_proto_decode_listener(d->msg, len);
+	if (r < 0 || !is_listener(d, fd)) {
+		close(fd);
+		conn_refuse(c, EPROTO, r < 0 ? "malformed LISTENER" : "the fd sent is not a seccomp listener");
+		return;
+	}
+	r = target_add(d, fd, c->pidfd, c->cred.pid, c->cred.uid, c->policy_index, &c->hello, &t);
+	if (r < 0) {
+		close(fd);
+		conn_refuse(c, EIO, "cannot register the target: %s", strerror(-r));
+		return;
+	}
+	c->pidfd = -1; /* the target owns it now, and the listener */
+	ready.target_id = target_id(t);
+	out = sg_proto_encode_ready(&ready, d->msg, sizeof(d->msg));
+	/* If READY cannot be sent the shim is gone or broken; its filter then
+	 * ends with it and POLLHUP tears the target down. */
+	if (out > 0)
+		(void)sg_proto_send(c->fd, d->msg, (size_t)out, -1);
+	conn_close(c);
+}
+
+static void conn_read_cb(uv_poll_t *h, int status, int events)
+{
+	conn_t *c = h->data;
+	sgd_t *d = c->d;
+	int fds[SG_PROTO_MAX_FDS];
+	size_t nfds = 0, want;
+	sg_msg_header_t hdr;
+	ssize_t n;
+
+	n = sg_proto_recv(c->fd, d->msg, sizeof(d->msg), fds, &nfds);
+	if (n == -EAGAIN || n == -EINTR)
+		return;
+	if (n == 0) {
+		conn_close(c); /* the peer left: nothing to answer */
+		return;
+	}
+	if (n < 0) {
+		conn_refuse(c, EPROTO, "cannot receive: %s", strerror((int)-n));
+		return;
+	}
+	want = c->state == CONN_LISTENER ? 1 : 0;
+	if (nfds != want) {
+		close_fds(fds, nfds);
+		conn_refuse(c, EPROTO, "%zu fds with a message that takes %zu", nfds, want);
+		return;
+	}
+	if (sg_proto_check_header(d->msg, (size_t)n, &hdr) < 0 ||
+	    hdr.type != (c->state == CONN_HELLO ? SG_MSG_HELLO : SG_MSG_LISTENER)) {
+		close_fds(fds, nfds);
+		conn_refuse(c, EPROTO, "unexpected or malformed message");
+		return;
+	}
+	if (c->state == CONN_HELLO)
+		on_hello(c, (size_t)n);
+	else
+		on_listener(c, (size_t)n, fds[0]);
+}
+
+static void conn_timeout_cb(uv_timer_t *h)
+{
+	conn_refuse(h->data, ETIMEDOUT, "handshake timed out");
+}
+
+static bool peer_allowed(const config_t *cfg, const struct ucred *cred)
+{
+	for (size_t i = 0; i < cfg->n_allow_uids; i++)
+		if (cfg->allow_uids[i] == cred->uid)
+			return true;
+	for (size_t i = 0; i < cfg->n_allow_gids; i++)
+		if (cfg->allow_gids[i] == cred->gid)
+			return true;
+	return false;
+}
+
+static int peer_pidfd(int fd, pid_t pid)
+{
+	socklen_t len = sizeof(int);
+	int pidfd = -1;
+
+	/* SO_PEERPIDFD (6.5) names the peer without a pid-reuse window. */
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) == 0 && pidfd >= 0)
+		return pidfd;
+	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	return pidfd < 0 ? -1 : pidfd;
+}
+
+static conn_t *conn_new(sgd_t *d, int fd)
+{
+	conn_t *c = calloc(1, sizeof(*c));
+	socklen_t len = sizeof(c->cred);
+
+	if (!c)
+		return NULL;
+	c->d = d;
+	c->fd = fd;
+	c->pidfd = -1;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->cred, &len) < 0 || len != sizeof(c->cred)) {
+		free(c);
+		return NULL;
+	}
+	if (uv_poll_init(d->loop, &c->poll, fd) < 0) {
+		free(c);
+		return NULL;
+	}
+	uv_timer_init(d->loop, &c->timer);
+	c->poll.data = c->timer.data = c;
+	c->handles = 2;
+	c->next = d->conns;
+	if (d->conns)
+		d->conns->prev = c;
+	d->conns = c;
+	d->nconns++;
+	return c;
+}
+
+static void listen_cb(uv_poll_t *h, int status, int events)
+{
+	sgd_t *d = h->data;
+
+	for (;;) {
+		int fd = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		conn_t *c;
+
+		if (fd < 0)
+			return; /* EAGAIN, or an error accept4 will repeat later */
+		if (d->nconns >= SGD_MAX_CONNS || d->stopping) {
+			log_refused(0, 0, 0, NULL, "too many handshakes in progress");
+			close(fd);
+			continue;
+		}
+		c = conn_new(d, fd);
+		if (!c) {
+			close(fd);
+			continue;
+		}
+		if (!peer_allowed(d->cfg, &c->cred)) {
+			conn_refuse(c, EACCES, "uid %u gid %u is not allowed by the supervisor's config",
+				    (unsigned)c->cred.uid, (unsigned)c->cred.gid);
+			continue;
+		}
+		c->pidfd = peer_pidfd(fd, c->cred.pid);
+		uv_poll_start(&c->poll, UV_READABLE, conn_read_cb);
+		uv_timer_start(&c->timer, conn_timeout_cb, SGD_HANDSHAKE_TIMEOUT_MS, 0);
+	}
+}
+
+/* Removes a stale socket file, but never something else, and never the
+ * socket of a supervisor that still answers. */
+static int socket_clear(const char *path, sg_error_t *err)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd, r;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISSOCK(st.st_mode)) {
+		sg_error_set(err, path, 0, "exists and is not a socket");
+		return -EEXIST;
+	}
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	memcpy(sa.sun_path, path, strlen(path));
+	r = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	close(fd);
+	if (r == 0) {
+		sg_error_set(err, path, 0, "another supervisor is listening on this socket");
+		return -EADDRINUSE;
+	}
+	return unlink(path) < 0 ? -errno : 0;
+}
+
+static int socket_dir(const char *path, sg_error_t *err)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return 0;
+	*slash = '\0';
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+		int e = errno;
+
+		sg_error_set(err, dir, 0, "cannot create the socket's directory: %s", strerror(e));
+		return -e;
+	}
+	return 0;
+}
+
+int accept_start(sgd_t *d, sg_error_t *err)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	const char *path = d->cfg->socket;
+	mode_t old;
+	int fd, r;
+
+	r = socket_dir(path, err);
+	if (r == 0)
+		r = socket_clear(path, err);
+	if (r < 0) {
+		if (!err->msg[0])
+			sg_error_set(err, path, 0, "%s", strerror(-r));
+		return r;
+	}
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) {
+		sg_error_set(err, path, 0, "socket: %s", strerror(errno));
+		return -errno;
+	}
+	memcpy(sa.sun_path, path, strlen(path));
+	/* The socket file is created with no access for anyone but the owner
+	 * and only then opened up to the configured mode: there is no moment
+	 * at which it is wider than configured. */
+	old = umask(0177);
+	r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old);
+	if (r == 0)
+		r = chmod(path, d->cfg->socket_mode);
+	if (r == 0)
+		r = listen(fd, 128);
+	if (r < 0)
+		r = -errno;
+	if (r == 0)
+		r = uv_poll_init(d->loop, &d->listen_poll, fd); /* libuv: a negative errno */
+	if (r < 0) {
+		sg_error_set(err, path, 0, "cannot listen: %s", strerror(-r));
+		close(fd);
+		unlink(path);
+		return r;
+	}
+	d->listen_fd = fd;
+	d->listen_poll.data = d;
+	d->listening = true;
+	uv_poll_start(&d->listen_poll, UV_READABLE, listen_cb);
+	return 0;
+}
+
+void accept_stop(sgd_t *d)
+{
+	if (d->listening) {
+		uv_close((uv_handle_t *)&d->listen_poll, NULL);
+		close(d->listen_fd);
+		unlink(d->cfg->socket);
+		d->listening = false;
+	}
+	while (d->conns)
+		conn_close(d->conns);
+}

@@ -1,2 +1,313 @@
-/* stub */
+/*
+ * The decision log. Each event is a json-c object serialised on one line
+ * and written with a single write(2) (O_APPEND for files), so lines from
+ * one supervisor never interleave.
+ */
 #include <errno.h>
+#include <fcntl.h>
+#include <json.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "names.h"
+#include "target.h"
+
+static int log_fd = -1;
+static bool log_owned;
+static uint64_t log_failures;
+
+int log_open(const char *path, sg_error_t *err)
+{
+	if (strcmp(path, "-") == 0) {
+		log_fd = STDOUT_FILENO;
+		log_owned = false;
+		return 0;
+	}
+	log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640);
+	if (log_fd < 0) {
+		int e = errno;
+
+		sg_error_set(err, path, 0, "cannot open log: %s", strerror(e));
+		return -e;
+	}
+	log_owned = true;
+	return 0;
+}
+
+void log_close(void)
+{
+	if (log_owned && log_fd >= 0)
+		close(log_fd);
+	log_fd = -1;
+	log_owned = false;
+}
+
+uint64_t log_write_failures(void)
+{
+	return log_failures;
+}
+
+static void put_time(json_object *o)
+{
+	struct timespec ts;
+	struct tm tm;
+	char buf[64];
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ", tm.tm_year + 1900,
+		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000);
+	json_object_object_add(o, "time", json_object_new_string(buf));
+}
+
+static json_object *event_new(const char *event)
+{
+	json_object *o = json_object_new_object();
+
+	if (!o)
+		return NULL;
+	put_time(o);
+	json_object_object_add(o, "event", json_object_new_string(event));
+	return o;
+}
+
+static void put_str(json_object *o, const char *key, const char *val)
+{
+	if (val)
+		json_object_object_add(o, key, json_object_new_string(val));
+}
+
+static void put_int(json_object *o, const char *key, int64_t val)
+{
+	json_object_object_add(o, key, json_object_new_int64(val));
+}
+
+/* Serialises o on one line, writes it and frees o. */
+static void event_emit(json_object *o)
+{
+	const char *s;
+	size_t len, off = 0;
+	char *line;
+
+	if (!o)
+		return;
+	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	len = strlen(s);
+	line = malloc(len + 1);
+	if (!line || log_fd < 0) {
+		log_failures++;
+		free(line);
+		json_object_put(o);
+		return;
+	}
+	memcpy(line, s, len);
+	line[len++] = '\n';
+	while (off < len) {
+		ssize_t n = write(log_fd, line + off, len - off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			log_failures++;
+			break;
+		}
+		off += (size_t)n;
+	}
+	free(line);
+	json_object_put(o);
+}
+
+void log_supervisor(const char *event, const char *fmt, ...)
+{
+	json_object *o = event_new(event);
+	char msg[1024];
+	va_list ap;
+
+	if (!o)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	put_int(o, "pid", getpid());
+	put_str(o, "message", msg);
+	event_emit(o);
+}
+
+void log_refused(pid_t pid, uid_t uid, gid_t gid, const char *policy, const char *reason)
+{
+	json_object *o = event_new("handshake_refused");
+
+	if (!o)
+		return;
+	put_int(o, "pid", pid);
+	put_int(o, "uid", uid);
+	put_int(o, "gid", gid);
+	if (policy && *policy)
+		put_str(o, "policy", policy);
+	put_str(o, "message", reason);
+	event_emit(o);
+}
+
+static void put_target(json_object *o, const target_t *t)
+{
+	json_object_object_add(o, "target", json_object_new_uint64(t->id));
+	put_str(o, "policy", t->pconf->name);
+}
+
+static json_object *labels_new(const sg_hello_t *h)
+{
+	json_object *l = json_object_new_object();
+
+	for (uint32_t i = 0; l && i < h->nlabels; i++)
+		put_str(l, h->labels[i].key, h->labels[i].value);
+	return l;
+}
+
+void log_target_start(const target_t *t)
+{
+	json_object *o = event_new("target_start");
+	log_proc_t proc;
+
+	if (!o)
+		return;
+	put_target(o, t);
+	put_int(o, "pid", t->pid);
+	put_int(o, "uid", t->uid);
+	log_proc_read(t->pid, t->pid, &proc);
+	put_str(o, "comm", proc.comm);
+	put_str(o, "exe", proc.exe);
+	json_object_object_add(o, "labels", labels_new(&t->hello));
+	event_emit(o);
+}
+
+void log_target_end(const target_t *t, const char *reason, bool status_known, int status)
+{
+	json_object *o = event_new("target_end");
+
+	if (!o)
+		return;
+	put_target(o, t);
+	put_int(o, "pid", t->pid);
+	put_str(o, "reason", reason);
+	if (status_known) {
+		if (WIFEXITED(status)) {
+			put_int(o, "exit_status", WEXITSTATUS(status));
+		} else if (WIFSIGNALED(status)) {
+			const char *sig = sigabbrev_np(WTERMSIG(status));
+
+			put_int(o, "signal", WTERMSIG(status));
+			put_str(o, "signal_name", sig);
+		}
+	}
+	json_object_object_add(o, "notifications", json_object_new_uint64(t->notifications));
+	json_object_object_add(o, "denied", json_object_new_uint64(t->denied));
+	json_object_object_add(o, "errors", json_object_new_uint64(t->errors));
+	put_int(o, "duration_ns", (int64_t)(sgd_now_ns() - t->started_ns));
+	event_emit(o);
+}
+
+static void put_call(json_object *o, const target_t *t, call_t *c, const log_proc_t *proc)
+{
+	json_object *args = json_object_new_array_ext(6);
+
+	put_target(o, t);
+	put_int(o, "pid", call_tgid(c));
+	put_int(o, "tid", c->pid);
+	if (proc) {
+		put_str(o, "comm", proc->comm);
+		put_str(o, "exe", proc->exe);
+	}
+	if (c->syscall)
+		put_str(o, "syscall", c->syscall);
+	put_int(o, "nr", c->nr);
+	put_str(o, "arch", names_arch_name(c->arch));
+	for (int i = 0; args && i < 6; i++)
+		json_object_array_add(args, json_object_new_uint64(c->args[i]));
+	json_object_object_add(o, "args", args);
+	/* Only what a handler made us read: logging never reads target memory. */
+	if (c->path_state == 1)
+		json_object_object_add(o, "path", json_object_new_string_len(c->path, (int)c->path_len));
+}
+
+static void put_verdict(json_object *o, const verdict_t *v)
+{
+	put_str(o, "verdict", verdict_kind_name(v->kind));
+	if (v->kind == VERDICT_DENY) {
+		const char *name = names_errno_name(v->err);
+
+		if (name)
+			put_str(o, "errno", name);
+		else
+			put_int(o, "errno", v->err);
+	}
+	if (v->kind == VERDICT_EMULATE)
+		put_int(o, "value", v->value);
+	if (v->message[0])
+		put_str(o, "message", v->message);
+}
+
+void log_decision(const target_t *t, call_t *c, const log_proc_t *proc, const verdict_t *v,
+		  uint64_t latency_ns, bool fallback)
+{
+	json_object *o = event_new("decision");
+
+	if (!o)
+		return;
+	put_call(o, t, c, proc);
+	put_verdict(o, v);
+	if (fallback)
+		json_object_object_add(o, "fallback", json_object_new_boolean(1));
+	put_int(o, "latency_ns", (int64_t)latency_ns);
+	event_emit(o);
+}
+
+void log_error(const target_t *t, call_t *c, const log_proc_t *proc, const verdict_t *v,
+	       const char *message)
+{
+	json_object *o = event_new("error");
+
+	if (!o)
+		return;
+	put_call(o, t, c, proc);
+	put_verdict(o, v);
+	/* The verdict's own message, if any, gives way to the error's. */
+	put_str(o, "message", message);
+	event_emit(o);
+}
+
+static void read_small(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	buf[0] = '\0';
+	if (fd < 0)
+		return;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+}
+
+void log_proc_read(pid_t tid, pid_t tgid, log_proc_t *out)
+{
+	char path[64];
+	ssize_t n;
+
+	out->comm[0] = out->exe[0] = '\0';
+	if (tid <= 0)
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)tid);
+	read_small(path, out->comm, sizeof(out->comm));
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)(tgid > 0 ? tgid : tid));
+	n = readlink(path, out->exe, sizeof(out->exe) - 1);
+	out->exe[n > 0 ? n : 0] = '\0';
+}

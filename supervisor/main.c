@@ -1,1 +1,183 @@
-int main(void) { return 1; }
+/*
+ * sysgated: the supervisor. Reads the config, loads every policy, listens
+ * for sysgate-run and serves the targets it hands over until SIGTERM or
+ * SIGINT. With --check it only validates the config and the policies.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "names.h"
+#include "policy.h"
+#include "sgd.h"
+#include "target.h"
+
+static void usage(FILE *f)
+{
+	fputs("Usage: sysgated -c FILE [--check]\n"
+	      "Supervise programs started by sysgate-run: decide each system call their\n"
+	      "policy forwards, in Lua, and log the decisions as JSON lines.\n"
+	      "\n"
+	      "  -c, --config FILE   the configuration file (libconfig syntax)\n"
+	      "      --check         validate FILE and every policy it names, then exit\n"
+	      "  -h, --help          show this help and exit\n"
+	      "  -V, --version       show the version and exit\n"
+	      "\n"
+	      "Runs in the foreground. SIGTERM or SIGINT stop it: every target's listener\n"
+	      "is closed, so their forwarded calls fail with ENOSYS from then on.\n"
+	      "Exit status: 0 on success or a clean stop, 1 on a config or policy error\n"
+	      "or a failure to start, 2 on a usage error. See sysgated(8).\n",
+	      f);
+}
+
+static void print_error(const sg_error_t *err)
+{
+	char buf[1024];
+
+	fprintf(stderr, "sysgated: %s\n", sg_error_str(err, buf, sizeof(buf)));
+}
+
+static int load_policies(sgd_t *d, const config_t *cfg)
+{
+	sg_error_t err = { 0 };
+
+	d->policies = calloc(cfg->npolicies, sizeof(*d->policies));
+	if (!d->policies)
+		return -ENOMEM;
+	for (size_t i = 0; i < cfg->npolicies; i++) {
+		int r = policy_load(cfg->policies[i].name, cfg->policies[i].file, &cfg->limits,
+				    &d->policies[i], &err);
+
+		if (r < 0) {
+			print_error(&err);
+			return r;
+		}
+		d->npolicies++;
+	}
+	return 0;
+}
+
+static void free_policies(sgd_t *d)
+{
+	for (size_t i = 0; i < d->npolicies; i++)
+		policy_free(d->policies[i]);
+	free(d->policies);
+	d->policies = NULL;
+	d->npolicies = 0;
+}
+
+static void stop(sgd_t *d, int signum)
+{
+	if (d->stopping)
+		return;
+	d->stopping = true;
+	log_supervisor("supervisor_stop", "stopping on %s; closing %zu target(s)",
+		       sigabbrev_np(signum) ? sigabbrev_np(signum) : "signal", d->ntargets);
+	accept_stop(d);
+	target_close_all(d);
+	uv_close((uv_handle_t *)&d->sigterm, NULL);
+	uv_close((uv_handle_t *)&d->sigint, NULL);
+}
+
+static void signal_cb(uv_signal_t *h, int signum)
+{
+	stop(h->data, signum);
+}
+
+static int serve(sgd_t *d)
+{
+	sg_error_t err = { 0 };
+	int r;
+
+	r = receive_init(d);
+	if (r < 0) {
+		fprintf(stderr, "sysgated: seccomp user notification is not available: %s\n",
+			strerror(-r));
+		return r;
+	}
+	r = accept_start(d, &err);
+	if (r < 0) {
+		print_error(&err);
+		return r;
+	}
+	uv_signal_init(d->loop, &d->sigterm);
+	uv_signal_init(d->loop, &d->sigint);
+	d->sigterm.data = d->sigint.data = d;
+	uv_signal_start(&d->sigterm, signal_cb, SIGTERM);
+	uv_signal_start(&d->sigint, signal_cb, SIGINT);
+	log_supervisor("supervisor_start", "sysgated %s listening on %s with %zu polic%s",
+		       SYSGATE_VERSION, d->cfg->socket, d->npolicies, d->npolicies == 1 ? "y" : "ies");
+	uv_run(d->loop, UV_RUN_DEFAULT);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check", no_argument, NULL, 'k' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ 0 },
+	};
+	const char *path = NULL;
+	bool check = false;
+	sg_error_t err = { 0 };
+	config_t cfg;
+	sgd_t *d;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': path = optarg; break;
+		case 'k': check = true; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("sysgated %s\n", SYSGATE_VERSION); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (!path || optind != argc) {
+		fprintf(stderr, "sysgated: %s\n", path ? "unexpected argument" : "missing -c FILE");
+		usage(stderr);
+		return 2;
+	}
+	/* A log reader that goes away must not kill the supervisor. */
+	signal(SIGPIPE, SIG_IGN);
+
+	if (config_load(path, &cfg, &err) < 0) {
+		print_error(&err);
+		return 1;
+	}
+	d = calloc(1, sizeof(*d));
+	if (!d) {
+		config_free(&cfg);
+		return 1;
+	}
+	d->cfg = &cfg;
+	d->listen_fd = -1;
+	r = load_policies(d, &cfg);
+	if (r == 0 && check) {
+		printf("%s: ok, %zu polic%s\n", path, d->npolicies, d->npolicies == 1 ? "y" : "ies");
+	} else if (r == 0) {
+		r = log_open(cfg.log, &err);
+		if (r < 0)
+			print_error(&err);
+		else {
+			d->loop = uv_default_loop();
+			r = serve(d);
+			uv_loop_close(d->loop);
+			log_close();
+		}
+	}
+	receive_fini(d);
+	free_policies(d);
+	free(d);
+	config_free(&cfg);
+	return r < 0 ? 1 : 0;
+}

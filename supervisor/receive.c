@@ -1,2 +1,289 @@
-/* stub */
+/*
+ * The receive stage: drain a listener's pending notifications, turn each
+ * into a call object, ask the policy engine for a verdict, hand it to the
+ * respond stage and log it. Everything here reuses per-loop buffers: the
+ * per-call path allocates nothing unless it logs.
+ */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "names.h"
+#include "respond.h"
+#include "target.h"
+
+/* Notifications answered per wake-up of one listener before the loop gets
+ * to serve the others; the poll is level-triggered, so the rest follow. */
+#define DRAIN_BATCH 64
+
+uint64_t sgd_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+int receive_init(sgd_t *d)
+{
+	struct seccomp_notif_sizes sizes;
+
+	/* The kernel's structs may be larger than the ones we were built
+	 * with; the buffers must fit the kernel's (HARDENING 7). */
+	if (syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sizes) < 0)
+		return -errno;
+	d->req_size = sizes.seccomp_notif > sizeof(*d->req) ? sizes.seccomp_notif : sizeof(*d->req);
+	d->resp_size = sizes.seccomp_notif_resp > sizeof(*d->resp) ? sizes.seccomp_notif_resp
+								   : sizeof(*d->resp);
+	d->req = calloc(1, d->req_size);
+	d->resp = calloc(1, d->resp_size);
+	if (!d->req || !d->resp) {
+		receive_fini(d);
+		return -ENOMEM;
+	}
+	d->id_valid_ioctl = SECCOMP_IOCTL_NOTIF_ID_VALID;
+	return 0;
+}
+
+void receive_fini(sgd_t *d)
+{
+	free(d->req);
+	free(d->resp);
+	d->req = NULL;
+	d->resp = NULL;
+}
+
+int receive_id_valid(sgd_t *d, int listener, uint64_t id)
+{
+	for (;;) {
+		if (ioctl(listener, d->id_valid_ioctl, &id) == 0)
+			return 0;
+		if (errno == EINTR)
+			continue;
+		/* Kernels before 5.17 only know the first, misnumbered ioctl
+		 * (HARDENING 14): probe once, then keep the one that works. */
+		if (errno == EINVAL && d->id_valid_ioctl == SECCOMP_IOCTL_NOTIF_ID_VALID) {
+			d->id_valid_ioctl = SECCOMP_IOCTL_NOTIF_ID_VALID_OLD;
+			continue;
+		}
+		return -errno;
+	}
+}
+
+/* call_read_str_fn over process_vm_readv, one page at a time so that a
+ * string ending just before an unmapped page is still read. */
+static ssize_t read_str(void *ctx, const call_t *c, uint64_t addr, char *buf, size_t cap)
+{
+	const target_t *t = ctx;
+	const size_t page = 4096;
+	size_t off = 0;
+	ssize_t len = -ENAMETOOLONG;
+	int r;
+
+	if (addr == 0 || c->pid <= 0)
+		return -EFAULT;
+	while (off < cap) {
+		size_t chunk = page - ((addr + off) & (page - 1));
+		struct iovec local, remote;
+		ssize_t n;
+		char *nul;
+
+		if (chunk > cap - off)
+			chunk = cap - off;
+		local.iov_base = buf + off;
+		local.iov_len = chunk;
+		remote.iov_base = (void *)(uintptr_t)(addr + off);
+		remote.iov_len = chunk;
+		n = process_vm_readv(c->pid, &local, 1, &remote, 1, 0);
+		if (n <= 0)
+			return n < 0 && errno == ESRCH ? -ENOENT : -EFAULT;
+		nul = memchr(buf + off, '\0', (size_t)n);
+		if (nul) {
+			len = nul - buf;
+			break;
+		}
+		off += (size_t)n;
+	}
+	/* The bytes are only trusted if the task is still the one that made
+	 * the call: pid reuse or a killed target would make them someone
+	 * else's (HARDENING 15). */
+	r = receive_id_valid(t->d, t->listener, c->id);
+	if (r < 0)
+		return -ENOENT;
+	if (len < 0)
+		buf[cap - 1] = '\0';
+	return len;
+}
+
+static pid_t read_tgid(void *ctx, const call_t *c)
+{
+	char path[64], buf[512];
+	const char *p;
+	ssize_t n;
+	int fd;
+
+	(void)ctx;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)c->pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	p = strstr(buf, "\nTgid:");
+	return p ? (pid_t)strtol(p + 6, NULL, 10) : 0;
+}
+
+static void call_fill(call_t *c, target_t *t, const struct seccomp_notif *req)
+{
+	c->id = req->id;
+	c->nr = req->data.nr;
+	c->arch = req->data.arch;
+	c->syscall = names_syscall_name(req->data.nr);
+	memcpy(c->args, req->data.args, sizeof(c->args));
+	c->ip = req->data.instruction_pointer;
+	c->pid = (pid_t)req->pid;
+	c->target = &t->info;
+	c->read_str = read_str;
+	c->read_ctx = t;
+	c->tgid_fn = read_tgid;
+	call_reset(c);
+}
+
+static void deny(verdict_t *v, int err)
+{
+	memset(v, 0, sizeof(*v));
+	v->kind = VERDICT_DENY;
+	v->err = err;
+}
+
+/* Decides one call. Returns the error message when the verdict is not the
+ * handler's own (why is the buffer for it), NULL otherwise. */
+static const char *decide(target_t *t, call_t *c, verdict_t *v, bool *fallback, char *why,
+			  size_t why_len)
+{
+	policy_fail_t f;
+
+	*fallback = false;
+	if (c->arch != names_native_arch()) {
+		/* The filter kills other arches; this cannot happen unless the
+		 * kernel disagrees with it. Decode nothing, deny. */
+		deny(v, ENOSYS);
+		snprintf(why, why_len, "call of arch 0x%x is not decoded", c->arch);
+		return why;
+	}
+	if (c->pid == 0) {
+		/* The task is in a pid namespace the supervisor cannot see:
+		 * nothing about it can be read safely (HARDENING 12). */
+		deny(v, EPERM);
+		snprintf(why, why_len, "calling task is not visible in the supervisor's pid namespace");
+		return why;
+	}
+	f = policy_decide(t->policy, c, v, why, why_len);
+	if (f == POLICY_OK)
+		return NULL;
+	if (f != POLICY_FAULT) {
+		*v = t->pconf->fallback;
+		*fallback = true;
+	}
+	return why;
+}
+
+static bool worth_logging(const verdict_t *v, const char *error)
+{
+	return error || v->log || v->kind != VERDICT_ALLOW;
+}
+
+static void handle(target_t *t, const struct seccomp_notif *req, uint64_t t0)
+{
+	sgd_t *d = t->d;
+	call_t *c = &d->call;
+	char why[512];
+	const char *error;
+	log_proc_t proc;
+	verdict_t v;
+	bool fallback, logged;
+	int r;
+
+	call_fill(c, t, req);
+	error = decide(t, c, &v, &fallback, why, sizeof(why));
+	logged = worth_logging(&v, error);
+	/* Who made the call is read before answering: afterwards the task may
+	 * have exited or exec'd. Only for calls that are logged. */
+	if (logged)
+		log_proc_read(c->pid, call_tgid(c), &proc);
+	r = respond_send(t, c, &v, d->resp, d->resp_size);
+	t->decisions++;
+	if (v.kind != VERDICT_ALLOW)
+		t->denied++;
+	if (error) {
+		t->errors++;
+		log_error(t, c, &proc, &v, error);
+	}
+	if (logged)
+		log_decision(t, c, &proc, &v, sgd_now_ns() - t0, fallback);
+	if (r < 0 && r != -ENOENT) {
+		snprintf(why, sizeof(why), "cannot answer the call: %s", strerror(-r));
+		log_error(t, c, &proc, &v, why);
+	}
+}
+
+/* Receives one notification. 0, or -ENOENT when the notification vanished
+ * (the task was killed or interrupted meanwhile), or another -errno. */
+static int receive_one(target_t *t)
+{
+	sgd_t *d = t->d;
+	uint64_t t0;
+
+	/* A stale field from the last notification must never be read as part
+	 * of this one (HARDENING 7). */
+	memset(d->req, 0, d->req_size);
+	for (;;) {
+		if (ioctl(t->listener, SECCOMP_IOCTL_NOTIF_RECV, d->req) == 0)
+			break;
+		if (errno == EINTR)
+			continue;
+		return -errno;
+	}
+	t0 = sgd_now_ns();
+	t->notifications++;
+	handle(t, d->req, t0);
+	return 0;
+}
+
+bool receive_drain(target_t *t)
+{
+	for (int n = 0; n < DRAIN_BATCH && !t->closing; n++) {
+		struct pollfd p = { .fd = t->listener, .events = POLLIN };
+		int r = poll(&p, 1, 0);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return true;
+		/* POLLIN first: a notification that is pending is answered even
+		 * when the listener also reports that the filter is unused. */
+		if (p.revents & POLLIN) {
+			r = receive_one(t);
+			if (r < 0 && r != -ENOENT)
+				return true;
+			continue;
+		}
+		/* A bare POLLHUP: no task uses the filter any more. NOTIF_RECV
+		 * would block now, so it must not be called. */
+		return (p.revents & (POLLHUP | POLLERR | POLLNVAL)) != 0;
+	}
+	return false;
+}

@@ -1,0 +1,49 @@
+/*
+ * The decision log: one JSON object per line, written with json-c to
+ * stdout or to a file opened O_APPEND. Events: supervisor_start,
+ * supervisor_stop, handshake_refused, target_start, decision, error,
+ * target_end. Write failures are counted, never fatal: the log must not
+ * take the supervisor down.
+ */
+#ifndef SG_LOG_H
+#define SG_LOG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "call.h"
+#include "error.h"
+#include "verdict.h"
+
+typedef struct target target_t;
+
+/* Process details read before the answer is sent (the task may be gone
+ * after it), for logged calls only. */
+typedef struct log_proc {
+	char comm[32];
+	char exe[256];
+} log_proc_t;
+
+/* path: "-" for stdout or a file path. */
+int log_open(const char *path, sg_error_t *err);
+void log_close(void);
+uint64_t log_write_failures(void);
+
+void log_proc_read(pid_t tid, pid_t tgid, log_proc_t *out);
+
+void log_supervisor(const char *event, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void log_refused(pid_t pid, uid_t uid, gid_t gid, const char *policy, const char *reason);
+void log_target_start(const target_t *t);
+void log_target_end(const target_t *t, const char *reason, bool status_known, int status);
+
+/* A decision. fallback_reason is NULL for a handler's own verdict. */
+void log_decision(const target_t *t, call_t *c, const log_proc_t *proc, const verdict_t *v,
+		  uint64_t latency_ns, bool fallback);
+
+/* An error on a call: a handler that failed, an unreadable argument, a
+ * call of an unknown arch. v is the verdict that was sent instead. */
+void log_error(const target_t *t, call_t *c, const log_proc_t *proc, const verdict_t *v,
+	       const char *message);
+
+#endif

@@ -1,0 +1,22 @@
+/*
+ * The respond stage: carry out a verdict (signal the process for kill)
+ * and send the kernel its answer, validated (HARDENING 10).
+ */
+#ifndef SG_RESPOND_H
+#define SG_RESPOND_H
+
+#include <linux/seccomp.h>
+#include <stddef.h>
+
+#include "call.h"
+#include "verdict.h"
+
+typedef struct target target_t;
+
+/* Sends v for c. resp is a zero-able buffer of resp_size bytes (the
+ * kernel's size). Returns 0, -ENOENT when the call is gone (the task was
+ * killed or interrupted; nothing is left to answer), or another -errno. */
+int respond_send(target_t *t, call_t *c, const verdict_t *v, struct seccomp_notif_resp *resp,
+		 size_t resp_size);
+
+#endif

@@ -1,0 +1,95 @@
+/*
+ * The supervisor's shared state: one event loop with its listening socket,
+ * the handshakes in progress, the targets being served and the loaded
+ * policies. Each stage of a call's flow (accept, target, receive, respond,
+ * log) is its own file; this header is where they meet.
+ *
+ * One loop today. Every piece of per-loop state (the notification buffers,
+ * the reusable call object, the policies' Lua states) lives here so that
+ * one sgd_t per worker thread is the whole change when workers come.
+ */
+#ifndef SG_SGD_H
+#define SG_SGD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <linux/seccomp.h>
+#include <sys/types.h>
+#include <uv.h>
+
+#include "call.h"
+#include "config.h"
+#include "policy.h"
+#include "sysgate/protocol.h"
+
+/* Newer than Debian 12's kernel headers; the kernel has had them since 6.6. */
+#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
+#define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
+#endif
+#ifndef SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
+#define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (1UL << 0)
+#endif
+/* The first kernels with user notification numbered ID_VALID as IOR. */
+#define SECCOMP_IOCTL_NOTIF_ID_VALID_OLD SECCOMP_IOR(2, __u64)
+
+#define SGD_MAX_CONNS 64             /* handshakes in progress at once */
+#define SGD_HANDSHAKE_TIMEOUT_MS 5000
+
+typedef struct target target_t;
+typedef struct conn conn_t;
+
+typedef struct sgd {
+	uv_loop_t *loop;
+	const config_t *cfg;
+	policy_t **policies; /* one per cfg->policies[i], same index */
+	size_t npolicies;
+
+	int listen_fd;
+	uv_poll_t listen_poll;
+	bool listening;
+	uv_signal_t sigterm, sigint;
+	bool stopping;
+
+	conn_t *conns;
+	size_t nconns;
+	target_t *targets;
+	size_t ntargets;
+	uint64_t next_target_id;
+
+	/* Receive path, reused for every notification. */
+	struct seccomp_notif *req;
+	size_t req_size;
+	struct seccomp_notif_resp *resp;
+	size_t resp_size;
+	call_t call;
+	unsigned long id_valid_ioctl;
+
+	/* Handshake buffer. */
+	unsigned char msg[SG_PROTO_MAX_MSG];
+} sgd_t;
+
+/* accept.c: the listening socket and the handshake. */
+int accept_start(sgd_t *d, sg_error_t *err);
+void accept_stop(sgd_t *d);
+
+/* target.c: a registered listener and the process behind it. */
+int target_add(sgd_t *d, int listener, int pidfd, pid_t pid, uid_t uid, size_t policy_index,
+	       const sg_hello_t *hello, target_t **out);
+void target_close(target_t *t, const char *reason);
+void target_close_all(sgd_t *d);
+uint64_t target_id(const target_t *t);
+
+/* receive.c: sizes the buffers, then drains a listener when it wakes. */
+int receive_init(sgd_t *d);
+void receive_fini(sgd_t *d);
+/* Receives and answers every pending notification of t. Returns true
+ * when the listener reported POLLHUP (the target is gone). */
+bool receive_drain(target_t *t);
+/* NOTIF_ID_VALID with the ioctl number this kernel speaks. 0 when valid,
+ * -ENOENT when not, another negative errno on failure. */
+int receive_id_valid(sgd_t *d, int listener, uint64_t id);
+
+/* Monotonic clock in ns. */
+uint64_t sgd_now_ns(void);
+
+#endif

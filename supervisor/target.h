@@ -1,0 +1,40 @@
+/*
+ * A target: one listener fd handed over by sysgate-run, the policy it runs
+ * under, and the process that became the command. Owned by the sgd_t's
+ * target list; freed in the poll handle's close callback.
+ */
+#ifndef SG_TARGET_H
+#define SG_TARGET_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <uv.h>
+
+#include "call.h"
+#include "config.h"
+#include "policy.h"
+#include "sgd.h"
+
+struct target {
+	sgd_t *d;
+	uint64_t id;
+	policy_t *policy;
+	const config_policy_t *pconf; /* the config entry: name, fallback */
+	call_target_t info;           /* what handlers see as c.target */
+	sg_hello_t hello;             /* labels */
+
+	int listener; /* owned; closed with the target */
+	int pidfd;    /* owned; -1 when none: the process sysgate-run became */
+	pid_t pid;
+	uid_t uid;
+	uv_poll_t poll;
+	bool closing;
+	uint64_t started_ns;
+
+	/* Counters for the target_end event. */
+	uint64_t notifications, decisions, denied, errors, gone;
+
+	target_t *prev, *next;
+};
+
+#endif

@@ -1,0 +1,47 @@
+-- function-host: a baseline for hosts that run untrusted functions.
+--
+-- Decided in the kernel, without a round trip: the calls a function never
+-- needs and that open the host up (tracing, BPF, mounts, loading kernels or
+-- modules) fail with EPERM. Forwarded to sysgated: opening files (writes
+-- under /etc are refused), executing programs (logged) and connecting
+-- (logged). Everything else is allowed in the kernel.
+--
+-- Never deny the calls a function logs with (write to its stdout/stderr):
+-- a function that cannot log fails with no trace of why.
+local sg = sysgate
+
+local O_ACCMODE, O_CREAT, O_TRUNC = 3, 0x40, 0x200
+
+local function writes(flags)
+  return flags & O_ACCMODE ~= 0 or flags & (O_CREAT | O_TRUNC) ~= 0
+end
+
+return sg.policy {
+  name = "function-host",
+  default = "allow",
+  kernel = {
+    deny = {
+      "ptrace", "process_vm_readv", "process_vm_writev", "bpf", "perf_event_open",
+      "mount", "umount2", "pivot_root", "kexec_load", "kexec_file_load",
+      "init_module", "finit_module", "delete_module",
+      errno = "EPERM",
+    },
+  },
+  on = {
+    openat = function(c)
+      -- c.path is the path as the program passed it; a relative path is
+      -- not resolved here (see the README on what c.path guarantees).
+      local path = c.path
+      if path:sub(1, 5) == "/etc/" and writes(c.args[3]) then
+        return sg.deny("EACCES"):log("write under /etc")
+      end
+      return sg.allow()
+    end,
+    execve = function(c)
+      return sg.allow():log("exec " .. c.path)
+    end,
+    connect = function(c)
+      return sg.allow():log("connect")
+    end,
+  },
+}

@@ -1,0 +1,314 @@
+/*
+ * The integration tests' harness (see harness.h). Everything runs real
+ * binaries: sysgated, sysgate-run and the probe program, found through
+ * the environment meson gives the test.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "harness.h"
+
+const char *env_path(const char *name)
+{
+	const char *v = getenv(name);
+
+	if (!v) {
+		fprintf(stderr, "harness: %s is not set (run through meson test)\n", name);
+		abort();
+	}
+	return v;
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	assert_true(fputs(text, f) >= 0);
+	assert_int_equal(fclose(f), 0);
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+static bool socket_ready(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	bool ok;
+
+	assert_true(strlen(path) < sizeof(sa.sun_path));
+	memcpy(sa.sun_path, path, strlen(path));
+	ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	close(fd);
+	return ok;
+}
+
+void sgd_start(sgd_proc_t *s, const char *extra_config, size_t npol, const char *const *names,
+	       const char *const *sources)
+{
+	char path[512], conf[8192];
+	size_t off;
+
+	memset(s, 0, sizeof(*s));
+	snprintf(s->dir, sizeof(s->dir), "/tmp/sysgate-test.XXXXXX");
+	assert_non_null(mkdtemp(s->dir));
+	snprintf(s->socket, sizeof(s->socket), "%s/sock", s->dir);
+	snprintf(s->log, sizeof(s->log), "%s/log.jsonl", s->dir);
+	off = (size_t)snprintf(conf, sizeof(conf),
+			       "socket = \"%s\";\nlog = \"log.jsonl\";\n%s\npolicies = (\n", s->socket,
+			       extra_config ? extra_config : "");
+	for (size_t i = 0; i < npol; i++) {
+		snprintf(path, sizeof(path), "%s/%s.lua", s->dir, names[i]);
+		write_file(path, sources[i]);
+		off += (size_t)snprintf(conf + off, sizeof(conf) - off,
+					"%s{ name = \"%s\"; file = \"%s.lua\"; }\n", i ? "," : "",
+					names[i], names[i]);
+	}
+	snprintf(conf + off, sizeof(conf) - off, ");\n");
+	snprintf(path, sizeof(path), "%s/sysgate.conf", s->dir);
+	write_file(path, conf);
+
+	s->pid = fork();
+	assert_true(s->pid >= 0);
+	if (s->pid == 0) {
+		execl(env_path("SYSGATED"), "sysgated", "-c", path, (char *)NULL);
+		_exit(127);
+	}
+	for (int i = 0; i < 500; i++) {
+		int status;
+
+		if (socket_ready(s->socket))
+			return;
+		if (waitpid(s->pid, &status, WNOHANG) == s->pid)
+			fail_msg("sysgated exited during start-up (status 0x%x)", status);
+		sleep_ms(10);
+	}
+	fail_msg("sysgated did not open %s", s->socket);
+}
+
+void sgd_cleanup(sgd_proc_t *s)
+{
+	char cmd[400];
+
+	if (!s->dir[0])
+		return;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", s->dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "harness: cannot remove %s\n", s->dir);
+	s->dir[0] = '\0';
+}
+
+void sgd_stop(sgd_proc_t *s)
+{
+	int status;
+
+	assert_int_equal(kill(s->pid, SIGTERM), 0);
+	assert_int_equal(waitpid(s->pid, &status, 0), s->pid);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		fail_msg("sysgated did not stop cleanly (status 0x%x); log in %s", status, s->dir);
+	sgd_cleanup(s);
+}
+
+void sgd_kill(sgd_proc_t *s)
+{
+	int status;
+
+	assert_int_equal(kill(s->pid, SIGKILL), 0);
+	assert_int_equal(waitpid(s->pid, &status, 0), s->pid);
+}
+
+static const char **build_argv(const sgd_proc_t *s, const char *policy, const char *const *argv)
+{
+	static const char *v[64];
+	size_t n = 0;
+
+	v[n++] = "sysgate-run";
+	v[n++] = "-s";
+	v[n++] = s->socket;
+	v[n++] = "-p";
+	v[n++] = policy;
+	v[n++] = "--";
+	for (size_t i = 0; argv[i] && n < 63; i++)
+		v[n++] = argv[i];
+	v[n] = NULL;
+	return v;
+}
+
+pid_t run_under_async(const sgd_proc_t *s, const char *policy, const char *const *argv, int *stdin_w,
+		      int *stdout_r)
+{
+	const char **v = build_argv(s, policy, argv);
+	int in[2], out[2];
+	pid_t pid;
+
+	assert_int_equal(pipe2(in, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(out, O_CLOEXEC), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		execv(env_path("SYSGATE_RUN"), (char *const *)v);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	*stdin_w = in[1];
+	*stdout_r = out[0];
+	return pid;
+}
+
+/* Reads fd to EOF into buf (NUL-terminated, truncated to len). */
+static void slurp(int fd, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	for (;;) {
+		char tmp[1024];
+		ssize_t n = read(fd, tmp, sizeof(tmp));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		for (ssize_t i = 0; i < n && off + 1 < len; i++)
+			buf[off++] = tmp[i];
+	}
+	buf[off] = '\0';
+}
+
+void run_under(const sgd_proc_t *s, const char *policy, const char *const *argv, run_result_t *r)
+{
+	const char **v = build_argv(s, policy, argv);
+	int out[2], err[2];
+	pid_t pid;
+
+	memset(r, 0, sizeof(*r));
+	assert_int_equal(pipe2(out, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(err, O_CLOEXEC), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int null = open("/dev/null", O_RDONLY);
+
+		dup2(null, 0);
+		dup2(out[1], 1);
+		dup2(err[1], 2);
+		execv(env_path("SYSGATE_RUN"), (char *const *)v);
+		_exit(127);
+	}
+	close(out[1]);
+	close(err[1]);
+	/* The outputs are small; reading one to EOF before the other cannot
+	 * fill the other's pipe. */
+	slurp(out[0], r->out, sizeof(r->out));
+	slurp(err[0], r->err, sizeof(r->err));
+	close(out[0]);
+	close(err[0]);
+	assert_int_equal(waitpid(pid, &r->status, 0), pid);
+}
+
+json_object *sgd_log(const sgd_proc_t *s)
+{
+	json_object *arr = json_object_new_array();
+	FILE *f = fopen(s->log, "r");
+	char *line = NULL;
+	size_t cap = 0;
+
+	if (!f)
+		return arr;
+	while (getline(&line, &cap, f) > 0) {
+		json_object *o = json_tokener_parse(line);
+
+		if (!o)
+			fail_msg("log line is not JSON: %s", line);
+		json_object_array_add(arr, o);
+	}
+	free(line);
+	fclose(f);
+	return arr;
+}
+
+static bool matches(json_object *o, const char *ev, const char *key, const char *val)
+{
+	json_object *e, *k;
+
+	if (!json_object_object_get_ex(o, "event", &e) || strcmp(json_object_get_string(e), ev) != 0)
+		return false;
+	if (!key)
+		return true;
+	return json_object_object_get_ex(o, key, &k) && strcmp(json_object_get_string(k), val) == 0;
+}
+
+size_t log_count(json_object *log, const char *ev, const char *key, const char *val)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < json_object_array_length(log); i++)
+		n += matches(json_object_array_get_idx(log, i), ev, key, val);
+	return n;
+}
+
+json_object *log_find(json_object *log, const char *ev, const char *key, const char *val)
+{
+	for (size_t i = 0; i < json_object_array_length(log); i++) {
+		json_object *o = json_object_array_get_idx(log, i);
+
+		if (matches(o, ev, key, val))
+			return o;
+	}
+	return NULL;
+}
+
+bool log_wait(const sgd_proc_t *s, const char *ev, size_t count)
+{
+	for (int i = 0; i < 500; i++) {
+		json_object *log = sgd_log(s);
+		size_t n = log_count(log, ev, NULL, NULL);
+
+		json_object_put(log);
+		if (n >= count)
+			return true;
+		sleep_ms(10);
+	}
+	return false;
+}
+
+int fd_count(pid_t pid)
+{
+	char path[64];
+	struct dirent *e;
+	DIR *dir;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	dir = opendir(path);
+	if (!dir)
+		return -1;
+	while ((e = readdir(dir)))
+		n += e->d_name[0] != '.';
+	closedir(dir);
+	return n;
+}

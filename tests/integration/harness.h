@@ -1,0 +1,58 @@
+/*
+ * The integration tests' harness: start a sysgated on a temporary
+ * directory with given policies, run programs under sysgate-run, read the
+ * decision log back as JSON, count the supervisor's open fds.
+ */
+#ifndef SG_TEST_HARNESS_H
+#define SG_TEST_HARNESS_H
+
+#include <json.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+typedef struct sgd_proc {
+	char dir[256];    /* temporary directory: config, policies, log, socket */
+	char socket[300];
+	char log[300];
+	pid_t pid;
+} sgd_proc_t;
+
+typedef struct run_result {
+	int status;        /* waitpid status of sysgate-run */
+	char out[8192];    /* its stdout */
+	char err[8192];    /* its stderr */
+} run_result_t;
+
+/* Writes policy NAME with the Lua source src into a new temp dir with a
+ * config naming it (and extra config lines, may be NULL), starts sysgated
+ * and waits for its socket. npol pairs of (name, source). */
+void sgd_start(sgd_proc_t *s, const char *extra_config, size_t npol, const char *const *names,
+	       const char *const *sources);
+/* SIGTERM, wait, assert a clean exit; removes the temp dir. */
+void sgd_stop(sgd_proc_t *s);
+/* SIGKILL, wait; keeps the dir. */
+void sgd_kill(sgd_proc_t *s);
+void sgd_cleanup(sgd_proc_t *s);
+
+/* Runs sysgate-run -s SOCKET -p POLICY -- argv... and waits for it. If
+ * stdin_fd >= 0 it becomes the program's stdin. */
+void run_under(const sgd_proc_t *s, const char *policy, const char *const *argv, run_result_t *r);
+pid_t run_under_async(const sgd_proc_t *s, const char *policy, const char *const *argv, int *stdin_w,
+		      int *stdout_r);
+
+/* Reads every log line as JSON; returns a json array (caller puts it). */
+json_object *sgd_log(const sgd_proc_t *s);
+/* Events in log whose "event" is ev and, if key is not NULL, whose key
+ * has the string value val. */
+size_t log_count(json_object *log, const char *ev, const char *key, const char *val);
+json_object *log_find(json_object *log, const char *ev, const char *key, const char *val);
+/* Waits (up to 5 s) until the log holds an event ev. */
+bool log_wait(const sgd_proc_t *s, const char *ev, size_t count);
+
+/* Number of open fds of pid. */
+int fd_count(pid_t pid);
+
+const char *env_path(const char *name);
+
+#endif

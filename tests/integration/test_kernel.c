@@ -1,0 +1,591 @@
+/*
+ * Integration tests on the real kernel: each test starts its own sysgated
+ * on a temporary socket and runs real programs under sysgate-run. They
+ * assert what the program saw (its syscalls' results, its exit status)
+ * and what the supervisor logged.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "harness.h"
+#include "sysgate/protocol.h"
+
+#define POLICY(name, src) \
+	static const char *const name##_names[] = { #name }; \
+	static const char *const name##_srcs[] = { src }
+
+#define START(s, name, extra) sgd_start(s, extra, 1, name##_names, name##_srcs)
+
+static const char *probe(void)
+{
+	return env_path("PROBE");
+}
+
+static void assert_exited(const run_result_t *r, int code)
+{
+	if (!WIFEXITED(r->status) || WEXITSTATUS(r->status) != code)
+		fail_msg("status 0x%x, want exit %d; stdout:\n%s\nstderr:\n%s", r->status, code, r->out,
+			 r->err);
+}
+
+static void assert_contains(const char *hay, const char *needle)
+{
+	if (!strstr(hay, needle))
+		fail_msg("'%s' not found in:\n%s", needle, hay);
+}
+
+static const char *str_field(json_object *o, const char *key)
+{
+	json_object *v;
+
+	return o && json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : NULL;
+}
+
+POLICY(deny, "return sysgate.policy { name = 'deny', on = {\n"
+	     "  openat = function(c)\n"
+	     "    if c.path == '/etc/hostname' then return sysgate.deny('EACCES') end\n"
+	     "    return sysgate.allow()\n"
+	     "  end } }\n");
+
+/* A denied openat returns EACCES to the program, others go through, and
+ * the decision is logged with every field an operator reads. */
+static void test_deny_openat(void **state)
+{
+	const char *argv[] = { probe(), "open", "/etc/hostname", "open", "/etc/os-release", "exit", "3", NULL };
+	sgd_proc_t s;
+	run_result_t r;
+	json_object *log, *d, *v;
+
+	START(&s, deny, NULL);
+	run_under(&s, "deny", argv, &r);
+	assert_exited(&r, 3); /* the command's own exit status comes through */
+	assert_contains(r.out, "open /etc/hostname: EACCES");
+	assert_contains(r.out, "open /etc/os-release: ok");
+	assert_true(log_wait(&s, "target_end", 1));
+
+	log = sgd_log(&s);
+	d = log_find(log, "decision", "path", "/etc/hostname");
+	assert_non_null(d);
+	assert_string_equal(str_field(d, "verdict"), "deny");
+	assert_string_equal(str_field(d, "errno"), "EACCES");
+	assert_string_equal(str_field(d, "syscall"), "openat");
+	assert_string_equal(str_field(d, "policy"), "deny");
+	assert_string_equal(str_field(d, "arch"), "x86_64");
+	assert_string_equal(str_field(d, "comm"), "probe");
+	assert_non_null(strstr(str_field(d, "exe"), "probe"));
+	for (const char *k = "time\0target\0pid\0tid\0args\0latency_ns\0"; *k; k += strlen(k) + 1)
+		assert_true(json_object_object_get_ex(d, k, &v));
+	assert_true(json_object_object_get_ex(d, "args", &v));
+	assert_int_equal(json_object_array_length(v), 6);
+	/* Allowed calls without :log are not logged. */
+	assert_null(log_find(log, "decision", "path", "/etc/os-release"));
+	assert_non_null(log_find(log, "target_start", "policy", "deny"));
+	d = log_find(log, "target_end", "policy", "deny");
+	assert_non_null(d);
+	assert_true(json_object_object_get_ex(d, "exit_status", &v));
+	assert_int_equal(json_object_get_int(v), 3);
+	json_object_put(log);
+	sgd_stop(&s);
+}
+
+POLICY(emulate, "return sysgate.policy { name = 'emulate', on = {\n"
+		"  mkdir = function(c) return sysgate.emulate(0) end } }\n");
+
+/* emulate answers the call without running it: mkdir says ok and nothing
+ * is created. */
+static void test_emulate_mkdir(void **state)
+{
+	char dir[400];
+	const char *argv[] = { probe(), "mkdir", dir, NULL };
+	sgd_proc_t s;
+	run_result_t r;
+	struct stat st;
+	json_object *log, *d;
+
+	START(&s, emulate, NULL);
+	snprintf(dir, sizeof(dir), "%s/made-by-probe", s.dir);
+	run_under(&s, "emulate", argv, &r);
+	assert_exited(&r, 0);
+	assert_contains(r.out, ": ok 0");
+	assert_int_equal(stat(dir, &st), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_true(log_wait(&s, "target_end", 1));
+	log = sgd_log(&s);
+	d = log_find(log, "decision", "verdict", "emulate");
+	assert_non_null(d);
+	assert_string_equal(str_field(d, "value"), "0");
+	json_object_put(log);
+	sgd_stop(&s);
+}
+
+POLICY(kill, "return sysgate.policy { name = 'kill', on = {\n"
+	     "  mkdir = function(c) return sysgate.kill():log('no mkdir') end } }\n");
+
+/* kill ends the calling process with SIGKILL before the call returns. */
+static void test_kill_kills(void **state)
+{
+	const char *argv[] = { probe(), "getppid", "mkdir", "/tmp/sysgate-never", "getppid", NULL };
+	sgd_proc_t s;
+	run_result_t r;
+	json_object *log, *d;
+
+	START(&s, kill, NULL);
+	run_under(&s, "kill", argv, &r);
+	if (!WIFSIGNALED(r.status) || WTERMSIG(r.status) != SIGKILL)
+		fail_msg("status 0x%x, want SIGKILL; stdout:\n%s", r.status, r.out);
+	assert_contains(r.out, "getppid: ok");
+	assert_null(strstr(r.out, "mkdir"));
+	assert_true(log_wait(&s, "target_end", 1));
+	log = sgd_log(&s);
+	d = log_find(log, "decision", "verdict", "kill");
+	assert_non_null(d);
+	assert_string_equal(str_field(d, "message"), "no mkdir");
+	d = log_find(log, "target_end", NULL, NULL);
+	assert_string_equal(str_field(d, "signal_name"), "KILL");
+	json_object_put(log);
+	sgd_stop(&s);
+}
+
+POLICY(kdeny, "return sysgate.policy { name = 'kdeny',\n"
+	      "  kernel = { deny = { 'mkdir', errno = 'EROFS' } },\n"
+	      "  on = { getppid = function(c) return sysgate.allow():log('seen') end } }\n");
+
+/* A kernel-denied syscall gets its errno from the filter: no round trip,
+ * so no decision is logged for it; a notified one next to it is. */
+static void test_kernel_deny_no_notification(void **state)
+{
+	const char *argv[] = { probe(), "mkdir", "/tmp/sysgate-never", "getppid", NULL };
+	sgd_proc_t s;
+	run_result_t r;
+	json_object *log;
+
+	START(&s, kdeny, NULL);
+	run_under(&s, "kdeny", argv, &r);
+	assert_exited(&r, 0);
+	assert_contains(r.out, "mkdir /tmp/sysgate-never: EROFS");
+	assert_true(log_wait(&s, "target_end", 1));
+	log = sgd_log(&s);
+	assert_int_equal(log_count(log, "decision", "syscall", "mkdir"), 0);
+	assert_int_equal(log_count(log, "decision", "syscall", "getppid"), 1);
+	json_object_put(log);
+	sgd_stop(&s);
+}
+
+/* An unknown policy: exit 125, a message that names it, and the command
+ * never runs. */
+static void test_unknown_policy(void **state)
+{
+	char marker[400];
+	const char *argv[] = { probe(), "write", marker, NULL };
+	sgd_proc_t s;
+	run_result_t r;
+	struct stat st;
+
+	START(&s, deny, NULL);
+	snprintf(marker, sizeof(marker), "%s/marker", s.dir);
+	run_under(&s, "no-such-policy", argv, &r);
+	assert_exited(&r, 125);
+	assert_contains(r.err, "no-such-policy");
+	assert_int_equal(stat(marker, &st), -1);
+	sgd_stop(&s);
+}
+
+/* No supervisor at all: exit 125 and the command never runs. */
+static void test_no_supervisor(void **state)
+{
+	const char *argv[] = { "sysgate-run", "-s", "/tmp/sysgate-test-no-such.sock", "-p", "x", "--",
+			       probe(), "write", "/tmp/sysgate-test-marker", NULL };
+	struct stat st;
+	int status;
+	pid_t pid;
+
+	unlink("/tmp/sysgate-test-marker");
+	pid = fork();
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+
+		dup2(null, 2);
+		execv(env_path("SYSGATE_RUN"), (char *const *)argv);
+		_exit(99);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 125);
+	assert_int_equal(stat("/tmp/sysgate-test-marker", &st), -1);
+}
+
+POLICY(allowall, "return sysgate.policy { name = 'allowall', on = {\n"
+		 "  openat = function(c) return sysgate.allow() end } }\n");
+
+/* Killing sysgated while a target runs: the next notified call fails with
+ * ENOSYS; it is never allowed. */
+static void test_supervisor_killed_enosys(void **state)
+{
+	const char *argv[] = { probe(), "open", "/etc/hostname", "wait", "open", "/etc/hostname", NULL };
+	sgd_proc_t s;
+	char out[4096] = "";
+	int in_w, out_r, status;
+	size_t off = 0;
+	pid_t pid;
+
+	START(&s, allowall, NULL);
+	pid = run_under_async(&s, "allowall", argv, &in_w, &out_r);
+	/* Wait for the first answer, then kill the supervisor. */
+	while (!strstr(out, "\n") && off + 1 < sizeof(out)) {
+		ssize_t n = read(out_r, out + off, sizeof(out) - 1 - off);
+
+		assert_true(n > 0);
+		off += (size_t)n;
+		out[off] = '\0';
+	}
+	assert_contains(out, "open /etc/hostname: ok");
+	sgd_kill(&s);
+	assert_int_equal(write(in_w, "\n", 1), 1);
+	close(in_w);
+	for (;;) {
+		ssize_t n = read(out_r, out + off, sizeof(out) - 1 - off);
+
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+		out[off] = '\0';
+	}
+	close(out_r);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_contains(out, "open /etc/hostname: ENOSYS");
+	sgd_cleanup(&s);
+}
+
+static const char *const loop_names[] = { "loop", "allowall" };
+static const char *const loop_srcs[] = {
+	"return sysgate.policy { name = 'loop', on = {\n"
+	"  mkdir = function(c) while true do end end } }\n",
+	"return sysgate.policy { name = 'allowall', on = {\n"
+	"  openat = function(c) return sysgate.allow():log('fine') end } }\n",
+};
+
+/* A handler that never ends is stopped by its budget; the call gets the
+ * fallback (EPERM) with an error event, and the next target is served. */
+static void test_infinite_loop_fallback(void **state)
+{
+	const char *argv1[] = { probe(), "mkdir", "/tmp/sysgate-never", NULL };
+	const char *argv2[] = { probe(), "open", "/etc/hostname", NULL };
+	sgd_proc_t s;
+	run_result_t r;
+	json_object *log, *d;
+
+	sgd_start(&s, NULL, 2, loop_names, loop_srcs);
+	run_under(&s, "loop", argv1, &r);
+	assert_exited(&r, 0);
+	assert_contains(r.out, "mkdir /tmp/sysgate-never: EPERM");
+	run_under(&s, "allowall", argv2, &r);
+	assert_exited(&r, 0);
+	assert_contains(r.out, "open /etc/hostname: ok");
+	assert_true(log_wait(&s, "target_end", 2));
+	log = sgd_log(&s);
+	d = log_find(log, "error", "policy", "loop");
+	assert_non_null(d);
+	assert_string_equal(str_field(d, "verdict"), "deny");
+	assert_string_equal(str_field(d, "errno"), "EPERM");
+	d = log_find(log, "decision", "policy", "loop");
+	assert_non_null(d);
+	assert_string_equal(str_field(d, "fallback"), "true");
+	assert_non_null(log_find(log, "decision", "message", "fine"));
+	json_object_put(log);
+	sgd_stop(&s);
+}
+
+POLICY(raise, "return sysgate.policy { name = 'raise', on = {\n"
+	      "  mkdir = function(c) error('handler bug') end,\n"
+	      "  getppid = function(c) return 42 end } }\n");
+
+/* A handler that raises, or returns something that is not a verdict, gets
+ * the fallback and an error event that says why. */
+static void test_handler_errors(void **state)
+{
+	const char *argv[] = { probe(), "mkdir", "/tmp/sysgate-never", "getppid", NULL };
+	sgd_proc_t s;
+	run_result_t r;
+	json_object *log;
+
+	START(&s, raise, "fallback = \"deny:EACCES\";");
+	run_under(&s, "raise", argv, &r);
+	assert_exited(&r, 0);
+	assert_contains(r.out, "mkdir /tmp/sysgate-never: EACCES");
+	assert_contains(r.out, "getppid: EACCES");
+	assert_true(log_wait(&s, "target_end", 1));
+	log = sgd_log(&s);
+	assert_int_equal(log_count(log, "error", "policy", "raise"), 2);
+	assert_non_null(strstr(str_field(log_find(log, "error", "syscall", "mkdir"), "message"), "handler bug"));
+	json_object_put(log);
+	sgd_stop(&s);
+}
+
+POLICY(noexec, "return sysgate.policy { name = 'noexec', on = {\n"
+	       "  execve = function(c) return sysgate.deny('EACCES'):log(c.path) end } }\n");
+
+/* The command's own execve is decided by its policy: denied, sysgate-run
+ * reports it and exits 126, and the log names the program. */
+static void test_exec_denied(void **state)
+{
+	const char *argv[] = { probe(), "getppid", NULL };
+	sgd_proc_t s;
+	run_result_t r;
+	json_object *log;
+
+	START(&s, noexec, NULL);
+	run_under(&s, "noexec", argv, &r);
+	assert_exited(&r, 126);
+	assert_null(strstr(r.out, "getppid"));
+	assert_true(log_wait(&s, "target_end", 1));
+	log = sgd_log(&s);
+	assert_non_null(log_find(log, "decision", "path", probe()));
+	json_object_put(log);
+	sgd_stop(&s);
+}
+
+POLICY(busy, "local on = {}\n"
+	     "for _, n in ipairs{ 'write', 'close', 'futex', 'mmap', 'munmap', 'mprotect', 'brk',\n"
+	     "  'sched_yield', 'nanosleep', 'rt_sigprocmask', 'exit', 'madvise', 'execve', 'openat',\n"
+	     "  'read', 'fstat', 'newfstatat', 'getppid', 'exit_group', 'set_robust_list', 'rseq' } do\n"
+	     "  on[n] = function(c) return sysgate.allow() end\n"
+	     "end\n"
+	     "return sysgate.policy { name = 'busy', on = on }\n");
+
+/* The shim's own calls between loading the filter and exec (and the
+ * command's whole start-up) are forwarded here: nothing may deadlock. */
+static void test_handoff_calls_forwarded(void **state)
+{
+	const char *argv[] = { probe(), "getppid", "open", "/etc/hostname", NULL };
+	sgd_proc_t s;
+	run_result_t r;
+
+	START(&s, busy, NULL);
+	for (int i = 0; i < 5; i++) {
+		run_under(&s, "busy", argv, &r);
+		assert_exited(&r, 0);
+		assert_contains(r.out, "open /etc/hostname: ok");
+	}
+	sgd_stop(&s);
+}
+
+/* A peer whose uid the config does not allow is refused (125) and the
+ * refusal is logged. */
+static void test_peer_not_allowed(void **state)
+{
+	const char *argv[] = { probe(), "getppid", NULL };
+	sgd_proc_t s;
+	run_result_t r;
+	json_object *log;
+
+	START(&s, allowall, "allow_uids = [ 4242 ];");
+	run_under(&s, "allowall", argv, &r);
+	assert_exited(&r, 125);
+	assert_contains(r.err, "not allowed");
+	assert_null(strstr(r.out, "getppid"));
+	log = sgd_log(&s);
+	assert_int_equal(log_count(log, "handshake_refused", NULL, NULL), 1);
+	json_object_put(log);
+	sgd_stop(&s);
+}
+
+/* --- malformed handshakes ------------------------------------------------ */
+
+static int connect_raw(const sgd_proc_t *s)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+	assert_true(strlen(s->socket) < sizeof(sa.sun_path));
+	memcpy(sa.sun_path, s->socket, strlen(s->socket));
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	return fd;
+}
+
+static void send_fds(int sock, const void *buf, size_t len, const int *fds, size_t nfds)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * 8)];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov = { (void *)buf, len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+	if (nfds) {
+		struct cmsghdr *cm;
+
+		memset(&u, 0, sizeof(u));
+		mh.msg_control = u.buf;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
+		cm = CMSG_FIRSTHDR(&mh);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
+		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
+	}
+	assert_true(sendmsg(sock, &mh, MSG_NOSIGNAL) >= 0);
+}
+
+/* Waits until the supervisor closed the connection (after any REFUSE). */
+static void wait_closed(int sock)
+{
+	char buf[SG_PROTO_MAX_MSG];
+	struct pollfd p = { sock, POLLIN, 0 };
+
+	for (int i = 0; i < 100; i++) {
+		assert_true(poll(&p, 1, 6000) == 1);
+		if (recv(sock, buf, sizeof(buf), 0) <= 0)
+			break;
+	}
+	close(sock);
+}
+
+static ssize_t hello(void *buf, size_t cap, const char *policy)
+{
+	sg_hello_t h;
+
+	memset(&h, 0, sizeof(h));
+	snprintf(h.policy, sizeof(h.policy), "%s", policy);
+	return sg_proto_encode_hello(&h, buf, cap);
+}
+
+/* Every malformed handshake is refused and leaves no fd behind in sysgated
+ * (HARDENING 2, 4, 5): count /proc/<sysgated>/fd before and after. */
+static void test_malformed_handshakes_leak_no_fd(void **state)
+{
+	static unsigned char big[SG_PROTO_MAX_MSG + 4096];
+	unsigned char msg[SG_PROTO_MAX_MSG];
+	int pipefd[2], fds[8], before, after, sock;
+	sgd_proc_t s;
+	ssize_t len;
+
+	START(&s, allowall, NULL);
+	assert_int_equal(pipe2(pipefd, O_CLOEXEC), 0);
+	for (int i = 0; i < 8; i++)
+		fds[i] = pipefd[i % 2];
+	before = fd_count(s.pid);
+	assert_true(before > 0);
+
+	/* Garbage instead of a HELLO. */
+	sock = connect_raw(&s);
+	send_fds(sock, "garbage!garbage!garbage!", 24, NULL, 0);
+	wait_closed(sock);
+	/* A HELLO with an fd attached. */
+	sock = connect_raw(&s);
+	len = hello(msg, sizeof(msg), "allowall");
+	send_fds(sock, msg, (size_t)len, fds, 1);
+	wait_closed(sock);
+	/* A HELLO of another version. */
+	sock = connect_raw(&s);
+	((sg_msg_header_t *)msg)->version = 99;
+	send_fds(sock, msg, (size_t)len, NULL, 0);
+	wait_closed(sock);
+	/* Oversized: more than the supervisor reads (MSG_TRUNC), with fds. */
+	sock = connect_raw(&s);
+	len = hello(big, sizeof(big), "allowall");
+	send_fds(sock, big, sizeof(big), fds, 2);
+	wait_closed(sock);
+	/* LISTENER with 0, 2 and 8 fds (8 overflows the control buffer:
+	 * MSG_CTRUNC), and with an fd that is not a listener. */
+	for (size_t n = 0; n <= 8; n++) {
+		unsigned char spec[SG_PROTO_MAX_MSG];
+
+		if (n != 0 && n != 1 && n != 2 && n != 8)
+			continue;
+		sock = connect_raw(&s);
+		len = hello(msg, sizeof(msg), "allowall");
+		send_fds(sock, msg, (size_t)len, NULL, 0);
+		assert_true(recv(sock, spec, sizeof(spec), 0) > 0);
+		len = sg_proto_encode_listener(msg, sizeof(msg));
+		send_fds(sock, msg, (size_t)len, fds, n);
+		wait_closed(sock);
+	}
+	/* A connection that says nothing and leaves. */
+	sock = connect_raw(&s);
+	close(sock);
+
+	/* Give the loop a moment to run every close. */
+	for (int i = 0; i < 100 && (after = fd_count(s.pid)) != before; i++)
+		usleep(10000);
+	assert_int_equal(after, before);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	/* And the supervisor still serves. */
+	{
+		const char *argv[] = { probe(), "open", "/etc/hostname", NULL };
+		run_result_t r;
+
+		run_under(&s, "allowall", argv, &r);
+		assert_exited(&r, 0);
+	}
+	sgd_stop(&s);
+}
+
+/* --check validates config and policies: a policy with a syntax error is
+ * reported with its file and line, exit 1. */
+static void test_check_reports_policy_line(void **state)
+{
+	char dir[] = "/tmp/sysgate-check.XXXXXX", path[300], cmd[700];
+	FILE *f;
+	int status;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/bad.lua", dir);
+	f = fopen(path, "w");
+	fputs("local sg = sysgate\n\nreturn sg.policy { on = { openat = function(c) return end end } }\n", f);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/sysgate.conf", dir);
+	f = fopen(path, "w");
+	fputs("socket = \"sock\";\npolicies = ( { name = \"bad\"; file = \"bad.lua\"; } );\n", f);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "%s -c %s --check 2>%s/err", env_path("SYSGATED"), path, dir);
+	status = system(cmd);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 1);
+	snprintf(path, sizeof(path), "%s/err", dir);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(cmd, sizeof(cmd), f));
+	fclose(f);
+	assert_contains(cmd, "bad.lua:3:");
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_deny_openat),
+		cmocka_unit_test(test_emulate_mkdir),
+		cmocka_unit_test(test_kill_kills),
+		cmocka_unit_test(test_kernel_deny_no_notification),
+		cmocka_unit_test(test_unknown_policy),
+		cmocka_unit_test(test_no_supervisor),
+		cmocka_unit_test(test_supervisor_killed_enosys),
+		cmocka_unit_test(test_infinite_loop_fallback),
+		cmocka_unit_test(test_handler_errors),
+		cmocka_unit_test(test_exec_denied),
+		cmocka_unit_test(test_handoff_calls_forwarded),
+		cmocka_unit_test(test_peer_not_allowed),
+		cmocka_unit_test(test_malformed_handshakes_leak_no_fd),
+		cmocka_unit_test(test_check_reports_policy_line),
+	};
+
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,79 @@
+/*
+ * probe: a target program for the integration tests. It runs the
+ * operations named on its command line in order and prints one line for
+ * each: "OP ARG: ok [value]" or "OP ARG: ERRNO_NAME". It never decides
+ * anything itself; the tests read what the kernel and sysgated made of
+ * each call.
+ *
+ *   open PATH        openat(AT_FDCWD, PATH, O_RDONLY)
+ *   write PATH       openat(AT_FDCWD, PATH, O_WRONLY|O_CREAT|O_TRUNC, 0600)
+ *   mkdir PATH       mkdir(PATH, 0700)
+ *   getppid          getppid()
+ *   loop N           getppid() N times, prints nothing
+ *   wait             reads one line from stdin (for a test to act meanwhile)
+ *   exit N           exits with status N
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static void report(const char *op, const char *arg, long r)
+{
+	if (r < 0)
+		printf("%s%s%s: %s\n", op, arg ? " " : "", arg ? arg : "", strerrorname_np(errno));
+	else
+		printf("%s%s%s: ok %ld\n", op, arg ? " " : "", arg ? arg : "", r);
+	fflush(stdout);
+}
+
+static long do_open(const char *path, int flags)
+{
+	long fd = syscall(SYS_openat, AT_FDCWD, path, flags, 0600);
+
+	if (fd >= 0) {
+		close((int)fd);
+		return 0;
+	}
+	return fd;
+}
+
+int main(int argc, char **argv)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *op = argv[i];
+		const char *arg = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (strcmp(op, "open") == 0 && arg) {
+			report(op, arg, do_open(arg, O_RDONLY));
+			i++;
+		} else if (strcmp(op, "write") == 0 && arg) {
+			report(op, arg, do_open(arg, O_WRONLY | O_CREAT | O_TRUNC));
+			i++;
+		} else if (strcmp(op, "mkdir") == 0 && arg) {
+			report(op, arg, syscall(SYS_mkdir, arg, 0700));
+			i++;
+		} else if (strcmp(op, "getppid") == 0) {
+			report(op, NULL, syscall(SYS_getppid));
+		} else if (strcmp(op, "loop") == 0 && arg) {
+			for (long n = strtol(arg, NULL, 10); n > 0; n--)
+				syscall(SYS_getppid);
+			i++;
+		} else if (strcmp(op, "wait") == 0) {
+			char line[64];
+
+			if (!fgets(line, sizeof(line), stdin))
+				return 2;
+		} else if (strcmp(op, "exit") == 0 && arg) {
+			return atoi(arg);
+		} else {
+			fprintf(stderr, "probe: bad operation '%s'\n", op);
+			return 2;
+		}
+	}
+	return 0;
+}

@@ -1,2 +1,703 @@
-/* stub */
+/*
+ * The supervisor's config loader: reads one libconfig file, checks every
+ * key, type and value, resolves relative paths against the config's
+ * directory and checks that each policy file can be opened. It does not
+ * load the policies (main does, through the policy engine) and it does not
+ * log: every error goes back in an sg_error_t with the file and line.
+ */
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* libconfig calls its handle config_t too; rename it inside this file so
+ * both types can be used side by side. */
+#define config_t lc_config_t
+#include <libconfig.h>
+#undef config_t
+
+#include "config.h"
+
+#define CONFIG_MAX_BYTES (1u << 20) /* a config is a few hundred bytes */
+#define ID_MAX 4294967294LL         /* (uid_t)-1 means "no id" */
+
+_Static_assert(sizeof(uid_t) == sizeof(uint32_t) && sizeof(gid_t) == sizeof(uint32_t),
+	       "ids are 32 bits");
+
+#define LUA_INSTR_MIN 1000LL
+#define LUA_INSTR_MAX 10000000000LL
+#define LUA_MEM_MIN 65536LL
+#define LUA_MEM_MAX 1073741824LL
+#define LUA_TIME_MIN 1LL
+#define LUA_TIME_MAX 60000LL
+#define LUA_TOTAL_MAX 4294967296LL
+
+typedef struct loader {
+	const char *path;    /* the config as given, for messages */
+	char dir[PATH_MAX];  /* its directory, resolved */
+	sg_error_t *err;
+	config_t *out;
+} loader_t;
+
+static const char *const top_keys[] = {
+	"socket", "socket_mode", "allow_uids", "allow_gids", "log", "fallback", "lua", "policies", NULL,
+};
+static const char *const lua_keys[] = { "instructions", "memory", "time_ms", "memory_total", NULL };
+static const char *const policy_keys[] = { "name", "file", "fallback", NULL };
+
+static int setting_line(const config_setting_t *s)
+{
+	return s ? (int)config_setting_source_line(s) : 0;
+}
+
+static int vfail(const loader_t *ld, int line, int rc, const char *fmt, va_list ap)
+	__attribute__((format(printf, 4, 0)));
+
+static int vfail(const loader_t *ld, int line, int rc, const char *fmt, va_list ap)
+{
+	char msg[sizeof(ld->err->msg)];
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	sg_error_set(ld->err, ld->path, line, "%s", msg);
+	return rc;
+}
+
+/* Fills the error with the config's path and the line of s (0 without s)
+ * and returns rc, so a caller can `return fail(...)`. */
+__attribute__((format(printf, 4, 5)))
+static int fail(const loader_t *ld, const config_setting_t *s, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	rc = vfail(ld, setting_line(s), rc, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+/* The same for an error found at a line of the text. */
+__attribute__((format(printf, 4, 5)))
+static int fail_line(const loader_t *ld, int line, int rc, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	rc = vfail(ld, line, rc, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+static bool key_known(const char *name, const char *const *keys)
+{
+	for (; *keys; keys++)
+		if (strcmp(name, *keys) == 0)
+			return true;
+	return false;
+}
+
+/* Refuses any member of group not in keys; prefix qualifies the message. */
+static int check_keys(const loader_t *ld, const config_setting_t *group,
+		      const char *const *keys, const char *prefix)
+{
+	int n = config_setting_length(group);
+
+	for (int i = 0; i < n; i++) {
+		config_setting_t *s = config_setting_get_elem(group, (unsigned int)i);
+		const char *name = config_setting_name(s);
+
+		if (!key_known(name, keys))
+			return fail(ld, s, -EINVAL, "%sunknown key '%s'", prefix, name);
+	}
+	return 0;
+}
+
+/* Our own copy of the protocol's name rule ([A-Za-z0-9_.-]{1,64}) so the
+ * loader does not depend on the shim library. */
+static bool valid_name(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > SG_PROTO_MAX_NAME)
+		return false;
+	for (; *s; s++) {
+		char c = *s;
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '_' || c == '.' || c == '-'))
+			return false;
+	}
+	return true;
+}
+
+static bool is_int(const config_setting_t *s)
+{
+	int t = config_setting_type(s);
+
+	return t == CONFIG_TYPE_INT || t == CONFIG_TYPE_INT64;
+}
+
+/* A string member of group: 1 with *out set, 0 when absent, or an error. */
+static int get_string(const loader_t *ld, const config_setting_t *group, const char *key,
+		      const char *what, const char **out, config_setting_t **where)
+{
+	config_setting_t *s = config_setting_get_member(group, key);
+
+	if (!s)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_STRING)
+		return fail(ld, s, -EINVAL, "%s must be a string", what);
+	*out = config_setting_get_string(s);
+	if (where)
+		*where = s;
+	return 1;
+}
+
+/* An integer member of group within [min, max]: 1, 0 when absent, or an error. */
+static int get_int_range(const loader_t *ld, const config_setting_t *group, const char *key,
+			 const char *what, long long min, long long max, long long *out)
+{
+	config_setting_t *s = config_setting_get_member(group, key);
+	long long v;
+
+	if (!s)
+		return 0;
+	if (!is_int(s))
+		return fail(ld, s, -EINVAL, "%s must be an integer", what);
+	v = config_setting_get_int64(s);
+	if (v < min || v > max)
+		return fail(ld, s, -EINVAL, "%s must be between %lld and %lld", what, min, max);
+	*out = v;
+	return 1;
+}
+
+/* rel against the config's directory (absolute paths are kept) into out. */
+static int resolve_path(const loader_t *ld, const config_setting_t *s, const char *what,
+			const char *rel, char *out, size_t cap)
+{
+	int n;
+
+	if (rel[0] == '\0')
+		return fail(ld, s, -EINVAL, "%s must not be empty", what);
+	if (rel[0] == '/')
+		n = snprintf(out, cap, "%s", rel);
+	else
+		n = snprintf(out, cap, "%s/%s", strcmp(ld->dir, "/") == 0 ? "" : ld->dir, rel);
+	if (n < 0 || (size_t)n >= cap)
+		return fail(ld, s, -ENAMETOOLONG, "%s: path '%s' is too long (at most %zu bytes)",
+			    what, rel, cap - 1);
+	return 0;
+}
+
+static int load_socket(const loader_t *ld, const config_setting_t *root)
+{
+	config_setting_t *s = NULL;
+	const char *v = "/run/sysgate/sysgate.sock";
+	int rc = get_string(ld, root, "socket", "'socket'", &v, &s);
+
+	if (rc < 0)
+		return rc;
+	/* The result must fit sun_path with its NUL; a resolved absolute path
+	 * also keeps the socket out of the abstract namespace. */
+	return resolve_path(ld, s, "'socket'", v, ld->out->socket, sizeof(ld->out->socket));
+}
+
+static int load_socket_mode(const loader_t *ld, const config_setting_t *root)
+{
+	config_setting_t *s = NULL;
+	const char *v = "0600";
+	char *end;
+	unsigned long mode;
+	int rc = get_string(ld, root, "socket_mode", "'socket_mode'", &v, &s);
+
+	if (rc < 0)
+		return rc;
+	if (v[0] < '0' || v[0] > '7' || strlen(v) > 4)
+		return fail(ld, s, -EINVAL, "'socket_mode' must be an octal mode such as \"0600\", not '%s'", v);
+	errno = 0;
+	mode = strtoul(v, &end, 8);
+	if (errno || *end)
+		return fail(ld, s, -EINVAL, "'socket_mode' must be an octal mode such as \"0600\", not '%s'", v);
+	if (mode & ~0777ul)
+		return fail(ld, s, -EINVAL, "'socket_mode' must hold permission bits only (at most 0777)");
+	if (mode & 0007)
+		return fail(ld, s, -EINVAL, "'socket_mode' gives access to others (use 0600 or 0660)");
+	ld->out->socket_mode = (mode_t)mode;
+	return 0;
+}
+
+/* allow_uids / allow_gids: an array (or list) of ids, at most CONFIG_MAX_IDS. */
+static int load_ids(const loader_t *ld, const config_setting_t *root, const char *key,
+		    uint32_t *ids, size_t *n, bool present_default)
+{
+	config_setting_t *s = config_setting_get_member(root, key);
+	int len;
+
+	if (!s) {
+		if (present_default) {
+			ids[0] = 0;
+			*n = 1;
+		}
+		return 0;
+	}
+	if (!config_setting_is_array(s) && !config_setting_is_list(s))
+		return fail(ld, s, -EINVAL, "'%s' must be an array of integers", key);
+	len = config_setting_length(s);
+	if (len > CONFIG_MAX_IDS)
+		return fail(ld, s, -EINVAL, "'%s' has more than %d entries", key, CONFIG_MAX_IDS);
+	for (int i = 0; i < len; i++) {
+		config_setting_t *e = config_setting_get_elem(s, (unsigned int)i);
+		const config_setting_t *at = setting_line(e) > 0 ? e : s;
+		long long v;
+
+		if (!is_int(e))
+			return fail(ld, at, -EINVAL, "'%s' must be an array of integers", key);
+		v = config_setting_get_int64(e);
+		if (v < 0 || v > ID_MAX)
+			return fail(ld, at, -EINVAL, "'%s' entry %lld must be between 0 and %lld",
+				    key, v, ID_MAX);
+		ids[i] = (uint32_t)v;
+	}
+	*n = (size_t)len;
+	return 0;
+}
+
+static int load_log(const loader_t *ld, const config_setting_t *root)
+{
+	config_setting_t *s = NULL;
+	const char *v = "-";
+	int rc = get_string(ld, root, "log", "'log'", &v, &s);
+
+	if (rc < 0)
+		return rc;
+	if (strcmp(v, "-") == 0) {
+		snprintf(ld->out->log, sizeof(ld->out->log), "-");
+		return 0;
+	}
+	return resolve_path(ld, s, "'log'", v, ld->out->log, sizeof(ld->out->log));
+}
+
+/* A fallback verdict: deny, deny:ENAME or kill. prefix names the policy. */
+static int parse_fallback(const loader_t *ld, const config_setting_t *s, const char *prefix,
+			  const char *text, verdict_t *v)
+{
+	if (strncmp(text, "deny:", 5) == 0 && verdict_parse(text, v) < 0)
+		return fail(ld, s, -EINVAL, "%s'fallback': unknown errno name '%s'", prefix, text + 5);
+	if (verdict_parse(text, v) < 0)
+		return fail(ld, s, -EINVAL,
+			    "%s'fallback' must be \"deny\", \"deny:ENAME\" or \"kill\", not '%s'",
+			    prefix, text);
+	if (v->kind == VERDICT_ALLOW)
+		return fail(ld, s, -EINVAL,
+			    "%s'fallback' cannot be \"allow\": a failing handler must not allow the call",
+			    prefix);
+	return 0;
+}
+
+static int load_fallback(const loader_t *ld, const config_setting_t *root)
+{
+	config_setting_t *s = NULL;
+	const char *v = "deny:EPERM";
+	int rc = get_string(ld, root, "fallback", "'fallback'", &v, &s);
+
+	if (rc < 0)
+		return rc;
+	return parse_fallback(ld, s, "", v, &ld->out->fallback);
+}
+
+static int load_lua(const loader_t *ld, const config_setting_t *root)
+{
+	config_setting_t *g = config_setting_get_member(root, "lua");
+	policy_limits_t *l = &ld->out->limits;
+	long long v, total_max = LUA_TOTAL_MAX;
+	int rc;
+
+	l->instructions = POLICY_DEFAULT_INSTRUCTIONS;
+	l->memory = POLICY_DEFAULT_MEMORY;
+	l->time_ms = POLICY_DEFAULT_TIME_MS;
+	l->memory_total = POLICY_DEFAULT_MEMORY_TOTAL;
+	if (!g)
+		return 0;
+	if (!config_setting_is_group(g))
+		return fail(ld, g, -EINVAL, "'lua' must be a group");
+	if ((rc = check_keys(ld, g, lua_keys, "lua: ")) < 0)
+		return rc;
+	if ((rc = get_int_range(ld, g, "instructions", "'lua.instructions'",
+				LUA_INSTR_MIN, LUA_INSTR_MAX, &v)) < 0)
+		return rc;
+	if (rc)
+		l->instructions = (uint64_t)v;
+	if ((rc = get_int_range(ld, g, "memory", "'lua.memory'", LUA_MEM_MIN, LUA_MEM_MAX, &v)) < 0)
+		return rc;
+	if (rc)
+		l->memory = (size_t)v;
+	if ((rc = get_int_range(ld, g, "time_ms", "'lua.time_ms'", LUA_TIME_MIN, LUA_TIME_MAX, &v)) < 0)
+		return rc;
+	if (rc)
+		l->time_ms = (uint32_t)v;
+	if ((uint64_t)total_max > SIZE_MAX)
+		total_max = (long long)SIZE_MAX;
+	if ((rc = get_int_range(ld, g, "memory_total", "'lua.memory_total'",
+				(long long)l->memory, total_max, &v)) < 0)
+		return rc;
+	if (rc)
+		l->memory_total = (size_t)v;
+	else if (l->memory_total < l->memory)
+		l->memory_total = l->memory; /* a larger per-call cap raises the default total */
+	return 0;
+}
+
+/* The policy file must open for reading and be a regular file. O_NONBLOCK
+ * so a FIFO named by mistake does not hang start-up. */
+static int check_policy_file(const loader_t *ld, const config_setting_t *entry,
+			     const config_policy_t *p)
+{
+	struct stat st;
+	const char *why = NULL;
+	int rc = 0, fd = open(p->file, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+
+	if (fd < 0 || fstat(fd, &st) < 0)
+		rc = -errno;
+	else if (S_ISDIR(st.st_mode))
+		rc = -EISDIR;
+	else if (!S_ISREG(st.st_mode))
+		rc = -EINVAL, why = "not a regular file";
+	if (fd >= 0)
+		close(fd);
+	if (rc < 0)
+		fail(ld, entry, rc, "policy '%s': cannot read '%s': %s", p->name, p->file,
+		     why ? why : strerror(-rc));
+	return rc;
+}
+
+static int load_policy_name(const loader_t *ld, const config_setting_t *entry, size_t idx,
+			    config_policy_t *p)
+{
+	config_setting_t *s = NULL;
+	const char *v = NULL;
+	char what[48];
+	int rc;
+
+	snprintf(what, sizeof(what), "policies entry %zu: 'name'", idx + 1);
+	rc = get_string(ld, entry, "name", what, &v, &s);
+
+	if (rc < 0)
+		return rc;
+	if (rc == 0)
+		return fail(ld, entry, -EINVAL, "policies entry %zu: missing 'name'", idx + 1);
+	if (!valid_name(v))
+		return fail(ld, s, -EINVAL,
+			    "policy name '%s' is not valid: use 1 to %u of A-Z a-z 0-9 _ . -",
+			    v, SG_PROTO_MAX_NAME);
+	for (size_t i = 0; i < idx; i++)
+		if (strcmp(ld->out->policies[i].name, v) == 0)
+			return fail(ld, s, -EINVAL, "duplicate policy name '%s' (first at line %d)",
+				    v, ld->out->policies[i].line);
+	snprintf(p->name, sizeof(p->name), "%s", v);
+	return 0;
+}
+
+static int load_policy(const loader_t *ld, const config_setting_t *entry, size_t idx)
+{
+	config_policy_t *p = &ld->out->policies[idx];
+	config_setting_t *s = NULL;
+	const char *v = NULL;
+	char what[SG_PROTO_MAX_NAME + 32];
+	int rc;
+
+	if (!config_setting_is_group(entry))
+		return fail(ld, entry, -EINVAL, "'policies' must be a list of groups");
+	p->line = setting_line(entry);
+	if ((rc = load_policy_name(ld, entry, idx, p)) < 0)
+		return rc;
+	snprintf(what, sizeof(what), "policy '%s': ", p->name);
+	if ((rc = check_keys(ld, entry, policy_keys, what)) < 0)
+		return rc;
+	snprintf(what, sizeof(what), "policy '%s': 'file'", p->name);
+	if ((rc = get_string(ld, entry, "file", what, &v, &s)) < 0)
+		return rc;
+	if (rc == 0)
+		return fail(ld, entry, -EINVAL, "policy '%s': missing 'file'", p->name);
+	if ((rc = resolve_path(ld, s, what, v, p->file, sizeof(p->file))) < 0)
+		return rc;
+	p->fallback = ld->out->fallback;
+	snprintf(what, sizeof(what), "policy '%s': 'fallback'", p->name);
+	if ((rc = get_string(ld, entry, "fallback", what, &v, &s)) < 0)
+		return rc;
+	snprintf(what, sizeof(what), "policy '%s': ", p->name);
+	if (rc && (rc = parse_fallback(ld, s, what, v, &p->fallback)) < 0)
+		return rc;
+	return check_policy_file(ld, entry, p);
+}
+
+static int load_policies(const loader_t *ld, const config_setting_t *root)
+{
+	config_setting_t *s = config_setting_get_member(root, "policies");
+	int len, rc;
+
+	if (!s)
+		return fail(ld, NULL, -EINVAL, "missing 'policies': name at least one policy");
+	if (!config_setting_is_list(s))
+		return fail(ld, s, -EINVAL, "'policies' must be a list of groups");
+	len = config_setting_length(s);
+	if (len == 0)
+		return fail(ld, s, -EINVAL, "'policies' is empty: name at least one policy");
+	if (len > CONFIG_MAX_POLICIES)
+		return fail(ld, s, -EINVAL, "'policies' has more than %d entries", CONFIG_MAX_POLICIES);
+	ld->out->policies = calloc((size_t)len, sizeof(*ld->out->policies));
+	if (!ld->out->policies)
+		return fail(ld, NULL, -ENOMEM, "out of memory");
+	for (int i = 0; i < len; i++) {
+		rc = load_policy(ld, config_setting_get_elem(s, (unsigned int)i), (size_t)i);
+		if (rc < 0)
+			return rc;
+		ld->out->npolicies = (size_t)i + 1;
+	}
+	return 0;
+}
+
+/* Reads the whole config (a regular file, at most CONFIG_MAX_BYTES) into a
+ * NUL-terminated buffer the caller frees. */
+static int read_config(const loader_t *ld, char **out, size_t *out_len)
+{
+	struct stat st;
+	size_t len = 0;
+	char *buf = NULL;
+	bool reported = false;
+	int rc = 0, fd = open(ld->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		rc = -errno;
+		goto out;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		rc = -EISDIR;
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size > (off_t)CONFIG_MAX_BYTES) {
+		rc = fail(ld, NULL, -EINVAL, "not a regular file of at most %u bytes",
+			  CONFIG_MAX_BYTES);
+		reported = true;
+		goto out;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	while (len < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + len, (size_t)st.st_size - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = -errno;
+			goto out;
+		}
+		if (n == 0)
+			break; /* truncated meanwhile: parse what is there */
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	*out = buf;
+	*out_len = len;
+	buf = NULL;
+out:
+	if (rc < 0 && !reported)
+		sg_error_set(ld->err, ld->path, 0, "cannot read the config: %s", strerror(-rc));
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return rc;
+}
+
+/* libconfig stops at a NUL and would silently ignore the rest. */
+static int check_nul(const loader_t *ld, const char *text, size_t len)
+{
+	const char *nul = memchr(text, '\0', len);
+	int line = 1;
+
+	if (!nul)
+		return 0;
+	for (const char *p = text; p < nul; p++)
+		line += *p == '\n';
+	return fail_line(ld, line, -EINVAL, "the config contains a NUL byte");
+}
+
+static int resolve_dir(loader_t *ld)
+{
+	char copy[PATH_MAX];
+	int e;
+
+	snprintf(copy, sizeof(copy), "%s", ld->path);
+	if (realpath(dirname(copy), ld->dir))
+		return 0;
+	e = errno;
+	return fail(ld, NULL, -e, "cannot resolve the config's directory: %s", strerror(e));
+}
+
+/*
+ * libconfig 1.5 stores an integer literal without the L suffix in an int
+ * and silently truncates it: "allow_uids = [ 4294967296 ]" would read as
+ * uid 0. Its parser cannot tell us, so scan the text for such literals
+ * first and refuse them. The scan also refuses @include, so a config is
+ * always one file whose lines the errors can name.
+ */
+static const char *scan_skip(const char *p, const char *stop, int *line)
+{
+	size_t n = strlen(stop);
+
+	while (*p && strncmp(p, stop, n) != 0) {
+		if (*p == '\n')
+			(*line)++;
+		/* Inside a string an escaped quote does not end it. */
+		if (*p == '\\' && stop[0] == '"' && p[1])
+			p++;
+		p++;
+	}
+	return *p ? p + n : p;
+}
+
+static bool scan_digit(char c, bool hex)
+{
+	return (c >= '0' && c <= '9') ||
+	       (hex && ((c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')));
+}
+
+/* p is at a number; checks it and returns the first byte after it. */
+static const char *scan_number(const loader_t *ld, const char *p, int line, int *rc)
+{
+	const char *start = p;
+	bool hex, is_float = false;
+	char lit[64];
+	long long v;
+
+	if (*p == '+' || *p == '-')
+		p++;
+	hex = p[0] == '0' && (p[1] == 'x' || p[1] == 'X');
+	if (hex)
+		p += 2;
+	for (; scan_digit(*p, hex) || (!hex && (*p == '.' || *p == 'e' || *p == 'E')); p++) {
+		if (!hex && (*p == '.' || *p == 'e' || *p == 'E'))
+			is_float = true;
+		if (!hex && (*p == 'e' || *p == 'E') && (p[1] == '+' || p[1] == '-'))
+			p++;
+	}
+	if (is_float || *p == 'L')
+		return p;
+	snprintf(lit, sizeof(lit), "%.*s", (int)(p - start), start);
+	errno = 0;
+	v = strtoll(lit, NULL, hex ? 16 : 10);
+	if (errno == ERANGE || v < INT_MIN || v > INT_MAX)
+		*rc = fail_line(ld, line, -EINVAL, "integer %s does not fit 32 bits: write it as %sL",
+				lit, lit);
+	return p;
+}
+
+static bool scan_ident(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '_' || c == '*' || c == '-';
+}
+
+static int scan_text(const loader_t *ld, const char *p)
+{
+	int line = 1, rc = 0;
+
+	while (*p && rc == 0) {
+		if (*p == '\n') {
+			line++;
+			p++;
+		} else if (*p == '#' || (p[0] == '/' && p[1] == '/')) {
+			p = scan_skip(p, "\n", &line);
+			line++;
+		} else if (p[0] == '/' && p[1] == '*') {
+			p = scan_skip(p + 2, "*/", &line);
+		} else if (*p == '"') {
+			p = scan_skip(p + 1, "\"", &line);
+		} else if (strncmp(p, "@include", 8) == 0) {
+			rc = fail_line(ld, line, -EINVAL,
+				       "'@include' is not supported: keep the config in one file");
+		} else if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || *p == '*') {
+			while (scan_ident(*p))
+				p++;
+		} else if (scan_digit(*p, false) ||
+			   ((*p == '+' || *p == '-') && scan_digit(p[1], false))) {
+			p = scan_number(ld, p, line, &rc);
+		} else {
+			p++;
+		}
+	}
+	return rc;
+}
+
+static int load_root(const loader_t *ld, const config_setting_t *root)
+{
+	int rc;
+
+	if ((rc = check_keys(ld, root, top_keys, "")) < 0 ||
+	    (rc = load_socket(ld, root)) < 0 ||
+	    (rc = load_socket_mode(ld, root)) < 0 ||
+	    (rc = load_ids(ld, root, "allow_uids", ld->out->allow_uids,
+			   &ld->out->n_allow_uids, true)) < 0 ||
+	    (rc = load_ids(ld, root, "allow_gids", ld->out->allow_gids,
+			   &ld->out->n_allow_gids, false)) < 0 ||
+	    (rc = load_log(ld, root)) < 0 ||
+	    (rc = load_fallback(ld, root)) < 0 ||
+	    (rc = load_lua(ld, root)) < 0)
+		return rc;
+	return load_policies(ld, root);
+}
+
+int config_load(const char *path, config_t *out, sg_error_t *err)
+{
+	loader_t ld = { .path = path, .err = err, .out = out };
+	lc_config_t lc;
+	char *text = NULL;
+	size_t len = 0;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (snprintf(out->path, sizeof(out->path), "%s", path) >= (int)sizeof(out->path)) {
+		sg_error_set(err, path, 0, "the config's path is too long");
+		return -ENAMETOOLONG;
+	}
+	if ((rc = read_config(&ld, &text, &len)) < 0)
+		return rc;
+	if ((rc = check_nul(&ld, text, len)) < 0 || (rc = resolve_dir(&ld)) < 0 ||
+	    (rc = scan_text(&ld, text)) < 0) {
+		free(text);
+		return rc;
+	}
+	config_init(&lc);
+	if (!config_read_string(&lc, text)) {
+		sg_error_set(err, config_error_file(&lc) ? config_error_file(&lc) : path,
+			     config_error_line(&lc), "%s", config_error_text(&lc));
+		rc = -EINVAL;
+	} else {
+		rc = load_root(&ld, config_root_setting(&lc));
+	}
+	config_destroy(&lc);
+	free(text);
+	if (rc < 0) {
+		config_free(out);
+		memset(out, 0, sizeof(*out));
+	}
+	return rc;
+}
+
+void config_free(config_t *c)
+{
+	if (!c)
+		return;
+	free(c->policies);
+	c->policies = NULL;
+	c->npolicies = 0;
+}

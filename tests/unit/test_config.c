@@ -1,13 +1,823 @@
+/*
+ * Unit tests of the config loader: each test writes a config (and the
+ * policy files it names) into a fresh temporary directory, loads it, and
+ * checks either every value read back or the error's return value, line,
+ * file and message.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <cmocka.h>
 
-static void test_placeholder(void **state) { (void)state; }
+#include "config.h"
+
+/* The one policy most configs name; line 1 of the file unless said. */
+#define POLICY_DEMO "policies = ( { name = \"demo\"; file = \"policies/demo.lua\"; } );\n"
+
+typedef struct fixture {
+	char dir[64];        /* as mkdtemp made it */
+	char real[PATH_MAX]; /* realpath of dir */
+	char conf[PATH_MAX]; /* dir/sysgate.conf */
+} fixture_t;
+
+static void write_file(const char *path, const char *text, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, len), (ssize_t)len);
+	assert_int_equal(close(fd), 0);
+}
+
+static void fx_path(const fixture_t *fx, const char *rel, char *out, size_t cap)
+{
+	assert_true((size_t)snprintf(out, cap, "%s/%s", fx->dir, rel) < cap);
+}
+
+static void write_rel(const fixture_t *fx, const char *rel, const char *text)
+{
+	char path[PATH_MAX];
+
+	fx_path(fx, rel, path, sizeof(path));
+	write_file(path, text, strlen(text));
+}
+
+static int setup(void **state)
+{
+	fixture_t *fx = calloc(1, sizeof(*fx));
+	char pol[PATH_MAX];
+
+	assert_non_null(fx);
+	snprintf(fx->dir, sizeof(fx->dir), "/tmp/sg-config-XXXXXX");
+	assert_non_null(mkdtemp(fx->dir));
+	assert_non_null(realpath(fx->dir, fx->real));
+	fx_path(fx, "sysgate.conf", fx->conf, sizeof(fx->conf));
+	fx_path(fx, "policies", pol, sizeof(pol));
+	assert_int_equal(mkdir(pol, 0755), 0);
+	write_rel(fx, "policies/demo.lua", "return sysgate.policy { name = \"demo\" }\n");
+	write_rel(fx, "policies/strict.lua", "return sysgate.policy { name = \"strict\" }\n");
+	*state = fx;
+	return 0;
+}
+
+static int rm_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static int teardown(void **state)
+{
+	fixture_t *fx = *state;
+
+	nftw(fx->dir, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+	free(fx);
+	return 0;
+}
+
+static void write_conf(const fixture_t *fx, const char *text)
+{
+	write_file(fx->conf, text, strlen(text));
+}
+
+static int load(const fixture_t *fx, const char *text, config_t *c, sg_error_t *e)
+{
+	write_conf(fx, text);
+	memset(e, 0, sizeof(*e));
+	return config_load(fx->conf, c, e);
+}
+
+/* Loads text and checks the error: return value, file, line, message. */
+static void expect_fail(void **state, const char *text, int rc, int line, const char *frag)
+{
+	const fixture_t *fx = *state;
+	config_t c;
+	sg_error_t e;
+	int r = load(fx, text, &c, &e);
+
+	if (r != rc || e.line != line || !strstr(e.msg, frag))
+		print_error("got %d, %s:%d: %s\n", r, e.file, e.line, e.msg);
+	assert_int_equal(r, rc);
+	assert_int_equal(e.line, line);
+	assert_string_equal(e.file, fx->conf);
+	assert_non_null(strstr(e.msg, frag));
+	assert_null(c.policies);
+	assert_int_equal(c.npolicies, 0);
+	config_free(&c);
+}
+
+static void expect_ok(void **state, const char *text, config_t *c)
+{
+	sg_error_t e;
+	int r = load(*state, text, c, &e);
+
+	if (r != 0)
+		print_error("got %d, %s:%d: %s\n", r, e.file, e.line, e.msg);
+	assert_int_equal(r, 0);
+}
+
+/* -------------------------------------------------------------- valid */
+
+static void test_full_valid(void **state)
+{
+	const fixture_t *fx = *state;
+	config_t c;
+	char want[PATH_MAX + 64];
+
+	expect_ok(state,
+		  "socket = \"run/sg.sock\";\n"
+		  "socket_mode = \"0660\";\n"
+		  "allow_uids = [ 0, 1000 ];\n"
+		  "allow_gids = [ 100L, 4294967294L ];\n"
+		  "log = \"logs/sysgated.log\";\n"
+		  "fallback = \"deny:EACCES\";\n"
+		  "lua = {\n"
+		  "  instructions = 10000000000L;\n"
+		  "  memory = 65536;\n"
+		  "  time_ms = 60000;\n"
+		  "  memory_total = 4294967296L;\n"
+		  "};\n"
+		  "policies = (\n"
+		  "  { name = \"demo\"; file = \"policies/demo.lua\"; },\n"
+		  "  { name = \"strict\";\n"
+		  "    file = \"policies/strict.lua\"; fallback = \"kill\"; }\n"
+		  ");\n",
+		  &c);
+	assert_string_equal(c.path, fx->conf);
+	snprintf(want, sizeof(want), "%s/run/sg.sock", fx->real);
+	assert_string_equal(c.socket, want);
+	assert_int_equal(c.socket_mode, 0660);
+	assert_int_equal(c.n_allow_uids, 2);
+	assert_int_equal(c.allow_uids[0], 0);
+	assert_int_equal(c.allow_uids[1], 1000);
+	assert_int_equal(c.n_allow_gids, 2);
+	assert_int_equal(c.allow_gids[0], 100);
+	assert_int_equal(c.allow_gids[1], 4294967294u);
+	snprintf(want, sizeof(want), "%s/logs/sysgated.log", fx->real);
+	assert_string_equal(c.log, want);
+	assert_int_equal(c.fallback.kind, VERDICT_DENY);
+	assert_int_equal(c.fallback.err, EACCES);
+	assert_true(c.limits.instructions == 10000000000ull);
+	assert_int_equal(c.limits.memory, 65536);
+	assert_int_equal(c.limits.time_ms, 60000);
+	assert_true(c.limits.memory_total == 4294967296ull);
+	assert_int_equal(c.npolicies, 2);
+	assert_string_equal(c.policies[0].name, "demo");
+	snprintf(want, sizeof(want), "%s/policies/demo.lua", fx->real);
+	assert_string_equal(c.policies[0].file, want);
+	assert_int_equal(c.policies[0].line, 14);
+	assert_int_equal(c.policies[0].fallback.kind, VERDICT_DENY);
+	assert_int_equal(c.policies[0].fallback.err, EACCES);
+	assert_string_equal(c.policies[1].name, "strict");
+	snprintf(want, sizeof(want), "%s/policies/strict.lua", fx->real);
+	assert_string_equal(c.policies[1].file, want);
+	assert_int_equal(c.policies[1].line, 15);
+	assert_int_equal(c.policies[1].fallback.kind, VERDICT_KILL);
+	config_free(&c);
+}
+
+static void test_defaults(void **state)
+{
+	config_t c;
+
+	expect_ok(state, POLICY_DEMO, &c);
+	assert_string_equal(c.socket, "/run/sysgate/sysgate.sock");
+	assert_int_equal(c.socket_mode, 0600);
+	assert_int_equal(c.n_allow_uids, 1);
+	assert_int_equal(c.allow_uids[0], 0);
+	assert_int_equal(c.n_allow_gids, 0);
+	assert_string_equal(c.log, "-");
+	assert_int_equal(c.fallback.kind, VERDICT_DENY);
+	assert_int_equal(c.fallback.err, EPERM);
+	assert_int_equal(c.limits.instructions, POLICY_DEFAULT_INSTRUCTIONS);
+	assert_int_equal(c.limits.memory, POLICY_DEFAULT_MEMORY);
+	assert_int_equal(c.limits.time_ms, POLICY_DEFAULT_TIME_MS);
+	assert_int_equal(c.limits.memory_total, POLICY_DEFAULT_MEMORY_TOTAL);
+	assert_int_equal(c.npolicies, 1);
+	assert_int_equal(c.policies[0].line, 1);
+	assert_int_equal(c.policies[0].fallback.kind, VERDICT_DENY);
+	assert_int_equal(c.policies[0].fallback.err, EPERM);
+	config_free(&c);
+}
+
+/* Empty id lists are allowed: allow_uids = [ ] lets no uid in. */
+static void test_empty_id_lists(void **state)
+{
+	config_t c;
+
+	expect_ok(state, "allow_uids = [ ];\nallow_gids = [ ];\n" POLICY_DEMO, &c);
+	assert_int_equal(c.n_allow_uids, 0);
+	assert_int_equal(c.n_allow_gids, 0);
+	config_free(&c);
+}
+
+/* A larger per-call memory cap raises the default total with it. */
+static void test_lua_memory_raises_default_total(void **state)
+{
+	config_t c;
+
+	expect_ok(state, "lua = { memory = 134217728; };\n" POLICY_DEMO, &c);
+	assert_int_equal(c.limits.memory, 134217728);
+	assert_int_equal(c.limits.memory_total, 134217728);
+	config_free(&c);
+}
+
+/* A config named by a relative path: path kept as given, directory resolved. */
+static void test_relative_config_path(void **state)
+{
+	const fixture_t *fx = *state;
+	char cwd[PATH_MAX], want[PATH_MAX + 64];
+	config_t c;
+	sg_error_t e;
+	int r;
+
+	write_conf(fx, "socket = \"s.sock\";\n" POLICY_DEMO);
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(chdir(fx->dir), 0);
+	r = config_load("sysgate.conf", &c, &e);
+	assert_int_equal(chdir(cwd), 0);
+	assert_int_equal(r, 0);
+	assert_string_equal(c.path, "sysgate.conf");
+	snprintf(want, sizeof(want), "%s/s.sock", fx->real);
+	assert_string_equal(c.socket, want);
+	snprintf(want, sizeof(want), "%s/policies/demo.lua", fx->real);
+	assert_string_equal(c.policies[0].file, want);
+	config_free(&c);
+}
+
+static void test_absolute_paths_kept(void **state)
+{
+	const fixture_t *fx = *state;
+	char text[PATH_MAX + 256], want[PATH_MAX + 64];
+	config_t c;
+
+	snprintf(want, sizeof(want), "%s/policies/demo.lua", fx->real);
+	snprintf(text, sizeof(text),
+		 "socket = \"/tmp/sg.sock\";\nlog = \"/var/log/sg.log\";\n"
+		 "policies = ( { name = \"demo\"; file = \"%s\"; } );\n", want);
+	expect_ok(state, text, &c);
+	assert_string_equal(c.socket, "/tmp/sg.sock");
+	assert_string_equal(c.log, "/var/log/sg.log");
+	assert_string_equal(c.policies[0].file, want);
+	config_free(&c);
+}
+
+/* sun_path holds 107 bytes and the NUL. */
+static void test_socket_path_longest(void **state)
+{
+	char text[512], sock[108];
+	config_t c;
+
+	memset(sock, 'a', sizeof(sock) - 1);
+	sock[0] = '/';
+	sock[sizeof(sock) - 1] = '\0';
+	snprintf(text, sizeof(text), "socket = \"%s\";\n" POLICY_DEMO, sock);
+	expect_ok(state, text, &c);
+	assert_string_equal(c.socket, sock);
+	config_free(&c);
+}
+
+static void test_name_longest(void **state)
+{
+	char text[512], name[SG_PROTO_MAX_NAME + 1];
+	config_t c;
+
+	memset(name, 'n', SG_PROTO_MAX_NAME);
+	name[SG_PROTO_MAX_NAME] = '\0';
+	snprintf(text, sizeof(text),
+		 "policies = ( { name = \"%s\"; file = \"policies/demo.lua\"; } );\n", name);
+	expect_ok(state, text, &c);
+	assert_string_equal(c.policies[0].name, name);
+	config_free(&c);
+}
+
+static void test_free_null_and_zeroed(void **state)
+{
+	config_t c;
+
+	(void)state;
+	config_free(NULL);
+	memset(&c, 0, sizeof(c));
+	config_free(&c);
+	config_free(&c);
+}
+
+/* ------------------------------------------------ file and syntax */
+
+static void test_config_missing(void **state)
+{
+	const fixture_t *fx = *state;
+	char path[PATH_MAX];
+	config_t c;
+	sg_error_t e;
+
+	fx_path(fx, "nope.conf", path, sizeof(path));
+	assert_int_equal(config_load(path, &c, &e), -ENOENT);
+	assert_string_equal(e.file, path);
+	assert_int_equal(e.line, 0);
+	assert_non_null(strstr(e.msg, "No such file or directory"));
+	assert_null(c.policies);
+	config_free(&c);
+}
+
+static void test_config_is_directory(void **state)
+{
+	const fixture_t *fx = *state;
+	config_t c;
+	sg_error_t e;
+
+	assert_int_equal(config_load(fx->dir, &c, &e), -EISDIR);
+	assert_string_equal(e.file, fx->dir);
+	assert_non_null(strstr(e.msg, "Is a directory"));
+}
+
+static void test_syntax_error(void **state)
+{
+	expect_fail(state, "socket = \"/run/s.sock\";\n\nlog = ;\n" POLICY_DEMO,
+		    -EINVAL, 3, "syntax error");
+}
+
+static void test_duplicate_key(void **state)
+{
+	expect_fail(state, "log = \"-\";\nlog = \"-\";\n" POLICY_DEMO,
+		    -EINVAL, 2, "duplicate setting");
+}
+
+static void test_include_refused(void **state)
+{
+	expect_fail(state, "# config\n@include \"other.conf\"\n" POLICY_DEMO,
+		    -EINVAL, 2, "'@include' is not supported");
+}
+
+static void test_nul_byte_refused(void **state)
+{
+	const fixture_t *fx = *state;
+	static const char text[] = POLICY_DEMO "\0socket = \"/x\";\n";
+	config_t c;
+	sg_error_t e;
+
+	write_file(fx->conf, text, sizeof(text) - 1);
+	assert_int_equal(config_load(fx->conf, &c, &e), -EINVAL);
+	assert_non_null(strstr(e.msg, "NUL byte"));
+	assert_int_equal(e.line, 2);
+}
+
+/* libconfig 1.5 would truncate these to 32 bits without a word. */
+static void test_plain_integer_overflow(void **state)
+{
+	expect_fail(state, "\nallow_uids = [ 4294967296 ];\n" POLICY_DEMO,
+		    -EINVAL, 2, "integer 4294967296 does not fit 32 bits: write it as 4294967296L");
+}
+
+static void test_plain_hex_overflow(void **state)
+{
+	expect_fail(state, "lua = {\n  memory = 0x100000000;\n};\n" POLICY_DEMO,
+		    -EINVAL, 2, "integer 0x100000000 does not fit 32 bits");
+}
+
+/* Digits inside strings and comments are not integers. */
+static void test_big_digits_in_strings_and_comments(void **state)
+{
+	config_t c;
+
+	expect_ok(state,
+		  "# 99999999999\n/* 99999999999\n 99999999999 */ // 99999999999\n"
+		  "log = \"/l/99999999999\\\"99999999999\";\n"
+		  POLICY_DEMO,
+		  &c);
+	assert_string_equal(c.log, "/l/99999999999\"99999999999");
+	config_free(&c);
+}
+
+/* A float is a float, not an overflowing integer. */
+static void test_big_float_is_a_type_error(void **state)
+{
+	expect_fail(state, "lua = { time_ms = 1e30; };\n" POLICY_DEMO,
+		    -EINVAL, 1, "'lua.time_ms' must be an integer");
+}
+
+/* libconfig arrays hold one type: mixing 1 and 1L is its error. */
+static void test_mixed_int_array(void **state)
+{
+	expect_fail(state, "allow_uids = [ 0,\n 4294967294L ];\n" POLICY_DEMO,
+		    -EINVAL, 2, "mismatched element type");
+}
+
+/* ------------------------------------------------------- unknown keys */
+
+static void test_unknown_key_top(void **state)
+{
+	expect_fail(state, "log = \"-\";\nsokcet = \"/x\";\n" POLICY_DEMO,
+		    -EINVAL, 2, "unknown key 'sokcet'");
+}
+
+static void test_unknown_key_lua(void **state)
+{
+	expect_fail(state, "lua = {\n  memory = 65536;\n  memroy = 65536;\n};\n" POLICY_DEMO,
+		    -EINVAL, 3, "unknown key 'memroy'");
+}
+
+static void test_unknown_key_policy(void **state)
+{
+	expect_fail(state,
+		    "policies = (\n  { name = \"demo\";\n    flie = \"x\";\n"
+		    "    file = \"policies/demo.lua\"; }\n);\n",
+		    -EINVAL, 3, "policy 'demo': unknown key 'flie'");
+}
+
+/* -------------------------------------------------------- wrong types */
+
+#define TYPE_CASE(fn, text, line, frag) \
+	static void fn(void **state) { expect_fail(state, text, -EINVAL, line, frag); }
+
+TYPE_CASE(test_type_socket, "socket = 1;\n" POLICY_DEMO, 1, "'socket' must be a string")
+TYPE_CASE(test_type_socket_mode, "socket_mode = 600;\n" POLICY_DEMO, 1,
+	  "'socket_mode' must be a string")
+TYPE_CASE(test_type_allow_uids, "allow_uids = 0;\n" POLICY_DEMO, 1,
+	  "'allow_uids' must be an array of integers")
+TYPE_CASE(test_type_allow_uids_elem, "allow_uids = [ \"root\" ];\n" POLICY_DEMO, 1,
+	  "'allow_uids' must be an array of integers")
+TYPE_CASE(test_type_allow_gids, "allow_gids = { a = 1; };\n" POLICY_DEMO, 1,
+	  "'allow_gids' must be an array of integers")
+TYPE_CASE(test_type_allow_gids_elem, "allow_gids = ( 1,\n 2.5 );\n" POLICY_DEMO, 2,
+	  "'allow_gids' must be an array of integers")
+TYPE_CASE(test_type_log, "log = true;\n" POLICY_DEMO, 1, "'log' must be a string")
+TYPE_CASE(test_type_fallback, "fallback = 13;\n" POLICY_DEMO, 1, "'fallback' must be a string")
+TYPE_CASE(test_type_lua, "lua = [ 1 ];\n" POLICY_DEMO, 1, "'lua' must be a group")
+TYPE_CASE(test_type_lua_instructions, "lua = {\n instructions = \"many\"; };\n" POLICY_DEMO, 2,
+	  "'lua.instructions' must be an integer")
+TYPE_CASE(test_type_lua_memory, "lua = {\n memory = 65536.0; };\n" POLICY_DEMO, 2,
+	  "'lua.memory' must be an integer")
+TYPE_CASE(test_type_lua_time_ms, "lua = {\n time_ms = true; };\n" POLICY_DEMO, 2,
+	  "'lua.time_ms' must be an integer")
+TYPE_CASE(test_type_lua_memory_total, "lua = {\n memory_total = [ 1 ]; };\n" POLICY_DEMO, 2,
+	  "'lua.memory_total' must be an integer")
+TYPE_CASE(test_type_policy_name,
+	  "policies = (\n { name = 7; file = \"policies/demo.lua\"; } );\n", 2,
+	  "'name' must be a string")
+TYPE_CASE(test_type_policy_file,
+	  "policies = (\n { name = \"demo\";\n  file = [ \"a\" ]; } );\n", 3,
+	  "policy 'demo': 'file' must be a string")
+TYPE_CASE(test_type_policy_fallback,
+	  "policies = (\n { name = \"demo\"; file = \"policies/demo.lua\";\n"
+	  "   fallback = false; } );\n", 3,
+	  "policy 'demo': 'fallback' must be a string")
+
+/* ------------------------------------------------- socket and mode */
+
+TYPE_CASE(test_socket_mode_not_octal, "\nsocket_mode = \"0680\";\n" POLICY_DEMO, 2,
+	  "'socket_mode' must be an octal mode")
+TYPE_CASE(test_socket_mode_hex, "socket_mode = \"0x180\";\n" POLICY_DEMO, 1,
+	  "'socket_mode' must be an octal mode")
+TYPE_CASE(test_socket_mode_empty, "socket_mode = \"\";\n" POLICY_DEMO, 1,
+	  "'socket_mode' must be an octal mode")
+TYPE_CASE(test_socket_mode_signed, "socket_mode = \"-600\";\n" POLICY_DEMO, 1,
+	  "'socket_mode' must be an octal mode")
+TYPE_CASE(test_socket_mode_special_bits, "socket_mode = \"4660\";\n" POLICY_DEMO, 1,
+	  "'socket_mode' must hold permission bits only")
+TYPE_CASE(test_socket_mode_others_read, "socket_mode = \"0664\";\n" POLICY_DEMO, 1,
+	  "'socket_mode' gives access to others")
+TYPE_CASE(test_socket_mode_others_exec, "socket_mode = \"601\";\n" POLICY_DEMO, 1,
+	  "'socket_mode' gives access to others")
+TYPE_CASE(test_socket_empty, "socket = \"\";\n" POLICY_DEMO, 1, "'socket' must not be empty")
+TYPE_CASE(test_log_empty, "log = \"\";\n" POLICY_DEMO, 1, "'log' must not be empty")
+
+static void test_socket_path_too_long(void **state)
+{
+	char text[512], sock[109];
+
+	memset(sock, 'a', sizeof(sock) - 1);
+	sock[0] = '/';
+	sock[sizeof(sock) - 1] = '\0';
+	snprintf(text, sizeof(text), "\nsocket = \"%s\";\n" POLICY_DEMO, sock);
+	expect_fail(state, text, -ENAMETOOLONG, 2, "'socket': path '/aaa");
+}
+
+/* A short relative name can be too long once joined with the directory. */
+static void test_socket_relative_too_long(void **state)
+{
+	char text[512], sock[101];
+
+	memset(sock, 'r', sizeof(sock) - 1);
+	sock[sizeof(sock) - 1] = '\0';
+	snprintf(text, sizeof(text), "socket = \"%s\";\n" POLICY_DEMO, sock);
+	expect_fail(state, text, -ENAMETOOLONG, 1, "is too long (at most 107 bytes)");
+}
+
+/* ----------------------------------------------------------------- ids */
+
+TYPE_CASE(test_uid_negative, "allow_uids = [ 0, -1 ];\n" POLICY_DEMO, 1,
+	  "'allow_uids' entry -1 must be between 0 and 4294967294")
+TYPE_CASE(test_gid_negative, "allow_gids = [\n  -5 ];\n" POLICY_DEMO, 2,
+	  "'allow_gids' entry -5 must be between 0 and 4294967294")
+TYPE_CASE(test_uid_no_id, "allow_uids = [ 4294967295L ];\n" POLICY_DEMO, 1,
+	  "must be between 0 and 4294967294")
+
+static void test_too_many_uids(void **state)
+{
+	char text[1024];
+	size_t n = 0;
+
+	n += (size_t)snprintf(text + n, sizeof(text) - n, "\nallow_uids = [ 0");
+	for (int i = 1; i <= CONFIG_MAX_IDS; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n, ", %d", i);
+	snprintf(text + n, sizeof(text) - n, " ];\n" POLICY_DEMO);
+	expect_fail(state, text, -EINVAL, 2, "'allow_uids' has more than 64 entries");
+}
+
+static void test_max_uids(void **state)
+{
+	char text[1024];
+	size_t n = 0;
+	config_t c;
+
+	n += (size_t)snprintf(text + n, sizeof(text) - n, "allow_uids = [ 0");
+	for (int i = 1; i < CONFIG_MAX_IDS; i++)
+		n += (size_t)snprintf(text + n, sizeof(text) - n, ", %d", i);
+	snprintf(text + n, sizeof(text) - n, " ];\n" POLICY_DEMO);
+	expect_ok(state, text, &c);
+	assert_int_equal(c.n_allow_uids, CONFIG_MAX_IDS);
+	assert_int_equal(c.allow_uids[CONFIG_MAX_IDS - 1], CONFIG_MAX_IDS - 1);
+	config_free(&c);
+}
+
+/* ----------------------------------------------------------- fallback */
+
+TYPE_CASE(test_fallback_allow_refused, "log = \"-\";\nfallback = \"allow\";\n" POLICY_DEMO, 2,
+	  "'fallback' cannot be \"allow\": a failing handler must not allow the call")
+TYPE_CASE(test_policy_fallback_allow_refused,
+	  "policies = ( { name = \"demo\"; file = \"policies/demo.lua\";\n"
+	  "  fallback = \"allow\"; } );\n", 2,
+	  "policy 'demo': 'fallback' cannot be \"allow\"")
+TYPE_CASE(test_fallback_bad_errno, "fallback = \"deny:ENOTANERRNO\";\n" POLICY_DEMO, 1,
+	  "'fallback': unknown errno name 'ENOTANERRNO'")
+TYPE_CASE(test_fallback_errno_number, "fallback = \"deny:13\";\n" POLICY_DEMO, 1,
+	  "unknown errno name '13'")
+TYPE_CASE(test_fallback_not_a_verdict, "fallback = \"emulate\";\n" POLICY_DEMO, 1,
+	  "'fallback' must be \"deny\", \"deny:ENAME\" or \"kill\", not 'emulate'")
+TYPE_CASE(test_policy_fallback_bad_errno,
+	  "policies = ( { name = \"demo\"; file = \"policies/demo.lua\";\n"
+	  "  fallback = \"deny:EFOO\"; } );\n", 2,
+	  "policy 'demo': 'fallback': unknown errno name 'EFOO'")
+
+static void test_fallback_deny_plain(void **state)
+{
+	config_t c;
+
+	expect_ok(state, "fallback = \"deny\";\n" POLICY_DEMO, &c);
+	assert_int_equal(c.fallback.kind, VERDICT_DENY);
+	assert_int_equal(c.fallback.err, EPERM);
+	config_free(&c);
+}
+
+static void test_fallback_kill_inherited(void **state)
+{
+	config_t c;
+
+	expect_ok(state, "fallback = \"kill\";\n" POLICY_DEMO, &c);
+	assert_int_equal(c.fallback.kind, VERDICT_KILL);
+	assert_int_equal(c.policies[0].fallback.kind, VERDICT_KILL);
+	config_free(&c);
+}
+
+/* --------------------------------------------------------- lua limits */
+
+#define LUA(body) "lua = {\n" body "};\n" POLICY_DEMO
+
+TYPE_CASE(test_lua_instructions_low, LUA("  instructions = 999;\n"), 2,
+	  "'lua.instructions' must be between 1000 and 10000000000")
+TYPE_CASE(test_lua_instructions_high, LUA("  instructions = 10000000001L;\n"), 2,
+	  "'lua.instructions' must be between 1000 and 10000000000")
+TYPE_CASE(test_lua_memory_low, LUA("  memory = 65535;\n"), 2,
+	  "'lua.memory' must be between 65536 and 1073741824")
+TYPE_CASE(test_lua_memory_high, LUA("  memory = 1073741825;\n"), 2,
+	  "'lua.memory' must be between 65536 and 1073741824")
+TYPE_CASE(test_lua_time_ms_low, LUA("  time_ms = 0;\n"), 2,
+	  "'lua.time_ms' must be between 1 and 60000")
+TYPE_CASE(test_lua_time_ms_high, LUA("  time_ms = 60001;\n"), 2,
+	  "'lua.time_ms' must be between 1 and 60000")
+TYPE_CASE(test_lua_memory_total_below_memory,
+	  LUA("  memory = 1048576;\n  memory_total = 1048575;\n"), 3,
+	  "'lua.memory_total' must be between 1048576 and 4294967296")
+TYPE_CASE(test_lua_memory_total_high, LUA("  memory_total = 4294967297L;\n"), 2,
+	  "'lua.memory_total' must be between 8388608 and 4294967296")
+TYPE_CASE(test_lua_negative, LUA("  memory = -65536;\n"), 2,
+	  "'lua.memory' must be between")
+
+/* ----------------------------------------------------------- policies */
+
+TYPE_CASE(test_policies_missing, "log = \"-\";\n", 0, "missing 'policies'")
+TYPE_CASE(test_policies_empty, "log = \"-\";\npolicies = ( );\n", 2, "'policies' is empty")
+TYPE_CASE(test_policies_group, "policies = {\n demo = \"x\"; };\n", 1,
+	  "'policies' must be a list of groups")
+TYPE_CASE(test_policies_array, "policies = [ \"demo\" ];\n", 1,
+	  "'policies' must be a list of groups")
+TYPE_CASE(test_policies_scalar_entry,
+	  "policies = (\n { name = \"demo\"; file = \"policies/demo.lua\"; },\n \"strict\" );\n", 3,
+	  "'policies' must be a list of groups")
+
+static void test_too_many_policies(void **state)
+{
+	size_t cap = 64 * (CONFIG_MAX_POLICIES + 2), n = 0;
+	char *text = malloc(cap);
+
+	assert_non_null(text);
+	n += (size_t)snprintf(text + n, cap - n, "\npolicies = (\n");
+	for (int i = 0; i <= CONFIG_MAX_POLICIES; i++)
+		n += (size_t)snprintf(text + n, cap - n, "%s{ name = \"p%d\"; file = \"x\"; }\n",
+				      i ? "," : "", i);
+	snprintf(text + n, cap - n, ");\n");
+	expect_fail(state, text, -EINVAL, 2, "'policies' has more than 256 entries");
+	free(text);
+}
+
+TYPE_CASE(test_policy_missing_name,
+	  "policies = (\n { name = \"demo\"; file = \"policies/demo.lua\"; },\n"
+	  " { file = \"policies/strict.lua\"; } );\n", 3,
+	  "policies entry 2: missing 'name'")
+TYPE_CASE(test_policy_missing_file,
+	  "policies = (\n\n { name = \"demo\"; } );\n", 3, "policy 'demo': missing 'file'")
+TYPE_CASE(test_policy_bad_name_space,
+	  "policies = (\n { name = \"de mo\"; file = \"policies/demo.lua\"; } );\n", 2,
+	  "policy name 'de mo' is not valid")
+TYPE_CASE(test_policy_bad_name_slash,
+	  "policies = ( { name = \"../demo\"; file = \"policies/demo.lua\"; } );\n", 1,
+	  "policy name '../demo' is not valid")
+TYPE_CASE(test_policy_bad_name_empty,
+	  "policies = ( { name = \"\"; file = \"policies/demo.lua\"; } );\n", 1,
+	  "policy name '' is not valid")
+TYPE_CASE(test_policy_bad_name_too_long,
+	  "policies = ( { name = \"n12345678901234567890123456789012345678901234567890123456789012345\";"
+	  " file = \"policies/demo.lua\"; } );\n", 1,
+	  "is not valid: use 1 to 64 of")
+TYPE_CASE(test_policy_duplicate_name,
+	  "policies = (\n { name = \"demo\"; file = \"policies/demo.lua\"; },\n"
+	  " { name = \"strict\"; file = \"policies/strict.lua\"; },\n"
+	  " { name = \"demo\"; file = \"policies/strict.lua\"; } );\n", 4,
+	  "duplicate policy name 'demo' (first at line 2)")
+TYPE_CASE(test_policy_file_empty,
+	  "policies = ( { name = \"demo\";\n file = \"\"; } );\n", 2,
+	  "policy 'demo': 'file' must not be empty")
+
+static void test_policy_file_missing(void **state)
+{
+	const fixture_t *fx = *state;
+	char frag[PATH_MAX + 128];
+
+	snprintf(frag, sizeof(frag),
+		 "policy 'demo': cannot read '%s/policies/nope.lua': No such file or directory",
+		 fx->real);
+	expect_fail(state,
+		    "log = \"-\";\npolicies = (\n { name = \"demo\"; file = \"policies/nope.lua\"; } );\n",
+		    -ENOENT, 3, frag);
+}
+
+/* Root reads a chmod 000 file, so unreadable means a directory or a
+ * dangling symlink here. */
+static void test_policy_file_is_directory(void **state)
+{
+	expect_fail(state, "policies = (\n { name = \"demo\"; file = \"policies\"; } );\n",
+		    -EISDIR, 2, "policy 'demo': cannot read '");
+	expect_fail(state, "policies = (\n { name = \"demo\"; file = \"policies\"; } );\n",
+		    -EISDIR, 2, "/policies': Is a directory");
+}
+
+static void test_policy_file_dangling_symlink(void **state)
+{
+	const fixture_t *fx = *state;
+	char link[PATH_MAX];
+
+	fx_path(fx, "policies/gone.lua", link, sizeof(link));
+	assert_int_equal(symlink("/nonexistent/sysgate/gone.lua", link), 0);
+	expect_fail(state, "policies = ( { name = \"demo\"; file = \"policies/gone.lua\"; } );\n",
+		    -ENOENT, 1, "gone.lua': No such file or directory");
+}
+
+static void test_policy_file_not_regular(void **state)
+{
+	expect_fail(state, "policies = ( { name = \"demo\"; file = \"/dev/null\"; } );\n",
+		    -EINVAL, 1, "cannot read '/dev/null': not a regular file");
+}
+
+/* The second entry fails after the first was read: nothing leaks (the
+ * sanitizer build checks) and the config is left zeroed. */
+static void test_error_after_first_policy(void **state)
+{
+	expect_fail(state,
+		    "policies = (\n { name = \"demo\"; file = \"policies/demo.lua\"; },\n"
+		    " { name = \"strict\"; file = \"policies/none.lua\"; } );\n",
+		    -ENOENT, 3, "policy 'strict': cannot read");
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
 {
-	const struct CMUnitTest tests[] = { cmocka_unit_test(test_placeholder) };
+	const struct CMUnitTest tests[] = {
+		T(test_full_valid),
+		T(test_defaults),
+		T(test_empty_id_lists),
+		T(test_lua_memory_raises_default_total),
+		T(test_relative_config_path),
+		T(test_absolute_paths_kept),
+		T(test_socket_path_longest),
+		T(test_name_longest),
+		T(test_free_null_and_zeroed),
+		T(test_config_missing),
+		T(test_config_is_directory),
+		T(test_syntax_error),
+		T(test_duplicate_key),
+		T(test_include_refused),
+		T(test_nul_byte_refused),
+		T(test_plain_integer_overflow),
+		T(test_plain_hex_overflow),
+		T(test_big_digits_in_strings_and_comments),
+		T(test_big_float_is_a_type_error),
+		T(test_mixed_int_array),
+		T(test_unknown_key_top),
+		T(test_unknown_key_lua),
+		T(test_unknown_key_policy),
+		T(test_type_socket),
+		T(test_type_socket_mode),
+		T(test_type_allow_uids),
+		T(test_type_allow_uids_elem),
+		T(test_type_allow_gids),
+		T(test_type_allow_gids_elem),
+		T(test_type_log),
+		T(test_type_fallback),
+		T(test_type_lua),
+		T(test_type_lua_instructions),
+		T(test_type_lua_memory),
+		T(test_type_lua_time_ms),
+		T(test_type_lua_memory_total),
+		T(test_type_policy_name),
+		T(test_type_policy_file),
+		T(test_type_policy_fallback),
+		T(test_socket_mode_not_octal),
+		T(test_socket_mode_hex),
+		T(test_socket_mode_empty),
+		T(test_socket_mode_signed),
+		T(test_socket_mode_special_bits),
+		T(test_socket_mode_others_read),
+		T(test_socket_mode_others_exec),
+		T(test_socket_empty),
+		T(test_log_empty),
+		T(test_socket_path_too_long),
+		T(test_socket_relative_too_long),
+		T(test_uid_negative),
+		T(test_gid_negative),
+		T(test_uid_no_id),
+		T(test_too_many_uids),
+		T(test_max_uids),
+		T(test_fallback_allow_refused),
+		T(test_policy_fallback_allow_refused),
+		T(test_fallback_bad_errno),
+		T(test_fallback_errno_number),
+		T(test_fallback_not_a_verdict),
+		T(test_policy_fallback_bad_errno),
+		T(test_fallback_deny_plain),
+		T(test_fallback_kill_inherited),
+		T(test_lua_instructions_low),
+		T(test_lua_instructions_high),
+		T(test_lua_memory_low),
+		T(test_lua_memory_high),
+		T(test_lua_time_ms_low),
+		T(test_lua_time_ms_high),
+		T(test_lua_memory_total_below_memory),
+		T(test_lua_memory_total_high),
+		T(test_lua_negative),
+		T(test_policies_missing),
+		T(test_policies_empty),
+		T(test_policies_group),
+		T(test_policies_array),
+		T(test_policies_scalar_entry),
+		T(test_too_many_policies),
+		T(test_policy_missing_name),
+		T(test_policy_missing_file),
+		T(test_policy_bad_name_space),
+		T(test_policy_bad_name_slash),
+		T(test_policy_bad_name_empty),
+		T(test_policy_bad_name_too_long),
+		T(test_policy_duplicate_name),
+		T(test_policy_file_empty),
+		T(test_policy_file_missing),
+		T(test_policy_file_is_directory),
+		T(test_policy_file_dangling_symlink),
+		T(test_policy_file_not_regular),
+		T(test_error_after_first_policy),
+	};
+
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

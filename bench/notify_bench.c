@@ -20,6 +20,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <seccomp.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

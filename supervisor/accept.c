@@ -227,7 +227,7 @@ static void conn_timeout_cb(uv_timer_t *h)
 	conn_refuse(h->data, ETIMEDOUT, "handshake timed out");
 }
 
-static bool peer_allowed(const config_t *cfg, const struct ucred *cred)
+static bool peer_allowed(const sg_config_t *cfg, const struct ucred *cred)
 {
 	for (size_t i = 0; i < cfg->n_allow_uids; i++)
 		if (cfg->allow_uids[i] == cred->uid)

@@ -18,11 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* libconfig calls its handle config_t too; rename it inside this file so
- * both types can be used side by side. */
-#define config_t lc_config_t
 #include <libconfig.h>
-#undef config_t
 
 #include "config.h"
 
@@ -44,7 +40,7 @@ typedef struct loader {
 	const char *path;    /* the config as given, for messages */
 	char dir[PATH_MAX];  /* its directory, resolved */
 	sg_error_t *err;
-	config_t *out;
+	sg_config_t *out;
 } loader_t;
 
 static const char *const top_keys[] = {
@@ -656,10 +652,10 @@ static int load_root(const loader_t *ld, const config_setting_t *root)
 	return load_policies(ld, root);
 }
 
-int config_load(const char *path, config_t *out, sg_error_t *err)
+int config_load(const char *path, sg_config_t *out, sg_error_t *err)
 {
 	loader_t ld = { .path = path, .err = err, .out = out };
-	lc_config_t lc;
+	config_t lc;
 	char *text = NULL;
 	size_t len = 0;
 	int rc;
@@ -693,7 +689,7 @@ int config_load(const char *path, config_t *out, sg_error_t *err)
 	return rc;
 }
 
-void config_free(config_t *c)
+void config_free(sg_config_t *c)
 {
 	if (!c)
 		return;

@@ -52,12 +52,12 @@ typedef struct config {
 	policy_limits_t limits;
 	config_policy_t *policies;
 	size_t npolicies;
-} config_t;
+} sg_config_t;
 
 /* Loads path into *out (zeroed first). 0 or a negative errno with err set. */
-int config_load(const char *path, config_t *out, sg_error_t *err);
+int config_load(const char *path, sg_config_t *out, sg_error_t *err);
 
 /* Frees what config_load allocated. Accepts NULL. */
-void config_free(config_t *c);
+void config_free(sg_config_t *c);
 
 #endif

@@ -43,7 +43,7 @@ static void print_error(const sg_error_t *err)
 	fprintf(stderr, "sysgated: %s\n", sg_error_str(err, buf, sizeof(buf)));
 }
 
-static int load_policies(sgd_t *d, const config_t *cfg)
+static int load_policies(sgd_t *d, const sg_config_t *cfg)
 {
 	sg_error_t err = { 0 };
 
@@ -129,7 +129,7 @@ int main(int argc, char **argv)
 	const char *path = NULL;
 	bool check = false;
 	sg_error_t err = { 0 };
-	config_t cfg;
+	sg_config_t cfg;
 	sgd_t *d;
 	int c, r;
 

@@ -40,7 +40,7 @@ typedef struct conn conn_t;
 
 typedef struct sgd {
 	uv_loop_t *loop;
-	const config_t *cfg;
+	const sg_config_t *cfg;
 	policy_t **policies; /* one per cfg->policies[i], same index */
 	size_t npolicies;
 

@@ -92,7 +92,7 @@ static void write_conf(const fixture_t *fx, const char *text)
 	write_file(fx->conf, text, strlen(text));
 }
 
-static int load(const fixture_t *fx, const char *text, config_t *c, sg_error_t *e)
+static int load(const fixture_t *fx, const char *text, sg_config_t *c, sg_error_t *e)
 {
 	write_conf(fx, text);
 	memset(e, 0, sizeof(*e));
@@ -103,7 +103,7 @@ static int load(const fixture_t *fx, const char *text, config_t *c, sg_error_t *
 static void expect_fail(void **state, const char *text, int rc, int line, const char *frag)
 {
 	const fixture_t *fx = *state;
-	config_t c;
+	sg_config_t c;
 	sg_error_t e;
 	int r = load(fx, text, &c, &e);
 
@@ -118,7 +118,7 @@ static void expect_fail(void **state, const char *text, int rc, int line, const 
 	config_free(&c);
 }
 
-static void expect_ok(void **state, const char *text, config_t *c)
+static void expect_ok(void **state, const char *text, sg_config_t *c)
 {
 	sg_error_t e;
 	int r = load(*state, text, c, &e);
@@ -133,7 +133,7 @@ static void expect_ok(void **state, const char *text, config_t *c)
 static void test_full_valid(void **state)
 {
 	const fixture_t *fx = *state;
-	config_t c;
+	sg_config_t c;
 	char want[PATH_MAX + 64];
 
 	expect_ok(state,
@@ -190,7 +190,7 @@ static void test_full_valid(void **state)
 
 static void test_defaults(void **state)
 {
-	config_t c;
+	sg_config_t c;
 
 	expect_ok(state, POLICY_DEMO, &c);
 	assert_string_equal(c.socket, "/run/sysgate/sysgate.sock");
@@ -215,7 +215,7 @@ static void test_defaults(void **state)
 /* Empty id lists are allowed: allow_uids = [ ] lets no uid in. */
 static void test_empty_id_lists(void **state)
 {
-	config_t c;
+	sg_config_t c;
 
 	expect_ok(state, "allow_uids = [ ];\nallow_gids = [ ];\n" POLICY_DEMO, &c);
 	assert_int_equal(c.n_allow_uids, 0);
@@ -226,7 +226,7 @@ static void test_empty_id_lists(void **state)
 /* A larger per-call memory cap raises the default total with it. */
 static void test_lua_memory_raises_default_total(void **state)
 {
-	config_t c;
+	sg_config_t c;
 
 	expect_ok(state, "lua = { memory = 134217728; };\n" POLICY_DEMO, &c);
 	assert_int_equal(c.limits.memory, 134217728);
@@ -239,7 +239,7 @@ static void test_relative_config_path(void **state)
 {
 	const fixture_t *fx = *state;
 	char cwd[PATH_MAX], want[PATH_MAX + 64];
-	config_t c;
+	sg_config_t c;
 	sg_error_t e;
 	int r;
 
@@ -261,7 +261,7 @@ static void test_absolute_paths_kept(void **state)
 {
 	const fixture_t *fx = *state;
 	char text[PATH_MAX + 256], want[PATH_MAX + 64];
-	config_t c;
+	sg_config_t c;
 
 	snprintf(want, sizeof(want), "%s/policies/demo.lua", fx->real);
 	snprintf(text, sizeof(text),
@@ -278,7 +278,7 @@ static void test_absolute_paths_kept(void **state)
 static void test_socket_path_longest(void **state)
 {
 	char text[512], sock[108];
-	config_t c;
+	sg_config_t c;
 
 	memset(sock, 'a', sizeof(sock) - 1);
 	sock[0] = '/';
@@ -292,7 +292,7 @@ static void test_socket_path_longest(void **state)
 static void test_name_longest(void **state)
 {
 	char text[512], name[SG_PROTO_MAX_NAME + 1];
-	config_t c;
+	sg_config_t c;
 
 	memset(name, 'n', SG_PROTO_MAX_NAME);
 	name[SG_PROTO_MAX_NAME] = '\0';
@@ -305,7 +305,7 @@ static void test_name_longest(void **state)
 
 static void test_free_null_and_zeroed(void **state)
 {
-	config_t c;
+	sg_config_t c;
 
 	(void)state;
 	config_free(NULL);
@@ -320,7 +320,7 @@ static void test_config_missing(void **state)
 {
 	const fixture_t *fx = *state;
 	char path[PATH_MAX];
-	config_t c;
+	sg_config_t c;
 	sg_error_t e;
 
 	fx_path(fx, "nope.conf", path, sizeof(path));
@@ -335,7 +335,7 @@ static void test_config_missing(void **state)
 static void test_config_is_directory(void **state)
 {
 	const fixture_t *fx = *state;
-	config_t c;
+	sg_config_t c;
 	sg_error_t e;
 
 	assert_int_equal(config_load(fx->dir, &c, &e), -EISDIR);
@@ -365,7 +365,7 @@ static void test_nul_byte_refused(void **state)
 {
 	const fixture_t *fx = *state;
 	static const char text[] = POLICY_DEMO "\0socket = \"/x\";\n";
-	config_t c;
+	sg_config_t c;
 	sg_error_t e;
 
 	write_file(fx->conf, text, sizeof(text) - 1);
@@ -390,7 +390,7 @@ static void test_plain_hex_overflow(void **state)
 /* Digits inside strings and comments are not integers. */
 static void test_big_digits_in_strings_and_comments(void **state)
 {
-	config_t c;
+	sg_config_t c;
 
 	expect_ok(state,
 		  "# 99999999999\n/* 99999999999\n 99999999999 */ // 99999999999\n"
@@ -541,7 +541,7 @@ static void test_max_uids(void **state)
 {
 	char text[1024];
 	size_t n = 0;
-	config_t c;
+	sg_config_t c;
 
 	n += (size_t)snprintf(text + n, sizeof(text) - n, "allow_uids = [ 0");
 	for (int i = 1; i < CONFIG_MAX_IDS; i++)
@@ -574,7 +574,7 @@ TYPE_CASE(test_policy_fallback_bad_errno,
 
 static void test_fallback_deny_plain(void **state)
 {
-	config_t c;
+	sg_config_t c;
 
 	expect_ok(state, "fallback = \"deny\";\n" POLICY_DEMO, &c);
 	assert_int_equal(c.fallback.kind, VERDICT_DENY);
@@ -584,7 +584,7 @@ static void test_fallback_deny_plain(void **state)
 
 static void test_fallback_kill_inherited(void **state)
 {
-	config_t c;
+	sg_config_t c;
 
 	expect_ok(state, "fallback = \"kill\";\n" POLICY_DEMO, &c);
 	assert_int_equal(c.fallback.kind, VERDICT_KILL);

@@ -47,6 +47,11 @@ struct sandbox {
 	uint64_t max_instructions;
 	uint64_t deadline_ns; /* 0: none */
 	int period;
+	/* A refused request not yet known to be harmless, to recognise Lua's
+	 * retry of it after an emergency collection. */
+	bool refused;
+	const void *refused_ptr;
+	size_t refused_size;
 };
 
 static uint64_t sb_now_ns(void)
@@ -61,7 +66,20 @@ static uint64_t sb_now_ns(void)
  * The allocator. In Lua 5.4, when ptr is NULL, osize is a type tag and not
  * a size, so the bytes a call adds are nsize, not nsize - osize. Shrinking
  * and freeing never fail.
+ *
+ * A refusal during a call exhausts the memory budget, with one exception:
+ * the core answers a refusal with an emergency collection (which only
+ * frees) and the same request again, and when that retry fits, the refusal
+ * was garbage not yet collected, not the rule's live data. Any other
+ * request after a refusal (lauxlib's buffers do not retry), a refused
+ * retry, or the end of the call with a refusal pending, exhausts it, so a
+ * rule that catches a memory error still dies.
  */
+static bool sb_fits(const sandbox_t *sb, size_t old, size_t nsize)
+{
+	return nsize <= old || (sb->used < sb->cap && nsize - old <= sb->cap - sb->used);
+}
+
 static void *sb_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 {
 	sandbox_t *sb = ud;
@@ -73,9 +91,19 @@ static void *sb_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
 		sb->used -= old;
 		return NULL;
 	}
-	if (nsize > old && (sb->used >= sb->cap || nsize - old > sb->cap - sb->used)) {
-		if (sb->in_call && !sb->exhausted)
+	if (sb->in_call && sb->refused && nsize > old) {
+		bool retry = ptr == sb->refused_ptr && nsize == sb->refused_size;
+
+		sb->refused = false;
+		if ((!retry || !sb_fits(sb, old, nsize)) && !sb->exhausted)
 			sb->exhausted = SB_MEMORY;
+	}
+	if (!sb_fits(sb, old, nsize)) {
+		if (sb->in_call && !sb->exhausted) {
+			sb->refused = true;
+			sb->refused_ptr = ptr;
+			sb->refused_size = nsize;
+		}
 		return NULL;
 	}
 	p = realloc(ptr, nsize);
@@ -109,6 +137,8 @@ static void sb_hook(lua_State *L, lua_Debug *ar)
 
 	(void)ar;
 	lua_getallocf(L, (void **)&sb);
+	if (!sb->exhausted && sb->refused)
+		sb->exhausted = SB_MEMORY;
 	if (!sb->exhausted) {
 		sb->executed += (uint64_t)sb->period;
 		if (sb->max_instructions && sb->executed > sb->max_instructions)
@@ -398,6 +428,7 @@ static void sb_arm(sandbox_t *sb, const sandbox_budget_t *b)
 {
 	sb->in_call = true;
 	sb->exhausted = SB_FINE;
+	sb->refused = false;
 	sb->executed = 0;
 	sb->max_instructions = b->instructions;
 	sb->deadline_ns = b->time_ms ? sb_now_ns() + (uint64_t)b->time_ms * 1000000u : 0;
@@ -414,6 +445,7 @@ static void sb_disarm(sandbox_t *sb, size_t used_before)
 	lua_sethook(sb->L, NULL, 0, 0);
 	sb->in_call = false;
 	sb->exhausted = SB_FINE;
+	sb->refused = false;
 	sb->cap = sb->total;
 	/* A step of the collector, outside the budget, when the call left
 	 * garbage; finalizers cannot exist, so this runs no rule code. */
@@ -449,6 +481,11 @@ sandbox_status_t sandbox_call(sandbox_t *sb, lua_CFunction fn, void *arg,
 	lua_pushcfunction(L, fn);
 	lua_pushlightuserdata(L, arg);
 	rc = lua_pcall(L, 1, 0, top + 1);
+	/* A memory error that reached us is the memory budget even when Lua
+	 * could not retry the allocation (no emergency collection inside a
+	 * collector step). */
+	if ((rc == LUA_ERRMEM || sb->refused) && !sb->exhausted)
+		sb->exhausted = SB_MEMORY;
 	/* Exhausted wins over success: the rule may have caught the error. */
 	st = sb->exhausted ? SANDBOX_BUDGET : rc == LUA_OK ? SANDBOX_OK : SANDBOX_ERROR;
 	if (st != SANDBOX_OK)

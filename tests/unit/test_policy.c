@@ -554,6 +554,30 @@ static void test_budget_memory(void **state)
 	policy_free(p);
 }
 
+/* Garbage is not live data: a call that makes more garbage than its
+ * memory budget, but keeps little of it, is not stopped. */
+static void test_budget_memory_garbage(void **state)
+{
+	policy_limits_t l = { .memory = 256 * 1024, .time_ms = 10000 };
+	policy_t *p = load_with("local sg = sysgate\n"
+				"return sg.policy { on = {\n"
+				"  getuid = function(c)\n"
+				"    local n = 0\n"
+				"    for i = 1, 40000 do n = n + #(('z'):rep(100) .. i) end\n"
+				"    return sg.emulate(n)\n"
+				"  end,\n"
+				"} }\n", &l);
+	verdict_t v;
+
+	(void)state;
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(decide(p, "getuid", NULL, &v), POLICY_OK);
+		assert_int_equal(v.kind, VERDICT_EMULATE);
+		assert_true(v.value > 4000000);
+	}
+	policy_free(p);
+}
+
 /* ---- the sandbox ---- */
 
 static const char sandbox_policy[] =
@@ -825,6 +849,7 @@ int main(void)
 		cmocka_unit_test(test_budget_instructions),
 		cmocka_unit_test(test_budget_time),
 		cmocka_unit_test(test_budget_memory),
+		cmocka_unit_test(test_budget_memory_garbage),
 		cmocka_unit_test(test_sandbox_withheld),
 		cmocka_unit_test(test_sandbox_binary_chunk),
 		cmocka_unit_test(test_sandbox_readonly),

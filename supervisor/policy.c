@@ -213,16 +213,21 @@ static void pl_add_syscall(lua_State *L, policy_t *p, const char *name, enum pl_
 /* Raises unless every key of the table at idx is one of the names. */
 static void pl_check_keys(lua_State *L, int idx, const char *const *names, bool list, const char *what)
 {
+	lua_Integer n = list ? (lua_Integer)lua_rawlen(L, idx) : 0;
+
 	lua_pushnil(L);
 	while (lua_next(L, idx)) {
-		bool ok = list && lua_type(L, -2) == LUA_TNUMBER;
+		/* Only 1..#t is read: a hole or a float key would be ignored. */
+		bool ok = list && lua_isinteger(L, -2) && lua_tointeger(L, -2) >= 1 &&
+			  lua_tointeger(L, -2) <= n;
 
 		for (size_t i = 0; !ok && names[i]; i++)
 			ok = lua_type(L, -2) == LUA_TSTRING && strcmp(lua_tostring(L, -2), names[i]) == 0;
 		if (!ok && lua_type(L, -2) == LUA_TSTRING)
 			luaL_error(L, "unknown field '%s' in %s", lua_tostring(L, -2), what);
 		if (!ok)
-			luaL_error(L, "unexpected %s key in %s", luaL_typename(L, -2), what);
+			luaL_error(L, "unexpected %s key in %s (use a list of names)",
+				   luaL_typename(L, -2), what);
 		lua_pop(L, 1);
 	}
 }

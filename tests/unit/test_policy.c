@@ -779,6 +779,8 @@ static void test_load_bad_fields(void **state)
 		   "  kernel = { deny = { 'ptrace' } },\n"
 		   "  on = { ptrace = sg.allow() },\n"
 		   "}\n", 2, "syscall 'ptrace' is named twice (in kernel.deny and in on)");
+	load_fails("return sysgate.policy { kernel = { kill = { 'reboot', [5] = 'bpf' } } }\n", 1,
+		   "unexpected number key in kernel.kill");
 	load_fails("return sysgate.policy { on = { mkdir = 'allow' } }\n", 1,
 		   "handler for 'mkdir' must be a function or a verdict");
 	load_fails("return sysgate.policy { default = 'maybe' }\n", 1, "default must be");

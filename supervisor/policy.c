@@ -1,2 +1,907 @@
-/* stub */
+/*
+ * The policy engine: the `sysgate` Lua module (verdicts and
+ * sysgate.policy{}), the load of a policy file into its sandbox, the
+ * compiled filter spec, and the decision of one notified call through the
+ * policy's handler and the call object `c`.
+ *
+ * Talks to sandbox.c for everything that runs Lua, to call.c for the lazy
+ * decoding of pointer arguments and to names.c for syscall and errno
+ * names. The per-call path (policy_decide) allocates nothing in steady
+ * state: the call object, its args table, allow/kill and every deny(errno)
+ * verdict are made once and reused.
+ */
+#include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "names.h"
+#include "policy.h"
+#include "sandbox.h"
+
+#define PL_VERDICT_MT "sysgate.verdict"
+#define PL_CALL_MT "sysgate.call"
+#define PL_COMPILED_MT "sysgate.compiled"
+#define PL_MAX_FILE (1u << 20)   /* bytes of a policy file */
+#define PL_MAX_CHUNKNAME 48      /* well below LUA_IDSIZE, so never truncated */
+#define PL_MAX_GROUP_DEPTH 4     /* nesting of kernel.deny groups */
+#define PL_ERRNO_MAX 4095
+#define PL_LOAD_FACTOR 10        /* loading gets 10x the per-call budget */
+
+/* Where a syscall is named in the policy; each may be named once. */
+enum pl_where { PL_NONE = 0, PL_DENY, PL_KILL, PL_ON };
+
+static const char *const pl_where_name[] = { "", "kernel.deny", "kernel.kill", "on" };
+
+struct policy {
+	sandbox_t *sb;
+	char name[SG_PROTO_MAX_NAME + 1];
+	char chunk[PL_MAX_CHUNKNAME + 2]; /* "@" + short name, as Lua sees the file */
+	policy_limits_t limits;
+	sandbox_budget_t call_budget;
+	sg_spec_t spec;
+	int handler[NAMES_MAX_NR]; /* registry refs; LUA_NOREF when none */
+
+	/* Registry refs of the objects made once per state. */
+	int call_ref, args_ref, targets_ref;
+
+	/* Load. */
+	const char *src;
+	size_t src_len;
+	bool loading, compiled, returned;
+	uint8_t where[NAMES_MAX_NR];
+	uint16_t deny_err[NAMES_MAX_NR];
+
+	/* The call being decided, and what came out. */
+	call_t *call;
+	bool args_filled;
+	int path_err;
+	bool got;
+	const char *badtype;
+	verdict_t result;
+
+	/* Arguments of the target callbacks. */
+	const call_target_t *target_arg;
+	uint64_t remove_id;
+};
+
+static void pl_why(char *why, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void pl_why(char *why, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!why || len == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why, len, fmt, ap);
+	va_end(ap);
+}
+
+static const char *pl_strerror(int err)
+{
+	const char *s = strerrordesc_np(err);
+
+	return s ? s : "unknown error";
+}
+
+/* ---- verdicts ---- */
+
+static verdict_t *pl_push_verdict(lua_State *L, verdict_kind_t kind, int err, int64_t value)
+{
+	verdict_t *v = lua_newuserdatauv(L, sizeof(*v), 0);
+
+	memset(v, 0, sizeof(*v));
+	v->kind = kind;
+	v->err = err;
+	v->value = value;
+	luaL_setmetatable(L, PL_VERDICT_MT);
+	return v;
+}
+
+/* An errno given as a name or a number 1..4095; raises otherwise. */
+static int pl_check_errno(lua_State *L, int idx, const char *where)
+{
+	int isnum;
+	lua_Integer n;
+	int err;
+
+	switch (lua_type(L, idx)) {
+	case LUA_TNUMBER:
+		n = lua_tointegerx(L, idx, &isnum);
+		if (!isnum || n < 1 || n > PL_ERRNO_MAX)
+			return luaL_error(L, "errno %s out of range 1..4095%s", lua_tostring(L, idx), where);
+		return (int)n;
+	case LUA_TSTRING:
+		err = names_errno(lua_tostring(L, idx));
+		if (err < 1)
+			return luaL_error(L, "unknown errno '%s'%s", lua_tostring(L, idx), where);
+		return err;
+	default:
+		return luaL_error(L, "errno must be a name or a number, not %s%s", luaL_typename(L, idx),
+				  where);
+	}
+}
+
+static int pl_constant(lua_State *L)
+{
+	lua_pushvalue(L, lua_upvalueindex(1));
+	return 1;
+}
+
+/* deny(e): one verdict per errno, cached in the table upvalue 1. */
+static int pl_deny(lua_State *L)
+{
+	int err = lua_isnoneornil(L, 1) ? EPERM : pl_check_errno(L, 1, "");
+
+	if (lua_rawgeti(L, lua_upvalueindex(1), err) == LUA_TUSERDATA)
+		return 1;
+	lua_pop(L, 1);
+	pl_push_verdict(L, VERDICT_DENY, err, 0);
+	lua_pushvalue(L, -1);
+	lua_rawseti(L, lua_upvalueindex(1), err);
+	return 1;
+}
+
+static int pl_emulate(lua_State *L)
+{
+	pl_push_verdict(L, VERDICT_EMULATE, 0, (int64_t)luaL_checkinteger(L, 1));
+	return 1;
+}
+
+/* verdict:log([message]): a new verdict, the same but logged. */
+static int pl_verdict_log(lua_State *L)
+{
+	const verdict_t *v = luaL_checkudata(L, 1, PL_VERDICT_MT);
+	size_t len = 0;
+	const char *msg = luaL_optlstring(L, 2, NULL, &len);
+	verdict_t *n = pl_push_verdict(L, v->kind, v->err, v->value);
+
+	memcpy(n->message, v->message, sizeof(n->message));
+	n->log = true;
+	if (msg) {
+		if (len > VERDICT_MAX_MESSAGE)
+			len = VERDICT_MAX_MESSAGE;
+		memcpy(n->message, msg, len);
+		n->message[len] = '\0';
+	}
+	return 1;
+}
+
+static int pl_verdict_tostring(lua_State *L)
+{
+	const verdict_t *v = luaL_checkudata(L, 1, PL_VERDICT_MT);
+
+	if (v->kind == VERDICT_DENY)
+		lua_pushfstring(L, "deny(%d)", v->err);
+	else if (v->kind == VERDICT_EMULATE)
+		lua_pushfstring(L, "emulate(%I)", (lua_Integer)v->value);
+	else
+		lua_pushstring(L, verdict_kind_name(v->kind));
+	return 1;
+}
+
+/* ---- sysgate.policy{} ---- */
+
+static int pl_rawfield(lua_State *L, int idx, const char *k)
+{
+	lua_pushstring(L, k);
+	return lua_rawget(L, idx);
+}
+
+static void pl_add_syscall(lua_State *L, policy_t *p, const char *name, enum pl_where w, int err)
+{
+	int nr = names_syscall(name);
+
+	if (nr < 0)
+		luaL_error(L, "unknown syscall '%s' in %s", name, pl_where_name[w]);
+	if (p->where[nr] != PL_NONE)
+		luaL_error(L, "syscall '%s' is named twice (in %s and in %s)", name,
+			   pl_where_name[p->where[nr]], pl_where_name[w]);
+	p->where[nr] = (uint8_t)w;
+	p->deny_err[nr] = (uint16_t)err;
+}
+
+/* Raises unless every key of the table at idx is one of the names. */
+static void pl_check_keys(lua_State *L, int idx, const char *const *names, bool list, const char *what)
+{
+	lua_Integer n = list ? (lua_Integer)lua_rawlen(L, idx) : 0;
+
+	lua_pushnil(L);
+	while (lua_next(L, idx)) {
+		/* Only 1..#t is read: a hole or a float key would be ignored. */
+		bool ok = list && lua_isinteger(L, -2) && lua_tointeger(L, -2) >= 1 &&
+			  lua_tointeger(L, -2) <= n;
+
+		for (size_t i = 0; !ok && names[i]; i++)
+			ok = lua_type(L, -2) == LUA_TSTRING && strcmp(lua_tostring(L, -2), names[i]) == 0;
+		if (!ok && lua_type(L, -2) == LUA_TSTRING)
+			luaL_error(L, "unknown field '%s' in %s", lua_tostring(L, -2), what);
+		if (!ok)
+			luaL_error(L, "unexpected %s key in %s (use a list of names)",
+				   luaL_typename(L, -2), what);
+		lua_pop(L, 1);
+	}
+}
+
+/* kernel.deny and its nested groups: strings take the group's errno. */
+static void pl_read_deny(lua_State *L, policy_t *p, int idx, int err, int depth)
+{
+	static const char *const keys[] = { "errno", NULL };
+
+	if (depth > PL_MAX_GROUP_DEPTH)
+		luaL_error(L, "kernel.deny groups nest too deep");
+	pl_check_keys(L, idx, keys, true, "kernel.deny");
+	if (pl_rawfield(L, idx, "errno") != LUA_TNIL)
+		err = pl_check_errno(L, lua_gettop(L), " in kernel.deny");
+	lua_pop(L, 1);
+	for (lua_Integer i = 1; lua_rawgeti(L, idx, i) != LUA_TNIL; i++) {
+		if (lua_type(L, -1) == LUA_TSTRING)
+			pl_add_syscall(L, p, lua_tostring(L, -1), PL_DENY, err);
+		else if (lua_type(L, -1) == LUA_TTABLE)
+			pl_read_deny(L, p, lua_gettop(L), err, depth + 1);
+		else
+			luaL_error(L, "kernel.deny entries must be syscall names or groups, not %s",
+				   luaL_typename(L, -1));
+		lua_pop(L, 1);
+	}
+	lua_pop(L, 1);
+}
+
+static void pl_read_kill(lua_State *L, policy_t *p, int idx)
+{
+	static const char *const keys[] = { NULL };
+
+	pl_check_keys(L, idx, keys, true, "kernel.kill");
+	for (lua_Integer i = 1; lua_rawgeti(L, idx, i) != LUA_TNIL; i++) {
+		if (lua_type(L, -1) != LUA_TSTRING)
+			luaL_error(L, "kernel.kill entries must be syscall names, not %s",
+				   luaL_typename(L, -1));
+		pl_add_syscall(L, p, lua_tostring(L, -1), PL_KILL, 0);
+		lua_pop(L, 1);
+	}
+	lua_pop(L, 1);
+}
+
+static void pl_read_kernel(lua_State *L, policy_t *p, int idx)
+{
+	static const char *const keys[] = { "deny", "kill", NULL };
+	int t;
+
+	pl_check_keys(L, idx, keys, false, "kernel");
+	t = pl_rawfield(L, idx, "deny");
+	if (t == LUA_TTABLE)
+		pl_read_deny(L, p, lua_gettop(L), EPERM, 0);
+	else if (t != LUA_TNIL)
+		luaL_error(L, "kernel.deny must be a table, not %s", luaL_typename(L, -1));
+	lua_pop(L, 1);
+	t = pl_rawfield(L, idx, "kill");
+	if (t == LUA_TTABLE)
+		pl_read_kill(L, p, lua_gettop(L));
+	else if (t != LUA_TNIL)
+		luaL_error(L, "kernel.kill must be a table, not %s", luaL_typename(L, -1));
+	lua_pop(L, 1);
+}
+
+static void pl_read_on(lua_State *L, policy_t *p, int idx)
+{
+	lua_pushnil(L);
+	while (lua_next(L, idx)) {
+		const char *name;
+
+		if (lua_type(L, -2) != LUA_TSTRING)
+			luaL_error(L, "keys of on must be syscall names, not %s", luaL_typename(L, -2));
+		name = lua_tostring(L, -2);
+		if (lua_type(L, -1) != LUA_TFUNCTION && !luaL_testudata(L, -1, PL_VERDICT_MT))
+			luaL_error(L, "handler for '%s' must be a function or a verdict, not %s", name,
+				   luaL_typename(L, -1));
+		pl_add_syscall(L, p, name, PL_ON, 0);
+		p->handler[names_syscall(name)] = luaL_ref(L, LUA_REGISTRYINDEX);
+	}
+}
+
+static void pl_read_default(lua_State *L, policy_t *p, int idx)
+{
+	const verdict_t *v;
+	const char *s;
+
+	p->spec.default_action = SG_ACT_ALLOW;
+	if (lua_isnil(L, idx))
+		return;
+	if (lua_type(L, idx) == LUA_TSTRING) {
+		s = lua_tostring(L, idx);
+		if (strcmp(s, "allow") == 0)
+			return;
+		if (strcmp(s, "deny") == 0) {
+			p->spec.default_action = SG_ACT_ERRNO;
+			p->spec.default_errno = EPERM;
+			return;
+		}
+		if (strcmp(s, "kill") == 0) {
+			p->spec.default_action = SG_ACT_KILL;
+			return;
+		}
+	}
+	v = luaL_testudata(L, idx, PL_VERDICT_MT);
+	if (!v || v->kind == VERDICT_EMULATE || v->log)
+		luaL_error(L, "default must be \"allow\", \"deny\", \"kill\", sysgate.allow(), "
+			      "sysgate.deny(e) or sysgate.kill()");
+	if (v->kind == VERDICT_DENY) {
+		p->spec.default_action = SG_ACT_ERRNO;
+		p->spec.default_errno = (uint32_t)v->err;
+	} else if (v->kind == VERDICT_KILL) {
+		p->spec.default_action = SG_ACT_KILL;
+	}
+}
+
+static void pl_read_header(lua_State *L, policy_t *p)
+{
+	const char *s;
+
+	if (pl_rawfield(L, 1, "name") != LUA_TNIL) {
+		if (lua_type(L, -1) != LUA_TSTRING)
+			luaL_error(L, "name must be a string");
+		if (strcmp(lua_tostring(L, -1), p->name) != 0)
+			luaL_error(L, "policy name '%s' does not match the name '%s' it is loaded as",
+				   lua_tostring(L, -1), p->name);
+	}
+	if (pl_rawfield(L, 1, "mode") != LUA_TNIL) {
+		s = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
+		if (strcmp(s, "audit") == 0 || strcmp(s, "learn") == 0)
+			luaL_error(L, "mode '%s' is not supported yet", s);
+		if (strcmp(s, "enforce") != 0)
+			luaL_error(L, "mode must be \"enforce\"");
+	}
+	lua_pop(L, 2);
+}
+
+static void pl_build_spec(policy_t *p)
+{
+	sg_spec_t *s = &p->spec;
+
+	s->arch = names_native_arch();
+	for (int nr = 0; nr < NAMES_MAX_NR; nr++) {
+		switch (p->where[nr]) {
+		case PL_DENY:
+			s->deny[s->n_deny].nr = (uint32_t)nr;
+			s->deny[s->n_deny++].err = p->deny_err[nr];
+			break;
+		case PL_KILL:
+			s->kill[s->n_kill++] = (uint32_t)nr;
+			break;
+		case PL_ON:
+			s->notify[s->n_notify++] = (uint32_t)nr;
+			break;
+		default:
+			break;
+		}
+	}
+}
+
+/*
+ * sysgate.policy{...}: checks the table and compiles it. Errors are raised
+ * here, so luaL_error puts the file:line of this call in front of them.
+ */
+static int pl_policy(lua_State *L)
+{
+	static const char *const keys[] = { "name", "mode", "default", "kernel", "on", NULL };
+	policy_t *p = sandbox_owner(L);
+	int t;
+
+	if (!p->loading)
+		return luaL_error(L, "sysgate.policy can only be called while the policy file loads");
+	if (p->compiled)
+		return luaL_error(L, "sysgate.policy is called twice");
+	luaL_checktype(L, 1, LUA_TTABLE);
+	lua_settop(L, 1);
+	pl_check_keys(L, 1, keys, false, "sysgate.policy");
+	pl_read_header(L, p);
+	pl_rawfield(L, 1, "default");
+	pl_read_default(L, p, 2);
+	lua_pop(L, 1);
+	t = pl_rawfield(L, 1, "kernel");
+	if (t == LUA_TTABLE)
+		pl_read_kernel(L, p, 2);
+	else if (t != LUA_TNIL)
+		luaL_error(L, "kernel must be a table, not %s", luaL_typename(L, 2));
+	lua_pop(L, 1);
+	t = pl_rawfield(L, 1, "on");
+	if (t == LUA_TTABLE)
+		pl_read_on(L, p, 2);
+	else if (t != LUA_TNIL)
+		luaL_error(L, "on must be a table, not %s", luaL_typename(L, 2));
+	lua_pop(L, 1);
+	pl_build_spec(p);
+	p->compiled = true;
+	lua_newuserdatauv(L, 0, 0);
+	luaL_setmetatable(L, PL_COMPILED_MT);
+	return 1;
+}
+
+/* ---- the call object ---- */
+
+/* Values above INT64_MAX (pointers in the upper half, -1 as unsigned)
+ * show as negative Lua integers: Lua has no unsigned integer type. */
+static void pl_push_args(lua_State *L, policy_t *p)
+{
+	lua_rawgeti(L, LUA_REGISTRYINDEX, p->args_ref);
+	if (p->args_filled)
+		return;
+	for (int i = 0; i < 6; i++) {
+		lua_pushinteger(L, (lua_Integer)p->call->args[i]);
+		lua_rawseti(L, -2, i + 1);
+	}
+	p->args_filled = true;
+}
+
+static void pl_push_target_table(lua_State *L, const call_target_t *t)
+{
+	const sg_hello_t *h = t->hello;
+	uint32_t n = h ? h->nlabels : 0;
+
+	if (n > SG_PROTO_MAX_LABELS)
+		n = SG_PROTO_MAX_LABELS;
+	lua_createtable(L, 0, 4);
+	lua_pushinteger(L, (lua_Integer)t->id);
+	lua_setfield(L, -2, "id");
+	lua_pushstring(L, t->policy);
+	lua_setfield(L, -2, "policy");
+	lua_pushinteger(L, t->pid);
+	lua_setfield(L, -2, "pid");
+	lua_createtable(L, 0, (int)n);
+	for (uint32_t i = 0; i < n; i++) {
+		lua_pushstring(L, h->labels[i].value);
+		lua_setfield(L, -2, h->labels[i].key);
+	}
+	lua_setfield(L, -2, "labels");
+}
+
+/* c.target: the table of policy_target_add(), or one made now. */
+static void pl_push_target(lua_State *L, policy_t *p)
+{
+	const call_target_t *t = p->call->target;
+
+	if (!t) {
+		lua_pushnil(L);
+		return;
+	}
+	lua_rawgeti(L, LUA_REGISTRYINDEX, p->targets_ref);
+	if (lua_rawgeti(L, -1, (lua_Integer)t->id) == LUA_TNIL) {
+		lua_pop(L, 1);
+		pl_push_target_table(L, t);
+		lua_pushvalue(L, -1);
+		lua_rawseti(L, -3, (lua_Integer)t->id);
+	}
+	lua_remove(L, -2);
+}
+
+/* c.path: a failed read raises, and is remembered so that the call is
+ * denied whatever the handler does with the error. */
+static int pl_push_path(lua_State *L, policy_t *p)
+{
+	call_t *c = p->call;
+	int rc;
+
+	if (call_path_arg(c->nr) < 0) {
+		lua_pushnil(L);
+		return 1;
+	}
+	rc = call_path(c);
+	if (rc < 0) {
+		p->path_err = rc;
+		return luaL_error(L, "cannot read path argument: %s", pl_strerror(-rc));
+	}
+	lua_pushlstring(L, c->path, c->path_len);
+	return 1;
+}
+
+static int pl_call_index(lua_State *L)
+{
+	policy_t *p = sandbox_owner(L);
+	call_t *c = p->call;
+	const char *k;
+
+	if (!c)
+		return luaL_error(L, "the call object is only valid during its call");
+	if (lua_type(L, 2) != LUA_TSTRING)
+		return 0;
+	k = lua_tostring(L, 2);
+	if (strcmp(k, "syscall") == 0)
+		lua_pushstring(L, c->syscall ? c->syscall : names_syscall_name(c->nr));
+	else if (strcmp(k, "nr") == 0)
+		lua_pushinteger(L, c->nr);
+	else if (strcmp(k, "path") == 0)
+		return pl_push_path(L, p);
+	else if (strcmp(k, "args") == 0)
+		pl_push_args(L, p);
+	else if (strcmp(k, "pid") == 0)
+		lua_pushinteger(L, call_tgid(c));
+	else if (strcmp(k, "tid") == 0)
+		lua_pushinteger(L, c->pid);
+	else if (strcmp(k, "target") == 0)
+		pl_push_target(L, p);
+	else if (strcmp(k, "arch") == 0)
+		lua_pushstring(L, names_arch_name(c->arch));
+	else if (strcmp(k, "id") == 0)
+		lua_pushinteger(L, (lua_Integer)c->id);
+	else
+		lua_pushnil(L);
+	return 1;
+}
+
+static int pl_call_newindex(lua_State *L)
+{
+	return luaL_error(L, "the call object is read-only");
+}
+
+/* ---- set-up of the state ---- */
+
+static void pl_new_metatable(lua_State *L, const char *name, const luaL_Reg *mm)
+{
+	luaL_newmetatable(L, name);
+	luaL_setfuncs(L, mm, 0);
+	lua_pushliteral(L, "locked");
+	lua_setfield(L, -2, "__metatable");
+}
+
+static void pl_setup_verdicts(lua_State *L)
+{
+	static const luaL_Reg mm[] = { { "__tostring", pl_verdict_tostring }, { NULL, NULL } };
+	static const luaL_Reg methods[] = { { "log", pl_verdict_log }, { NULL, NULL } };
+
+	pl_new_metatable(L, PL_VERDICT_MT, mm);
+	luaL_newlib(L, methods);
+	lua_setfield(L, -2, "__index");
+	lua_pop(L, 1);
+	pl_new_metatable(L, PL_COMPILED_MT, mm + 1);
+	lua_pop(L, 1);
+}
+
+static void pl_setup_module(lua_State *L)
+{
+	lua_createtable(L, 0, 6);
+	pl_push_verdict(L, VERDICT_ALLOW, 0, 0);
+	lua_pushcclosure(L, pl_constant, 1);
+	lua_setfield(L, -2, "allow");
+	pl_push_verdict(L, VERDICT_KILL, 0, 0);
+	lua_pushcclosure(L, pl_constant, 1);
+	lua_setfield(L, -2, "kill");
+	lua_newtable(L);
+	lua_pushcclosure(L, pl_deny, 1);
+	lua_setfield(L, -2, "deny");
+	lua_pushcfunction(L, pl_emulate);
+	lua_setfield(L, -2, "emulate");
+	lua_pushcfunction(L, pl_policy);
+	lua_setfield(L, -2, "policy");
+	sandbox_set_library(L, "sysgate");
+}
+
+static int pl_setup_cb(lua_State *L)
+{
+	static const luaL_Reg call_mm[] = {
+		{ "__index", pl_call_index },
+		{ "__newindex", pl_call_newindex },
+		{ NULL, NULL },
+	};
+	policy_t *p = lua_touserdata(L, 1);
+
+	pl_setup_verdicts(L);
+	pl_setup_module(L);
+	lua_newuserdatauv(L, 0, 0);
+	pl_new_metatable(L, PL_CALL_MT, call_mm);
+	lua_setmetatable(L, -2);
+	p->call_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	lua_createtable(L, 6, 0);
+	for (int i = 1; i <= 6; i++) {
+		lua_pushinteger(L, 0);
+		lua_rawseti(L, -2, i);
+	}
+	p->args_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	lua_newtable(L);
+	p->targets_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	return 0;
+}
+
+/* ---- load ---- */
+
+static int pl_load_cb(lua_State *L)
+{
+	policy_t *p = lua_touserdata(L, 1);
+
+	if (luaL_loadbufferx(L, p->src, p->src_len, p->chunk, "t") != LUA_OK)
+		return lua_error(L);
+	lua_call(L, 0, 1);
+	p->returned = p->compiled && luaL_testudata(L, -1, PL_COMPILED_MT) != NULL;
+	return 0;
+}
+
+static int pl_read_file(const char *path, char **out, size_t *len, sg_error_t *err)
+{
+	struct stat st;
+	char *buf = NULL;
+	ssize_t n = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	int rc = 0;
+
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		rc = -errno;
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size > (off_t)PL_MAX_FILE) {
+		rc = S_ISREG(st.st_mode) ? -EFBIG : -EINVAL;
+		goto out;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	n = read(fd, buf, (size_t)st.st_size + 1);
+	if (n < 0 || n > st.st_size) {
+		rc = n < 0 ? -errno : -EFBIG;
+		goto out;
+	}
+	*out = buf;
+	*len = (size_t)n;
+	buf = NULL;
+out:
+	if (rc < 0)
+		sg_error_set(err, path, 0, "cannot read the policy file: %s", pl_strerror(-rc));
+	free(buf);
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+/* "demo.lua:3: msg" (Lua's position for our chunk name) -> line 3, "msg". */
+static void pl_load_error(const policy_t *p, const char *path, const char *why, sg_error_t *err)
+{
+	const char *src = p->chunk + 1;
+	size_t n = strlen(src);
+	char *end;
+	long line;
+
+	if (strncmp(why, src, n) == 0 && why[n] == ':' && isdigit((unsigned char)why[n + 1])) {
+		line = strtol(why + n + 1, &end, 10);
+		if (end[0] == ':' && end[1] == ' ' && line > 0 && line < 1000000000) {
+			sg_error_set(err, path, (int)line, "%s", end + 2);
+			return;
+		}
+	}
+	sg_error_set(err, path, 0, "%s", why);
+}
+
+static void pl_set_chunkname(policy_t *p, const char *path)
+{
+	const char *base = strrchr(path, '/');
+
+	base = base ? base + 1 : path;
+	snprintf(p->chunk, sizeof(p->chunk), "@%.*s", PL_MAX_CHUNKNAME, base);
+}
+
+static void pl_set_limits(policy_t *p, const policy_limits_t *l)
+{
+	p->limits.instructions = l && l->instructions ? l->instructions : POLICY_DEFAULT_INSTRUCTIONS;
+	p->limits.memory = l && l->memory ? l->memory : POLICY_DEFAULT_MEMORY;
+	p->limits.time_ms = l && l->time_ms ? l->time_ms : POLICY_DEFAULT_TIME_MS;
+	p->limits.memory_total = l && l->memory_total ? l->memory_total : POLICY_DEFAULT_MEMORY_TOTAL;
+	p->call_budget.instructions = p->limits.instructions;
+	p->call_budget.time_ms = p->limits.time_ms;
+	p->call_budget.memory = p->limits.memory;
+}
+
+/* Makes the state, the sysgate module and the locked globals. */
+static int pl_new_state(policy_t *p, const char *path, sg_error_t *err)
+{
+	p->sb = sandbox_new(p->limits.memory_total, p);
+	if (!p->sb || sandbox_call(p->sb, pl_setup_cb, p, &p->call_budget, NULL, 0) != SANDBOX_OK ||
+	    sandbox_lock(p->sb) < 0) {
+		sg_error_set(err, path, 0, "cannot create the Lua state: out of memory");
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int pl_run_file(policy_t *p, const char *path, sg_error_t *err)
+{
+	sandbox_budget_t b = {
+		.instructions = p->limits.instructions * PL_LOAD_FACTOR,
+		.time_ms = p->limits.time_ms * PL_LOAD_FACTOR,
+		.memory = 0, /* memory_total caps the load */
+	};
+	char why[512];
+	sandbox_status_t st;
+
+	p->loading = true;
+	st = sandbox_call(p->sb, pl_load_cb, p, &b, why, sizeof(why));
+	p->loading = false;
+	if (st == SANDBOX_BUDGET) {
+		sg_error_set(err, path, 0, "loading the policy: %s", why);
+		return -E2BIG;
+	}
+	if (st != SANDBOX_OK) {
+		pl_load_error(p, path, why, err);
+		return -EINVAL;
+	}
+	if (!p->returned) {
+		sg_error_set(err, path, 0, "the file does not return sysgate.policy{...}");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int policy_load(const char *name, const char *path, const policy_limits_t *limits,
+		policy_t **out, sg_error_t *err)
+{
+	policy_t *p;
+	char *src = NULL;
+	int rc;
+
+	if (!name || strlen(name) > SG_PROTO_MAX_NAME || !path) {
+		sg_error_set(err, path, 0, "invalid policy name");
+		return -EINVAL;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		sg_error_set(err, path, 0, "out of memory");
+		return -ENOMEM;
+	}
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	for (int i = 0; i < NAMES_MAX_NR; i++)
+		p->handler[i] = LUA_NOREF;
+	pl_set_chunkname(p, path);
+	pl_set_limits(p, limits);
+	rc = pl_read_file(path, &src, &p->src_len, err);
+	if (rc == 0)
+		rc = pl_new_state(p, path, err);
+	if (rc == 0) {
+		p->src = src;
+		rc = pl_run_file(p, path, err);
+		p->src = NULL;
+	}
+	free(src);
+	if (rc < 0) {
+		policy_free(p);
+		return rc;
+	}
+	*out = p;
+	return 0;
+}
+
+void policy_free(policy_t *p)
+{
+	if (!p)
+		return;
+	sandbox_free(p->sb);
+	free(p);
+}
+
+const char *policy_name(const policy_t *p)
+{
+	return p->name;
+}
+
+const sg_spec_t *policy_spec(const policy_t *p)
+{
+	return &p->spec;
+}
+
+bool policy_handles(const policy_t *p, int nr)
+{
+	return nr >= 0 && nr < NAMES_MAX_NR && p->handler[nr] != LUA_NOREF;
+}
+
+/* ---- decide ---- */
+
+/* Runs the handler (or takes the constant verdict) and converts the result
+ * without metamethods: luaL_testudata only compares metatables. */
+static int pl_decide_cb(lua_State *L)
+{
+	policy_t *p = lua_touserdata(L, 1);
+	const verdict_t *v;
+
+	lua_rawgeti(L, LUA_REGISTRYINDEX, p->handler[p->call->nr]);
+	if (lua_type(L, -1) == LUA_TFUNCTION) {
+		lua_rawgeti(L, LUA_REGISTRYINDEX, p->call_ref);
+		lua_call(L, 1, 1);
+	}
+	v = luaL_testudata(L, -1, PL_VERDICT_MT);
+	if (!v) {
+		p->badtype = luaL_typename(L, -1);
+		return 0;
+	}
+	p->result = *v;
+	p->got = true;
+	return 0;
+}
+
+static void pl_fault(const policy_t *p, verdict_t *out, char *why, size_t why_len)
+{
+	memset(out, 0, sizeof(*out));
+	out->kind = VERDICT_DENY;
+	out->err = p->path_err == -ENAMETOOLONG ? ENAMETOOLONG : EFAULT;
+	pl_why(why, why_len, "cannot read path argument: %s", pl_strerror(-p->path_err));
+}
+
+policy_fail_t policy_decide(policy_t *p, call_t *c, verdict_t *out, char *why, size_t why_len)
+{
+	sandbox_status_t st;
+
+	if (!policy_handles(p, c->nr)) {
+		pl_why(why, why_len, "no handler for syscall %d", c->nr);
+		return POLICY_NOHANDLER;
+	}
+	p->call = c;
+	p->args_filled = false;
+	p->path_err = 0;
+	p->got = false;
+	p->badtype = "nothing";
+	st = sandbox_call(p->sb, pl_decide_cb, p, &p->call_budget, why, why_len);
+	p->call = NULL;
+	/* Never allow after a failed read, even when the handler caught it. */
+	if (p->path_err < 0) {
+		pl_fault(p, out, why, why_len);
+		return POLICY_FAULT;
+	}
+	if (st == SANDBOX_BUDGET)
+		return POLICY_BUDGET;
+	if (st == SANDBOX_ERROR)
+		return POLICY_ERROR;
+	if (!p->got) {
+		pl_why(why, why_len, "the handler returned a %s, not a verdict", p->badtype);
+		return POLICY_BADRESULT;
+	}
+	*out = p->result;
+	return POLICY_OK;
+}
+
+/* ---- targets ---- */
+
+static int pl_target_add_cb(lua_State *L)
+{
+	policy_t *p = lua_touserdata(L, 1);
+
+	lua_rawgeti(L, LUA_REGISTRYINDEX, p->targets_ref);
+	pl_push_target_table(L, p->target_arg);
+	lua_rawseti(L, -2, (lua_Integer)p->target_arg->id);
+	return 0;
+}
+
+static int pl_target_remove_cb(lua_State *L)
+{
+	policy_t *p = lua_touserdata(L, 1);
+
+	lua_rawgeti(L, LUA_REGISTRYINDEX, p->targets_ref);
+	lua_pushnil(L);
+	lua_rawseti(L, -2, (lua_Integer)p->remove_id);
+	return 0;
+}
+
+int policy_target_add(policy_t *p, const call_target_t *t)
+{
+	sandbox_status_t st;
+
+	p->target_arg = t;
+	st = sandbox_call(p->sb, pl_target_add_cb, p, &p->call_budget, NULL, 0);
+	p->target_arg = NULL;
+	return st == SANDBOX_OK ? 0 : -ENOMEM;
+}
+
+void policy_target_remove(policy_t *p, uint64_t id)
+{
+	p->remove_id = id;
+	sandbox_call(p->sb, pl_target_remove_cb, p, &p->call_budget, NULL, 0);
+}
+
+size_t policy_memory(const policy_t *p)
+{
+	return sandbox_memory(p->sb);
+}

@@ -21,6 +21,7 @@
 
 typedef struct policy policy_t;
 
+/* A field of 0 (or limits == NULL in policy_load) means its default. */
 typedef struct policy_limits {
 	uint64_t instructions; /* Lua VM instructions per call */
 	size_t memory;         /* bytes a call may allocate above the state's size before it */
@@ -73,7 +74,8 @@ bool policy_handles(const policy_t *p, int nr);
  */
 policy_fail_t policy_decide(policy_t *p, call_t *c, verdict_t *out, char *why, size_t why_len);
 
-/* Target lifecycle: the engine keeps one c.target table per target. */
+/* Target lifecycle: the engine keeps one c.target table per target; adding
+ * an id that exists replaces its table. */
 int policy_target_add(policy_t *p, const call_target_t *t);
 void policy_target_remove(policy_t *p, uint64_t id);
 

@@ -284,7 +284,7 @@ ssize_t sg_proto_encode_hello(const sg_hello_t *in, void *buf, size_t cap)
 static int hello_label(rcur_t *r, sg_label_t *out)
 {
 	char kv[LABEL_MAX];
-	uint16_t n;
+	uint16_t n = 0;
 	int rc = get_u16(r, &n);
 
 	if (rc < 0)
@@ -297,8 +297,8 @@ static int hello_label(rcur_t *r, sg_label_t *out)
 
 int sg_proto_decode_hello(const void *buf, size_t len, sg_hello_t *out)
 {
-	uint16_t nlen, nlabels;
-	uint32_t flags;
+	uint16_t nlen = 0, nlabels = 0;
+	uint32_t flags = 0;
 	rcur_t r = { 0 };
 	int rc = rstart(&r, buf, len, SG_MSG_HELLO);
 
@@ -393,7 +393,7 @@ ssize_t sg_proto_encode_spec(const sg_spec_t *in, void *buf, size_t cap)
 
 static int spec_fixed(rcur_t *r, sg_spec_t *out)
 {
-	uint32_t f[8];
+	uint32_t f[8] = { 0 };
 	int rc = 0;
 
 	for (size_t i = 0; rc == 0 && i < 8; i++)
@@ -467,7 +467,7 @@ ssize_t sg_proto_encode_refuse(const sg_refuse_t *in, void *buf, size_t cap)
 
 int sg_proto_decode_refuse(const void *buf, size_t len, sg_refuse_t *out)
 {
-	uint16_t n, reserved;
+	uint16_t n = 0, reserved = 0;
 	rcur_t r = { 0 };
 	int rc = rstart(&r, buf, len, SG_MSG_REFUSE);
 
@@ -507,7 +507,7 @@ ssize_t sg_proto_encode_listener(void *buf, size_t cap)
 
 int sg_proto_decode_listener(const void *buf, size_t len)
 {
-	uint32_t flags, reserved;
+	uint32_t flags = 0, reserved = 0;
 	rcur_t r = { 0 };
 	int rc = rstart(&r, buf, len, SG_MSG_LISTENER);
 

@@ -1,2 +1,574 @@
-/* stub */
+/*
+ * shim.c: libsysgate, put the calling process under a sysgate policy
+ * (include/sysgate/sysgate.h).
+ *
+ * sg_shim_connect() talks to sysgated over its SOCK_SEQPACKET socket
+ * (HELLO, then SPEC or REFUSE). sg_shim_enter() turns the SPEC into BPF
+ * with libseccomp, loads it on the calling thread with a new listener and
+ * hands the listener to the supervisor from a helper thread.
+ *
+ * The handoff is the one delicate part (crun#1002, runc#4328): once the
+ * filter is loaded, any syscall of the loading thread may be forwarded to a
+ * supervisor that does not have the listener yet, and would wait forever.
+ * So the helper thread is created before the filter exists (a filter
+ * loaded without TSYNC binds only the loading thread, so the helper stays
+ * unfiltered), the loading thread publishes the listener fd with an atomic
+ * store and makes no syscall it depends on until the helper says "done",
+ * and every syscall of the handoff (sendmsg, poll, recvmsg, close, write,
+ * exit_group) is made by the unfiltered helper.
+ */
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sched.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sysgate/sysgate.h"
+
+#define DEFAULT_TIMEOUT_MS 10000
+#define DEFAULT_EXIT_STATUS 125
+#define SMALL_MSG 1024 /* room for every answer but SPEC */
+
+/* Values of handoff.listener besides an fd. */
+#define LISTENER_WAIT (-1)  /* the filter is not loaded yet */
+#define LISTENER_ABORT (-2) /* seccomp() failed: the helper stops */
+
+struct sg_shim {
+	int sock;                 /* owned; SOCK_CLOEXEC */
+	int timeout_ms;
+	int exit_status;
+	char progname[64];
+	char policy[SG_PROTO_MAX_NAME + 1];
+	uint64_t target_id;
+	sg_spec_t spec;
+
+	/* Shared with the helper thread during sg_shim_enter() only. */
+	_Atomic int listener;     /* LISTENER_WAIT, LISTENER_ABORT or the fd */
+	_Atomic int done;         /* set by the helper as its last access to s */
+};
+
+static void errf(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void errf(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Waits until sock is readable or timeout_ms passed: 0, -ETIMEDOUT or -errno. */
+static int wait_readable(int sock, int timeout_ms)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+
+	for (;;) {
+		struct pollfd p = { .fd = sock, .events = POLLIN };
+		int64_t left = deadline - now_ms();
+		int rc;
+
+		if (left < 0)
+			left = 0;
+		rc = poll(&p, 1, (int)left);
+		if (rc > 0)
+			return 0; /* POLLHUP/POLLERR too: recv tells which */
+		if (rc == 0)
+			return -ETIMEDOUT;
+		if (errno != EINTR)
+			return -errno;
+	}
+}
+
+/*
+ * Receives one answer of the supervisor into buf, which refuses fds.
+ * Returns the length or a negative errno with err filled.
+ */
+static ssize_t recv_answer(sg_shim_t *s, void *buf, size_t cap, char *err, size_t errlen)
+{
+	ssize_t n = wait_readable(s->sock, s->timeout_ms);
+
+	if (n == -ETIMEDOUT) {
+		errf(err, errlen, "no answer from the supervisor within %d ms", s->timeout_ms);
+		return n;
+	}
+	if (n == 0)
+		n = sg_proto_recv(s->sock, buf, cap, NULL, NULL);
+	if (n == 0) {
+		errf(err, errlen, "the supervisor closed the connection");
+		return -ECONNRESET;
+	}
+	if (n < 0)
+		errf(err, errlen, "receiving the supervisor's answer: %s", strerror((int)-n));
+	return n;
+}
+
+/* Turns a REFUSE into -code with "policy 'x' refused: reason" in err. */
+static int refused(const sg_shim_t *s, const void *buf, size_t len, char *err, size_t errlen)
+{
+	sg_refuse_t r;
+	int rc = sg_proto_decode_refuse(buf, len, &r);
+
+	if (rc < 0) {
+		errf(err, errlen, "malformed REFUSE from the supervisor: %s", strerror(-rc));
+		return rc;
+	}
+	errf(err, errlen, "policy '%s' refused: %s", s->policy, r.reason);
+	return -(int)r.code;
+}
+
+/* ---- connect ------------------------------------------------------- */
+
+static int build_hello(const sg_shim_opts_t *o, sg_hello_t *h, char *err, size_t errlen)
+{
+	memset(h, 0, sizeof *h);
+	if (!o->policy || sg_proto_valid_name(o->policy) < 0) {
+		errf(err, errlen, "invalid policy name '%s' (want [A-Za-z0-9_.-], 1-%u bytes)",
+		     o->policy ? o->policy : "", SG_PROTO_MAX_NAME);
+		return -EINVAL;
+	}
+	strcpy(h->policy, o->policy);
+	if (o->nlabels > SG_PROTO_MAX_LABELS) {
+		errf(err, errlen, "too many labels: %zu (at most %u)", o->nlabels, SG_PROTO_MAX_LABELS);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < o->nlabels; i++) {
+		if (!o->labels[i] || sg_proto_parse_label(o->labels[i], &h->labels[i]) < 0) {
+			errf(err, errlen, "invalid label '%s' (want KEY=VALUE, KEY [A-Za-z0-9_.-] "
+			     "up to %u bytes, VALUE printable up to %u bytes)",
+			     o->labels[i] ? o->labels[i] : "", SG_PROTO_MAX_KEY, SG_PROTO_MAX_VALUE);
+			return -EINVAL;
+		}
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(h->labels[j].key, h->labels[i].key) == 0) {
+				errf(err, errlen, "label '%s' given twice", h->labels[i].key);
+				return -EINVAL;
+			}
+	}
+	h->nlabels = (uint32_t)o->nlabels;
+	return 0;
+}
+
+static int open_socket(const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd, rc;
+
+	if (strlen(path) >= sizeof sa.sun_path) {
+		errf(err, errlen, "socket path too long: %s", path);
+		return -ENAMETOOLONG;
+	}
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		rc = -errno;
+		errf(err, errlen, "socket: %s", strerror(errno));
+		return rc;
+	}
+	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+		rc = -errno;
+		errf(err, errlen, "cannot connect to the supervisor at %s: %s", path, strerror(errno));
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
+/* Sends HELLO and reads SPEC (or REFUSE) into s->spec. */
+static int handshake(sg_shim_t *s, const sg_hello_t *h, char *err, size_t errlen)
+{
+	unsigned char *buf = malloc(SG_PROTO_MAX_MSG);
+	ssize_t n;
+	sg_msg_header_t hdr;
+	int rc;
+
+	if (!buf) {
+		errf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	n = sg_proto_encode_hello(h, buf, SG_PROTO_MAX_MSG);
+	rc = n < 0 ? (int)n : sg_proto_send(s->sock, buf, (size_t)n, -1);
+	if (rc < 0) {
+		errf(err, errlen, "sending HELLO: %s", strerror(-rc));
+		goto out;
+	}
+	n = recv_answer(s, buf, SG_PROTO_MAX_MSG, err, errlen);
+	rc = n < 0 ? (int)n : sg_proto_check_header(buf, (size_t)n, &hdr);
+	if (rc < 0) {
+		if (n > 0)
+			errf(err, errlen, "malformed answer from the supervisor: %s", strerror(-rc));
+		goto out;
+	}
+	if (hdr.type == SG_MSG_REFUSE) {
+		rc = refused(s, buf, (size_t)n, err, errlen);
+		goto out;
+	}
+	rc = sg_proto_decode_spec(buf, (size_t)n, &s->spec);
+	if (rc < 0)
+		errf(err, errlen, "malformed SPEC from the supervisor: %s", strerror(-rc));
+out:
+	free(buf);
+	return rc;
+}
+
+static int check_arch(const sg_shim_t *s, char *err, size_t errlen)
+{
+	uint32_t native = seccomp_arch_native();
+
+	if (s->spec.arch == native)
+		return 0;
+	errf(err, errlen, "policy '%s' was compiled for arch 0x%08x, this process is 0x%08x",
+	     s->policy, s->spec.arch, native);
+	return -ENOEXEC;
+}
+
+int sg_shim_connect(const sg_shim_opts_t *opts, sg_shim_t **out, char *err, size_t errlen)
+{
+	const char *path;
+	sg_hello_t *h = NULL;
+	sg_shim_t *s = NULL;
+	int rc;
+
+	if (!opts || !out) {
+		errf(err, errlen, "no options");
+		return -EINVAL;
+	}
+	*out = NULL;
+	s = calloc(1, sizeof *s);
+	h = malloc(sizeof *h);
+	if (!s || !h) {
+		rc = -ENOMEM;
+		errf(err, errlen, "out of memory");
+		goto fail;
+	}
+	s->sock = -1;
+	rc = build_hello(opts, h, err, errlen);
+	if (rc < 0)
+		goto fail;
+	strcpy(s->policy, h->policy);
+	s->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : DEFAULT_TIMEOUT_MS;
+	s->exit_status = opts->exit_status > 0 ? opts->exit_status : DEFAULT_EXIT_STATUS;
+	snprintf(s->progname, sizeof s->progname, "%s", opts->progname ? opts->progname : "sysgate");
+	path = opts->socket_path;
+	if (!path || !*path)
+		path = getenv(SG_SOCKET_ENV);
+	if (!path || !*path)
+		path = SG_DEFAULT_SOCKET;
+	rc = s->sock = open_socket(path, err, errlen);
+	if (rc < 0)
+		goto fail;
+	rc = handshake(s, h, err, errlen);
+	if (rc == 0)
+		rc = check_arch(s, err, errlen);
+	if (rc < 0)
+		goto fail;
+	free(h);
+	*out = s;
+	return 0;
+fail:
+	free(h);
+	sg_shim_free(s);
+	return rc;
+}
+
+const sg_spec_t *sg_shim_spec(const sg_shim_t *s)
+{
+	return &s->spec;
+}
+
+uint64_t sg_shim_target_id(const sg_shim_t *s)
+{
+	return s->target_id;
+}
+
+void sg_shim_free(sg_shim_t *s)
+{
+	if (!s)
+		return;
+	if (s->sock >= 0)
+		close(s->sock);
+	free(s);
+}
+
+/* ---- the filter ---------------------------------------------------- */
+
+static uint32_t scmp_action(uint32_t act, uint32_t err)
+{
+	switch (act) {
+	case SG_ACT_ERRNO:
+		return SCMP_ACT_ERRNO(err);
+	case SG_ACT_KILL:
+		return SCMP_ACT_KILL_PROCESS;
+	case SG_ACT_NOTIFY:
+		return SCMP_ACT_NOTIFY;
+	default:
+		return SCMP_ACT_ALLOW;
+	}
+}
+
+/* libseccomp refuses a rule whose action is the default (-EACCES); such a
+ * rule changes nothing, so it is skipped. */
+static int add_rule(scmp_filter_ctx ctx, uint32_t def, uint32_t act, uint32_t nr)
+{
+	if (act == def)
+		return 0;
+	return seccomp_rule_add(ctx, act, (int)nr, 0);
+}
+
+static int add_rules(scmp_filter_ctx ctx, const sg_spec_t *sp, uint32_t def)
+{
+	int rc = 0;
+
+	for (uint32_t i = 0; rc == 0 && i < sp->n_notify; i++)
+		rc = add_rule(ctx, def, SCMP_ACT_NOTIFY, sp->notify[i]);
+	for (uint32_t i = 0; rc == 0 && i < sp->n_deny; i++)
+		rc = add_rule(ctx, def, SCMP_ACT_ERRNO(sp->deny[i].err), sp->deny[i].nr);
+	for (uint32_t i = 0; rc == 0 && i < sp->n_kill; i++)
+		rc = add_rule(ctx, def, SCMP_ACT_KILL_PROCESS, sp->kill[i]);
+	return rc;
+}
+
+/* Exports ctx's BPF through a memfd into a malloc'ed program. */
+static int export_bpf(scmp_filter_ctx ctx, struct sock_fprog *prog)
+{
+	struct stat st;
+	void *insns = NULL;
+	int fd = memfd_create("sysgate-bpf", MFD_CLOEXEC);
+	int rc;
+
+	if (fd < 0)
+		return -errno;
+	rc = seccomp_export_bpf(ctx, fd);
+	if (rc == 0 && fstat(fd, &st) < 0)
+		rc = -errno;
+	if (rc == 0 && (st.st_size <= 0 || st.st_size % sizeof(struct sock_filter) ||
+			st.st_size / sizeof(struct sock_filter) > BPF_MAXINSNS))
+		rc = -E2BIG;
+	if (rc == 0 && !(insns = malloc((size_t)st.st_size)))
+		rc = -ENOMEM;
+	if (rc == 0 && pread(fd, insns, (size_t)st.st_size, 0) != st.st_size)
+		rc = -EIO;
+	close(fd);
+	if (rc < 0) {
+		free(insns);
+		return rc;
+	}
+	prog->len = (unsigned short)(st.st_size / sizeof(struct sock_filter));
+	prog->filter = insns;
+	return 0;
+}
+
+/*
+ * Builds the BPF for s->spec. Everything libseccomp does happens here, so
+ * nothing of it runs once the filter is loaded. Calls of another arch (and,
+ * on x86_64, of the x32 ABI) hit the bad-arch action and kill the process.
+ */
+static int build_filter(const sg_shim_t *s, struct sock_fprog *prog, char *err, size_t errlen)
+{
+	const sg_spec_t *sp = &s->spec;
+	uint32_t def = scmp_action(sp->default_action, sp->default_errno);
+	scmp_filter_ctx ctx = seccomp_init(def);
+	int rc;
+
+	if (!ctx) {
+		errf(err, errlen, "seccomp_init failed");
+		return -ENOMEM;
+	}
+	rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
+	/* The binary-tree optimizer is an optimisation only: older kernels or
+	 * libseccomp builds without it still get a correct filter. */
+	if (rc == 0)
+		(void)seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
+	if (rc == 0)
+		rc = add_rules(ctx, sp, def);
+	if (rc < 0)
+		errf(err, errlen, "building the filter: %s", strerror(-rc));
+	else if ((rc = export_bpf(ctx, prog)) < 0)
+		errf(err, errlen, "exporting the filter: %s", strerror(-rc));
+	seccomp_release(ctx);
+	return rc;
+}
+
+/* ---- the handoff --------------------------------------------------- */
+
+/* The helper's way out after the filter is loaded: it is unfiltered, so
+ * write and exit_group always work, and exit_group ends the filtered
+ * thread with it. */
+static _Noreturn void helper_die(const sg_shim_t *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static _Noreturn void helper_die(const sg_shim_t *s, const char *fmt, ...)
+{
+	char msg[1024];
+	int n = snprintf(msg, sizeof msg, "%s: ", s->progname);
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (n > 0 && (size_t)n < sizeof msg)
+		n += vsnprintf(msg + n, sizeof msg - (size_t)n, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		n = 0;
+	if ((size_t)n >= sizeof msg - 1)
+		n = (int)sizeof msg - 2;
+	msg[n++] = '\n';
+	(void)!write(STDERR_FILENO, msg, (size_t)n);
+	_exit(s->exit_status);
+}
+
+/* Waits for the supervisor's READY; dies on anything else. */
+static uint64_t helper_ready(sg_shim_t *s)
+{
+	unsigned char buf[SMALL_MSG];
+	char err[256];
+	sg_msg_header_t hdr;
+	sg_ready_t ready;
+	ssize_t n = recv_answer(s, buf, sizeof buf, err, sizeof err);
+	int rc;
+
+	if (n < 0)
+		helper_die(s, "handing over the listener: %s", err);
+	rc = sg_proto_check_header(buf, (size_t)n, &hdr);
+	if (rc == 0 && hdr.type == SG_MSG_REFUSE) {
+		refused(s, buf, (size_t)n, err, sizeof err);
+		helper_die(s, "%s", err);
+	}
+	if (rc == 0)
+		rc = sg_proto_decode_ready(buf, (size_t)n, &ready);
+	if (rc < 0)
+		helper_die(s, "malformed answer to LISTENER from the supervisor: %s", strerror(-rc));
+	return ready.target_id;
+}
+
+static void *helper_main(void *arg)
+{
+	sg_shim_t *s = arg;
+	const struct timespec tick = { .tv_nsec = 20000 };
+	unsigned char buf[64];
+	ssize_t n;
+	int fd, rc;
+
+	while ((fd = atomic_load(&s->listener)) == LISTENER_WAIT)
+		nanosleep(&tick, NULL);
+	if (fd == LISTENER_ABORT) {
+		atomic_store(&s->done, 1);
+		return NULL;
+	}
+	n = sg_proto_encode_listener(buf, sizeof buf);
+	rc = n < 0 ? (int)n : sg_proto_send(s->sock, buf, (size_t)n, fd);
+	/* The fd in flight holds its own reference, so the process drops its
+	 * copy at once: the target never keeps a listener of its own filter. */
+	close(fd);
+	if (rc < 0)
+		helper_die(s, "handing over the listener: %s", strerror(-rc));
+	s->target_id = helper_ready(s);
+	atomic_store(&s->done, 1); /* last access to s: it may be freed after */
+	return NULL;
+}
+
+/* Starts the helper with every signal blocked, so handlers run on the
+ * caller's thread and never interrupt the handoff. */
+static int start_helper(sg_shim_t *s)
+{
+	pthread_attr_t attr;
+	pthread_t t;
+	sigset_t all, old;
+	int rc;
+
+	sigfillset(&all);
+	rc = pthread_attr_init(&attr);
+	if (rc)
+		return -rc;
+	rc = pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (rc == 0)
+		rc = pthread_sigmask(SIG_SETMASK, &all, &old);
+	if (rc == 0) {
+		rc = pthread_create(&t, &attr, helper_main, s);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	}
+	pthread_attr_destroy(&attr);
+	return -rc;
+}
+
+/*
+ * Loads the filter on this thread and waits for the helper. From the
+ * seccomp() call on, this thread makes no syscall the handoff depends on:
+ * it publishes the fd with a plain atomic store, and its sched_yield()
+ * calls may be forwarded, or denied, without harm.
+ */
+static int load_and_wait(sg_shim_t *s, struct sock_fprog *prog)
+{
+	long fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+			  SECCOMP_FILTER_FLAG_NEW_LISTENER, prog);
+
+	if (fd < 0) {
+		int rc = -errno;
+
+		/* Not filtered: stop the helper and wait until it let go of s. */
+		atomic_store(&s->listener, LISTENER_ABORT);
+		while (!atomic_load(&s->done))
+			sched_yield();
+		return rc;
+	}
+	atomic_store(&s->listener, (int)fd);
+	while (!atomic_load(&s->done))
+		(void)sched_yield();
+	return 0;
+}
+
+int sg_shim_enter(sg_shim_t *s, char *err, size_t errlen)
+{
+	struct sock_fprog prog = { 0 };
+	int rc;
+
+	if (!s || s->sock < 0) {
+		errf(err, errlen, "not connected");
+		return -EINVAL;
+	}
+	rc = build_filter(s, &prog, err, errlen);
+	if (rc < 0)
+		return rc;
+	atomic_store(&s->listener, LISTENER_WAIT);
+	atomic_store(&s->done, 0);
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+		rc = -errno;
+		errf(err, errlen, "prctl(PR_SET_NO_NEW_PRIVS): %s", strerror(errno));
+	} else if ((rc = start_helper(s)) < 0) {
+		errf(err, errlen, "starting the handoff thread: %s", strerror(-rc));
+	} else if ((rc = load_and_wait(s, &prog)) < 0) {
+		errf(err, errlen, "loading the seccomp filter: %s", strerror(-rc));
+	}
+	/* free() may make syscalls; once loaded they are the policy's to decide,
+	 * and the supervisor is serving the listener by now. */
+	free(prog.filter);
+	return rc;
+}

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -28,12 +29,13 @@ struct sg_pidfd_info {
 #define SG_PIDFD_GET_INFO _IOWR(0xFF, 11, struct sg_pidfd_info)
 #define SG_PIDFD_INFO_EXIT (1ULL << 3)
 
-static bool exit_status(int pidfd, int *status)
+#define REAP_WAIT_MS 1000
+
+/* The exit status the kernel keeps for a reaped process (6.15+). */
+static bool reaped_status(int pidfd, int *status)
 {
 	struct sg_pidfd_info info;
 
-	if (pidfd < 0)
-		return false;
 	memset(&info, 0, sizeof(info));
 	info.mask = SG_PIDFD_INFO_EXIT;
 	if (ioctl(pidfd, SG_PIDFD_GET_INFO, &info) < 0 || !(info.mask & SG_PIDFD_INFO_EXIT))
@@ -42,11 +44,122 @@ static bool exit_status(int pidfd, int *status)
 	return true;
 }
 
-static void target_free_cb(uv_handle_t *h)
+/* Field 52 of /proc/<pid>/stat: the wait status of a zombie. */
+static bool zombie_status(pid_t pid, int *status)
+{
+	char path[64], buf[2048];
+	const char *p;
+	ssize_t n;
+	int fd, field = 2;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	/* comm (field 2) may hold spaces and parentheses: count from the last ')'. */
+	p = strrchr(buf, ')');
+	if (!p || strncmp(p, ") Z ", 4) != 0)
+		return false;
+	for (; *p && field < 52; p++)
+		field += *p == ' ';
+	if (field != 52)
+		return false;
+	*status = (int)strtol(p, NULL, 10);
+	return true;
+}
+
+/*
+ * The listener reports POLLHUP when the last task has exited, which may be
+ * before its parent reaps it: the status is then read from the zombie. The
+ * pidfd is asked before and after, so a process reaped (and its pid
+ * reused) in between is never mistaken for ours.
+ */
+static bool exit_status(int pidfd, pid_t pid, int *status)
+{
+	int zs;
+
+	if (pidfd < 0)
+		return false;
+	if (reaped_status(pidfd, status))
+		return true;
+	if (!zombie_status(pid, &zs))
+		return reaped_status(pidfd, status);
+	if (reaped_status(pidfd, status))
+		return true;
+	*status = zs;
+	return true;
+}
+
+/* A target is freed once every libuv handle it opened is closed. */
+static void target_handle_closed_cb(uv_handle_t *h)
 {
 	target_t *t = h->data;
 
-	free(t);
+	if (--t->handles == 0)
+		free(t);
+}
+
+static void target_close_handle(target_t *t, uv_handle_t *h)
+{
+	uv_close(h, target_handle_closed_cb);
+}
+
+/* Logs target_end with what is known of the exit and lets go of the pidfd. */
+static void target_end(target_t *t, const char *reason)
+{
+	int status = 0;
+	bool known = exit_status(t->pidfd, t->pid, &status);
+
+	log_target_end(t, reason, known, status);
+	if (t->pidfd >= 0)
+		close(t->pidfd);
+	t->pidfd = -1;
+}
+
+static void target_reaped(target_t *t)
+{
+	target_close_handle(t, (uv_handle_t *)&t->reap_poll);
+	target_close_handle(t, (uv_handle_t *)&t->reap_timer);
+	target_end(t, "exited");
+}
+
+static void reap_poll_cb(uv_poll_t *h, int status, int events)
+{
+	target_reaped(h->data);
+}
+
+static void reap_timer_cb(uv_timer_t *h)
+{
+	target_reaped(h->data);
+}
+
+/*
+ * The listener reports POLLHUP as the last task exits, which can be before
+ * that task is a zombie with a status to read. The pidfd becomes readable
+ * once the process has exited; target_end waits for that, or REAP_WAIT_MS
+ * at the most. Returns false when there is nothing to wait for.
+ */
+static bool target_wait_exit(target_t *t)
+{
+	int status;
+
+	if (t->pidfd < 0 || exit_status(t->pidfd, t->pid, &status))
+		return false;
+	if (uv_poll_init(t->d->loop, &t->reap_poll, t->pidfd) < 0)
+		return false;
+	t->reap_poll.data = t;
+	t->handles++;
+	uv_timer_init(t->d->loop, &t->reap_timer);
+	t->reap_timer.data = t;
+	t->handles++;
+	uv_poll_start(&t->reap_poll, UV_READABLE, reap_poll_cb);
+	uv_timer_start(&t->reap_timer, reap_timer_cb, REAP_WAIT_MS, 0);
+	return true;
 }
 
 static void target_poll_cb(uv_poll_t *h, int status, int events)
@@ -88,13 +201,14 @@ int target_add(sgd_t *d, int listener, int pidfd, pid_t pid, uid_t uid, size_t p
 		return r;
 	}
 	t->poll.data = t;
+	t->handles = 1;
 	r = policy_target_add(t->policy, &t->info);
 	if (r == 0)
 		r = uv_poll_start(&t->poll, UV_READABLE | UV_DISCONNECT, target_poll_cb);
 	if (r < 0) {
 		/* Nothing is owned yet: the caller still closes listener and pidfd. */
 		policy_target_remove(t->policy, t->id);
-		uv_close((uv_handle_t *)&t->poll, target_free_cb);
+		target_close_handle(t, (uv_handle_t *)&t->poll);
 		return r;
 	}
 	/* The wake-up of the supervisor's thread is synchronous from here on
@@ -115,26 +229,18 @@ int target_add(sgd_t *d, int listener, int pidfd, pid_t pid, uid_t uid, size_t p
 void target_close(target_t *t, const char *reason)
 {
 	sgd_t *d = t->d;
-	int status = 0;
-	bool known;
 
 	if (t->closing)
 		return;
 	t->closing = true;
 	/* The handle is closed before the fd so that libuv never touches an fd
-	 * number that may already be reused; t itself is freed in the close
-	 * callback. Once the listener is closed, every notified call of the
-	 * target (if any task is left) fails with ENOSYS. */
-	uv_close((uv_handle_t *)&t->poll, target_free_cb);
+	 * number that may already be reused; t itself is freed once its
+	 * handles are closed. Once the listener is closed, every notified call
+	 * of the target (if any task is left) fails with ENOSYS. */
+	target_close_handle(t, (uv_handle_t *)&t->poll);
 	close(t->listener);
 	t->listener = -1;
-	known = exit_status(t->pidfd, &status);
-	log_target_end(t, reason, known, status);
-	if (t->pidfd >= 0)
-		close(t->pidfd);
-	t->pidfd = -1;
 	policy_target_remove(t->policy, t->id);
-
 	if (t->prev)
 		t->prev->next = t->next;
 	else
@@ -142,6 +248,9 @@ void target_close(target_t *t, const char *reason)
 	if (t->next)
 		t->next->prev = t->prev;
 	d->ntargets--;
+
+	if (strcmp(reason, "exited") != 0 || !target_wait_exit(t))
+		target_end(t, reason);
 }
 
 void target_close_all(sgd_t *d)

@@ -28,6 +28,9 @@ struct target {
 	pid_t pid;
 	uid_t uid;
 	uv_poll_t poll;
+	uv_poll_t reap_poll;   /* the pidfd, while waiting for the exit status */
+	uv_timer_t reap_timer; /* how long to wait for it */
+	int handles;           /* open libuv handles; freed when none is left */
 	bool closing;
 	uint64_t started_ns;
 

@@ -123,6 +123,11 @@ static ssize_t recv_answer(sg_shim_t *s, void *buf, size_t cap, char *err, size_
 	}
 	if (n == 0)
 		n = sg_proto_recv(s->sock, buf, cap, NULL, NULL);
+	/* A supervisor that closed with our message unread leaves ECONNRESET
+	 * pending, and the kernel reports it before the answer queued ahead
+	 * of it (a REFUSE): read once more for that answer. */
+	if (n == -ECONNRESET)
+		n = sg_proto_recv(s->sock, buf, cap, NULL, NULL);
 	if (n == 0) {
 		errf(err, errlen, "the supervisor closed the connection");
 		return -ECONNRESET;
@@ -217,11 +222,17 @@ static int handshake(sg_shim_t *s, const sg_hello_t *h, char *err, size_t errlen
 	}
 	n = sg_proto_encode_hello(h, buf, SG_PROTO_MAX_MSG);
 	rc = n < 0 ? (int)n : sg_proto_send(s->sock, buf, (size_t)n, -1);
-	if (rc < 0) {
+	/* A supervisor that refuses this peer outright (SO_PEERCRED) answers
+	 * and closes before reading HELLO: its REFUSE is still queued here. */
+	if (rc < 0 && rc != -EPIPE && rc != -ECONNRESET) {
 		errf(err, errlen, "sending HELLO: %s", strerror(-rc));
 		goto out;
 	}
 	n = recv_answer(s, buf, SG_PROTO_MAX_MSG, err, errlen);
+	if (rc < 0 && n <= 0) {
+		errf(err, errlen, "sending HELLO: %s", strerror(-rc));
+		goto out;
+	}
 	rc = n < 0 ? (int)n : sg_proto_check_header(buf, (size_t)n, &hdr);
 	if (rc < 0) {
 		if (n > 0)

@@ -34,6 +34,8 @@ void sgd_stop(sgd_proc_t *s);
 /* SIGKILL, wait; keeps the dir. */
 void sgd_kill(sgd_proc_t *s);
 void sgd_cleanup(sgd_proc_t *s);
+/* cmocka teardown: kills a sysgated a failed test left running. */
+int sgd_teardown(void **state);
 
 /* Runs sysgate-run -s SOCKET -p POLICY -- argv... and waits for it. If
  * stdin_fd >= 0 it becomes the program's stdin. */

@@ -156,6 +156,7 @@ static void test_kill_kills(void **state)
 	assert_non_null(d);
 	assert_string_equal(str_field(d, "message"), "no mkdir");
 	d = log_find(log, "target_end", NULL, NULL);
+	assert_non_null(str_field(d, "signal_name"));
 	assert_string_equal(str_field(d, "signal_name"), "KILL");
 	json_object_put(log);
 	sgd_stop(&s);
@@ -570,20 +571,20 @@ static void test_check_reports_policy_line(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_deny_openat),
-		cmocka_unit_test(test_emulate_mkdir),
-		cmocka_unit_test(test_kill_kills),
-		cmocka_unit_test(test_kernel_deny_no_notification),
-		cmocka_unit_test(test_unknown_policy),
-		cmocka_unit_test(test_no_supervisor),
-		cmocka_unit_test(test_supervisor_killed_enosys),
-		cmocka_unit_test(test_infinite_loop_fallback),
-		cmocka_unit_test(test_handler_errors),
-		cmocka_unit_test(test_exec_denied),
-		cmocka_unit_test(test_handoff_calls_forwarded),
-		cmocka_unit_test(test_peer_not_allowed),
-		cmocka_unit_test(test_malformed_handshakes_leak_no_fd),
-		cmocka_unit_test(test_check_reports_policy_line),
+		cmocka_unit_test_teardown(test_deny_openat, sgd_teardown),
+		cmocka_unit_test_teardown(test_emulate_mkdir, sgd_teardown),
+		cmocka_unit_test_teardown(test_kill_kills, sgd_teardown),
+		cmocka_unit_test_teardown(test_kernel_deny_no_notification, sgd_teardown),
+		cmocka_unit_test_teardown(test_unknown_policy, sgd_teardown),
+		cmocka_unit_test_teardown(test_no_supervisor, sgd_teardown),
+		cmocka_unit_test_teardown(test_supervisor_killed_enosys, sgd_teardown),
+		cmocka_unit_test_teardown(test_infinite_loop_fallback, sgd_teardown),
+		cmocka_unit_test_teardown(test_handler_errors, sgd_teardown),
+		cmocka_unit_test_teardown(test_exec_denied, sgd_teardown),
+		cmocka_unit_test_teardown(test_handoff_calls_forwarded, sgd_teardown),
+		cmocka_unit_test_teardown(test_peer_not_allowed, sgd_teardown),
+		cmocka_unit_test_teardown(test_malformed_handshakes_leak_no_fd, sgd_teardown),
+		cmocka_unit_test_teardown(test_check_reports_policy_line, sgd_teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -20,7 +20,7 @@ def count(path):
     with open(path) as f:
         for line in f:
             t = json.loads(line)
-            out = t.get("stdout") or ""
+            out = (t.get("stdout") or "") + (t.get("stderr") or "")
             ok = t.get("result") == "OK"
             p = sum(int(n) for n in PASSED.findall(out))
             fl = sum(int(n) for n in FAILED.findall(out))

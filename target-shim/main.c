@@ -209,5 +209,10 @@ int main(int argc, char **argv)
 	execve(exe, a.command, environ);
 	rc = errno;
 	fprintf(stderr, PROG ": %s: %s\n", a.command[0], strerror(rc));
-	return rc == ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_EXEC;
+	sg_shim_free(s);
+	/* Under the filter now: _exit, so that no exit handler (a sanitizer's
+	 * leak check, with its own threads and ptrace) runs under a policy
+	 * that was written for COMMAND. */
+	fflush(stderr);
+	_exit(rc == ENOENT ? EXIT_NOT_FOUND : EXIT_CANNOT_EXEC);
 }

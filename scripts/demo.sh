@@ -49,7 +49,7 @@ for line in open(sys.argv[1]):
         continue
     ev = e["event"]
     if ev == "decision":
-        what = e.get("path") or e.get("syscall")
+        what = e.get("path", "")
         v = e["verdict"] + (" " + e["errno"] if "errno" in e else "")
         v += (" value=%s" % e["value"]) if "value" in e else ""
         msg = ("  (" + e["message"] + ")") if e.get("message") else ""

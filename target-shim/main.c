@@ -43,6 +43,8 @@ static void usage(FILE *f)
 	      "  -l, --label KEY=VALUE    label the target; repeatable (up to 32)\n"
 	      "  -t, --timeout MS         how long to wait for each answer of the supervisor"
 	      " (default 10000)\n"
+	      "  -u, --supervisor-uid UID the uid the supervisor must run as (default 0);\n"
+	      "                           a socket served by anyone else is refused\n"
 	      "  -h, --help               show this help and exit\n"
 	      "  -V, --version            show the version and exit\n"
 	      "\n"
@@ -70,6 +72,18 @@ static int parse_timeout(const char *s)
 	return (int)v;
 }
 
+static uid_t parse_uid(const char *s)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || *s == '-' || v >= (uid_t)-1)
+		die_usage("invalid uid", s);
+	return (uid_t)v;
+}
+
 static void parse_args(int argc, char **argv, run_args_t *a)
 {
 	static const struct option longopts[] = {
@@ -77,13 +91,14 @@ static void parse_args(int argc, char **argv, run_args_t *a)
 		{ "socket", required_argument, NULL, 's' },
 		{ "label", required_argument, NULL, 'l' },
 		{ "timeout", required_argument, NULL, 't' },
+		{ "supervisor-uid", required_argument, NULL, 'u' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "+p:s:l:t:hV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+p:s:l:t:u:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p': a->opts.policy = optarg; break;
 		case 's': a->opts.socket_path = optarg; break;
@@ -93,6 +108,7 @@ static void parse_args(int argc, char **argv, run_args_t *a)
 			a->labels[a->opts.nlabels++] = optarg;
 			break;
 		case 't': a->opts.timeout_ms = parse_timeout(optarg); break;
+		case 'u': a->opts.supervisor_uid = parse_uid(optarg); break;
 		case 'h': usage(stdout); exit(0);
 		case 'V': printf(PROG " (sysgate) %s\n", SYSGATE_VERSION); exit(0);
 		default: die_usage("invalid arguments", NULL);

@@ -63,6 +63,7 @@ struct sg_shim {
 	/* Shared with the helper thread during sg_shim_enter() only. */
 	_Atomic int listener;     /* LISTENER_WAIT, LISTENER_ABORT or the fd */
 	_Atomic int done;         /* set by the helper as its last access to s */
+	void *bpf;                /* the loaded program, freed by the helper */
 };
 
 static void errf(char *err, size_t errlen, const char *fmt, ...)
@@ -183,7 +184,27 @@ static int build_hello(const sg_shim_opts_t *o, sg_hello_t *h, char *err, size_t
 	return 0;
 }
 
-static int open_socket(const char *path, char *err, size_t errlen)
+/* The policy comes from whoever serves the socket: it must be the
+ * supervisor's uid, or anyone who can name a socket could hand the
+ * command a filter that filters nothing. */
+static int check_server(int fd, const char *path, uid_t want_uid, char *err, size_t errlen)
+{
+	struct ucred cred;
+	socklen_t len = sizeof cred;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || len != sizeof cred) {
+		errf(err, errlen, "cannot tell who serves %s: %s", path, strerror(errno));
+		return -EPERM;
+	}
+	if (cred.uid != want_uid) {
+		errf(err, errlen, "%s is served by uid %u, not by the supervisor's uid %u: refused",
+		     path, (unsigned)cred.uid, (unsigned)want_uid);
+		return -EPERM;
+	}
+	return 0;
+}
+
+static int open_socket(const char *path, uid_t want_uid, char *err, size_t errlen)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int fd, rc;
@@ -202,6 +223,11 @@ static int open_socket(const char *path, char *err, size_t errlen)
 	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
 		rc = -errno;
 		errf(err, errlen, "cannot connect to the supervisor at %s: %s", path, strerror(errno));
+		close(fd);
+		return rc;
+	}
+	rc = check_server(fd, path, want_uid, err, errlen);
+	if (rc < 0) {
 		close(fd);
 		return rc;
 	}
@@ -294,7 +320,7 @@ int sg_shim_connect(const sg_shim_opts_t *opts, sg_shim_t **out, char *err, size
 		path = getenv(SG_SOCKET_ENV);
 	if (!path || !*path)
 		path = SG_DEFAULT_SOCKET;
-	rc = s->sock = open_socket(path, err, errlen);
+	rc = s->sock = open_socket(path, opts->supervisor_uid, err, errlen);
 	if (rc < 0)
 		goto fail;
 	rc = handshake(s, h, err, errlen);
@@ -494,6 +520,10 @@ static void *helper_main(void *arg)
 		atomic_store(&s->done, 1);
 		return NULL;
 	}
+	/* The filtered thread must not call free(), which may trim the heap
+	 * with a syscall; the program is no longer needed once loaded. */
+	free(s->bpf);
+	s->bpf = NULL;
 	n = sg_proto_encode_listener(buf, sizeof buf);
 	rc = n < 0 ? (int)n : sg_proto_send(s->sock, buf, (size_t)n, fd);
 	/* The fd in flight holds its own reference, so the process drops its
@@ -530,11 +560,25 @@ static int start_helper(sg_shim_t *s)
 	return -rc;
 }
 
+/* Tells the CPU this is a spin-wait, without a syscall. */
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield" ::: "memory");
+#else
+	__asm__ __volatile__("" ::: "memory");
+#endif
+}
+
 /*
  * Loads the filter on this thread and waits for the helper. From the
- * seccomp() call on, this thread makes no syscall the handoff depends on:
- * it publishes the fd with a plain atomic store, and its sched_yield()
- * calls may be forwarded, or denied, without harm.
+ * seccomp() call on, this thread makes no syscall at all until the helper
+ * is done: it publishes the fd with a plain atomic store and spins on
+ * memory. A syscall here would be the policy's to decide, and a strict
+ * policy (default "kill") would end the process before the command runs.
+ * The wait is one round trip to the supervisor.
  */
 static int load_and_wait(sg_shim_t *s, struct sock_fprog *prog)
 {
@@ -552,7 +596,7 @@ static int load_and_wait(sg_shim_t *s, struct sock_fprog *prog)
 	}
 	atomic_store(&s->listener, (int)fd);
 	while (!atomic_load(&s->done))
-		(void)sched_yield();
+		cpu_relax();
 	return 0;
 }
 
@@ -568,6 +612,7 @@ int sg_shim_enter(sg_shim_t *s, char *err, size_t errlen)
 	rc = build_filter(s, &prog, err, errlen);
 	if (rc < 0)
 		return rc;
+	s->bpf = prog.filter;
 	atomic_store(&s->listener, LISTENER_WAIT);
 	atomic_store(&s->done, 0);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
@@ -577,9 +622,9 @@ int sg_shim_enter(sg_shim_t *s, char *err, size_t errlen)
 		errf(err, errlen, "starting the handoff thread: %s", strerror(-rc));
 	} else if ((rc = load_and_wait(s, &prog)) < 0) {
 		errf(err, errlen, "loading the seccomp filter: %s", strerror(-rc));
+	} else {
+		return 0; /* the helper freed the program: free() may make syscalls */
 	}
-	/* free() may make syscalls; once loaded they are the policy's to decide,
-	 * and the supervisor is serving the listener by now. */
 	free(prog.filter);
 	return rc;
 }

@@ -32,6 +32,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "sysgate/protocol.h"
 
@@ -52,6 +53,10 @@ typedef struct sg_shim_opts {
 	int timeout_ms;            /* per answer from the supervisor; 0: 10000 */
 	int exit_status;           /* for a failure after the filter is loaded; 0: 125 */
 	const char *progname;      /* prefix of that last message; NULL: "sysgate" */
+	uid_t supervisor_uid;      /* the uid the socket's server must have (SO_PEERCRED);
+	                            * 0, root, unless set: whoever can point the shim at
+	                            * a socket of their own must not be able to hand it
+	                            * a policy */
 } sg_shim_opts_t;
 
 /* Connects, sends HELLO and receives the SPEC. A refusal gives the

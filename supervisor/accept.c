@@ -26,6 +26,8 @@
 #include "sgd.h"
 #include "target.h"
 
+#define ACCEPT_RETRY_MS 100
+
 #ifndef SO_PEERPIDFD
 #define SO_PEERPIDFD 77
 #endif
@@ -279,6 +281,16 @@ static conn_t *conn_new(sgd_t *d, int fd)
 	return c;
 }
 
+static void listen_cb(uv_poll_t *h, int status, int events);
+
+static void accept_retry_cb(uv_timer_t *h)
+{
+	sgd_t *d = h->data;
+
+	if (d->listening)
+		uv_poll_start(&d->listen_poll, UV_READABLE, listen_cb);
+}
+
 static void listen_cb(uv_poll_t *h, int status, int events)
 {
 	sgd_t *d = h->data;
@@ -287,6 +299,15 @@ static void listen_cb(uv_poll_t *h, int status, int events)
 		int fd = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		conn_t *c;
 
+		if (fd < 0 && (errno == EMFILE || errno == ENFILE)) {
+			/* The connection stays queued and the poll is level-triggered:
+			 * without a pause this would spin until an fd is free. */
+			log_supervisor("accept_paused", "out of file descriptors (%s); accepting again in %d ms",
+				       strerror(errno), ACCEPT_RETRY_MS);
+			uv_poll_stop(&d->listen_poll);
+			uv_timer_start(&d->accept_retry, accept_retry_cb, ACCEPT_RETRY_MS, 0);
+			return;
+		}
 		if (fd < 0)
 			return; /* EAGAIN, or an error accept4 will repeat later */
 		if (d->nconns >= SGD_MAX_CONNS || d->stopping) {
@@ -337,21 +358,43 @@ static int socket_clear(const char *path, sg_error_t *err)
 	return unlink(path) < 0 ? -errno : 0;
 }
 
+/*
+ * The socket's directory: created if missing, and refused if anyone but
+ * the supervisor's uid could replace the socket in it (a look-alike socket
+ * would hand sysgate-run a policy of someone else's choosing).
+ */
 static int socket_dir(const char *path, sg_error_t *err)
 {
 	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct stat st;
 	char *slash;
 
 	snprintf(dir, sizeof(dir), "%s", path);
 	slash = strrchr(dir, '/');
-	if (!slash || slash == dir)
-		return 0;
-	*slash = '\0';
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
 	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
 		int e = errno;
 
 		sg_error_set(err, dir, 0, "cannot create the socket's directory: %s", strerror(e));
 		return -e;
+	}
+	if (stat(dir, &st) < 0) {
+		int e = errno;
+
+		sg_error_set(err, dir, 0, "%s", strerror(e));
+		return -e;
+	}
+	if (st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+		sg_error_set(err, dir, 0,
+			     "the socket's directory must belong to uid %u and be writable by it "
+			     "alone (it is uid %u, mode %04o)",
+			     (unsigned)geteuid(), (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+		return -EPERM;
 	}
 	return 0;
 }
@@ -400,6 +443,8 @@ int accept_start(sgd_t *d, sg_error_t *err)
 	d->listen_fd = fd;
 	d->listen_poll.data = d;
 	d->listening = true;
+	uv_timer_init(d->loop, &d->accept_retry);
+	d->accept_retry.data = d;
 	uv_poll_start(&d->listen_poll, UV_READABLE, listen_cb);
 	return 0;
 }
@@ -407,6 +452,7 @@ int accept_start(sgd_t *d, sg_error_t *err)
 void accept_stop(sgd_t *d)
 {
 	if (d->listening) {
+		uv_close((uv_handle_t *)&d->accept_retry, NULL);
 		uv_close((uv_handle_t *)&d->listen_poll, NULL);
 		close(d->listen_fd);
 		unlink(d->cfg->socket);

@@ -11,6 +11,8 @@
 #include <sys/wait.h>
 #include <stdio.h>
 #include <string.h>
+#include <poll.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -18,15 +20,36 @@
 #include "names.h"
 #include "target.h"
 
+#define LOG_FINISH_MS 100 /* to finish a line a stalled reader cut in two */
+
 static int log_fd = -1;
 static bool log_owned;
 static uint64_t log_failures;
+
+/*
+ * A pipe or socket whose reader stalls would block the loop in write(2),
+ * and with it every target's decisions: those are made non-blocking, and
+ * a line that finds no room is dropped and counted instead. A regular file
+ * is written as it is (writes to it do not wait on anyone).
+ */
+static void log_nonblock_if_stream(int fd)
+{
+	struct stat st;
+	int fl;
+
+	if (fstat(fd, &st) < 0 || !(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))
+		return;
+	fl = fcntl(fd, F_GETFL);
+	if (fl >= 0)
+		(void)fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
 
 int log_open(const char *path, sg_error_t *err)
 {
 	if (strcmp(path, "-") == 0) {
 		log_fd = STDOUT_FILENO;
 		log_owned = false;
+		log_nonblock_if_stream(log_fd);
 		return 0;
 	}
 	log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640);
@@ -37,6 +60,7 @@ int log_open(const char *path, sg_error_t *err)
 		return -e;
 	}
 	log_owned = true;
+	log_nonblock_if_stream(log_fd);
 	return 0;
 }
 
@@ -113,6 +137,14 @@ static void event_emit(json_object *o)
 
 		if (n < 0 && errno == EINTR)
 			continue;
+		/* Half a line would corrupt the next one: finish it if the
+		 * reader makes room soon, else give up on it. */
+		if (n < 0 && errno == EAGAIN && off > 0) {
+			struct pollfd p = { .fd = log_fd, .events = POLLOUT };
+
+			if (poll(&p, 1, LOG_FINISH_MS) == 1)
+				continue;
+		}
 		if (n <= 0) {
 			log_failures++;
 			break;

@@ -28,6 +28,7 @@ typedef struct log_proc {
 /* path: "-" for stdout or a file path. */
 int log_open(const char *path, sg_error_t *err);
 void log_close(void);
+/* Lines that could not be written (a full pipe, a failing disk). */
 uint64_t log_write_failures(void);
 
 void log_proc_read(pid_t tid, pid_t tgid, log_proc_t *out);

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -34,6 +35,18 @@ static void usage(FILE *f)
 	      "Exit status: 0 on success or a clean stop, 1 on a config or policy error\n"
 	      "or a failure to start, 2 on a usage error. See sysgated(8).\n",
 	      f);
+}
+
+/* Every target holds two fds (its listener and its pidfd): take the whole
+ * hard limit, not the 1024 a soft limit usually leaves. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
 }
 
 static void print_error(const sg_error_t *err)
@@ -77,8 +90,9 @@ static void stop(sgd_t *d, int signum)
 	if (d->stopping)
 		return;
 	d->stopping = true;
-	log_supervisor("supervisor_stop", "stopping on %s; closing %zu target(s)",
-		       sigabbrev_np(signum) ? sigabbrev_np(signum) : "signal", d->ntargets);
+	log_supervisor("supervisor_stop", "stopping on %s; closing %zu target(s); %llu log line(s) lost",
+		       sigabbrev_np(signum) ? sigabbrev_np(signum) : "signal", d->ntargets,
+		       (unsigned long long)log_write_failures());
 	accept_stop(d);
 	target_close_all(d);
 	uv_close((uv_handle_t *)&d->sigterm, NULL);
@@ -149,6 +163,7 @@ int main(int argc, char **argv)
 	}
 	/* A log reader that goes away must not kill the supervisor. */
 	signal(SIGPIPE, SIG_IGN);
+	raise_fd_limit();
 
 	if (config_load(path, &cfg, &err) < 0) {
 		print_error(&err);

@@ -210,9 +210,9 @@ static void handle(target_t *t, const struct seccomp_notif *req, uint64_t t0)
 {
 	sgd_t *d = t->d;
 	call_t *c = &d->call;
-	char why[512];
+	char why[512], rwhy[256];
 	const char *error;
-	log_proc_t proc;
+	log_proc_t proc = { .comm = "", .exe = "" };
 	verdict_t v;
 	bool fallback, logged;
 	int r;
@@ -224,7 +224,7 @@ static void handle(target_t *t, const struct seccomp_notif *req, uint64_t t0)
 	 * have exited or exec'd. Only for calls that are logged. */
 	if (logged)
 		log_proc_read(c->pid, call_tgid(c), &proc);
-	r = respond_send(t, c, &v, d->resp, d->resp_size);
+	r = respond_send(t, c, &v, d->resp, d->resp_size, rwhy, sizeof(rwhy));
 	t->decisions++;
 	if (v.kind != VERDICT_ALLOW)
 		t->denied++;
@@ -234,10 +234,8 @@ static void handle(target_t *t, const struct seccomp_notif *req, uint64_t t0)
 	}
 	if (logged)
 		log_decision(t, c, &proc, &v, sgd_now_ns() - t0, fallback);
-	if (r < 0 && r != -ENOENT) {
-		snprintf(why, sizeof(why), "cannot answer the call: %s", strerror(-r));
-		log_error(t, c, &proc, &v, why);
-	}
+	if (r < 0 && r != -ENOENT)
+		log_error(t, c, &proc, &v, rwhy);
 }
 
 /* Receives one notification. 0, or -ENOENT when the notification vanished

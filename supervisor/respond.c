@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/syscall.h>
@@ -34,19 +35,30 @@ static int kill_caller(target_t *t, call_t *c)
 }
 
 int respond_send(target_t *t, call_t *c, const verdict_t *v, struct seccomp_notif_resp *resp,
-		 size_t resp_size)
+		 size_t resp_size, char *why, size_t why_len)
 {
+	int killed = 0;
+
 	if (v->kind == VERDICT_KILL)
-		(void)kill_caller(t, c); /* if it failed, the call is denied below */
+		killed = kill_caller(t, c); /* if it failed, the call is denied below */
 	memset(resp, 0, resp_size);
 	verdict_to_resp(v, c->id, resp);
 	for (;;) {
 		if (ioctl(t->listener, SECCOMP_IOCTL_NOTIF_SEND, resp) == 0)
-			return 0;
+			break;
 		if (errno == EINTR)
 			continue;
-		if (errno == ENOENT)
+		if (errno == ENOENT) {
 			t->gone++;
+			return -ENOENT;
+		}
+		snprintf(why, why_len, "cannot answer the call: %s", strerror(errno));
 		return -errno;
 	}
+	if (killed < 0) {
+		snprintf(why, why_len, "cannot kill the calling process (%s): the call was denied",
+			 strerror(-killed));
+		return killed;
+	}
+	return 0;
 }

@@ -46,6 +46,7 @@ typedef struct sgd {
 
 	int listen_fd;
 	uv_poll_t listen_poll;
+	uv_timer_t accept_retry; /* resumes accepting after EMFILE */
 	bool listening;
 	uv_signal_t sigterm, sigint;
 	bool stopping;

@@ -115,6 +115,11 @@ static int serve(sgd_t *d)
 			strerror(-r));
 		return r;
 	}
+	r = receive_watchdog_start(d);
+	if (r < 0) {
+		fprintf(stderr, "sysgated: cannot start the receive watchdog: %s\n", strerror(-r));
+		return r;
+	}
 	r = accept_start(d, &err);
 	if (r < 0) {
 		print_error(&err);
@@ -190,6 +195,7 @@ int main(int argc, char **argv)
 			log_close();
 		}
 	}
+	receive_watchdog_stop(d);
 	receive_fini(d);
 	free_policies(d);
 	free(d);

@@ -8,6 +8,9 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -238,30 +241,103 @@ static void handle(target_t *t, const struct seccomp_notif *req, uint64_t t0)
 		log_error(t, c, &proc, &v, rwhy);
 }
 
-/* Receives one notification. 0, or -ENOENT when the notification vanished
- * (the task was killed or interrupted meanwhile), or another -errno. */
+/*
+ * The receive watchdog. poll() said POLLIN, but NOTIF_RECV still blocks
+ * when someone else holding the same listener took the notification in
+ * between: a peer that kept a copy of the fd it handed over can do that,
+ * and would freeze the loop, and every target with it. The loop marks the
+ * time it enters NOTIF_RECV; a thread checks every WATCHDOG_MS and, when a
+ * receive has lasted that long, interrupts it with a signal whose handler
+ * does not restart it. The target is then dropped: its listener is shared
+ * with someone else and cannot be trusted. The hot path pays two relaxed
+ * stores.
+ */
+#define WATCHDOG_MS 100
+#define WATCHDOG_SIGNAL (SIGRTMIN + 1)
+
+static void watchdog_signal_cb(int sig)
+{
+	(void)sig; /* its only job is to make NOTIF_RECV return EINTR */
+}
+
+static void *watchdog_main(void *arg)
+{
+	sgd_t *d = arg;
+	const struct timespec tick = { 0, WATCHDOG_MS * 1000000L };
+	uint64_t last = 0;
+
+	while (!atomic_load(&d->watchdog_stop)) {
+		uint64_t cur;
+
+		nanosleep(&tick, NULL);
+		cur = atomic_load_explicit(&d->recv_seq, memory_order_relaxed);
+		if (cur != 0 && cur == last) {
+			atomic_store(&d->recv_kicked, true);
+			pthread_kill(d->loop_thread, WATCHDOG_SIGNAL);
+		}
+		last = cur;
+	}
+	return NULL;
+}
+
+int receive_watchdog_start(sgd_t *d)
+{
+	struct sigaction sa = { .sa_handler = watchdog_signal_cb }; /* no SA_RESTART */
+	sigset_t all, old;
+	int r;
+
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(WATCHDOG_SIGNAL, &sa, NULL) < 0)
+		return -errno;
+	d->loop_thread = pthread_self();
+	/* The watchdog takes no signal meant for the loop (libuv's). */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	r = pthread_create(&d->watchdog, NULL, watchdog_main, d);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r != 0)
+		return -r;
+	d->watchdog_running = true;
+	return 0;
+}
+
+void receive_watchdog_stop(sgd_t *d)
+{
+	if (!d->watchdog_running)
+		return;
+	atomic_store(&d->watchdog_stop, true);
+	pthread_join(d->watchdog, NULL);
+	d->watchdog_running = false;
+}
+
+/* Receives one notification. 0, -ENOENT when the notification vanished
+ * (the task was killed or interrupted meanwhile), -EINTR when a signal
+ * came first (the level-triggered poll brings us back), -ETIMEDOUT when
+ * the watchdog had to interrupt it, or another -errno. */
 static int receive_one(target_t *t)
 {
 	sgd_t *d = t->d;
 	uint64_t t0;
+	int r;
 
 	/* A stale field from the last notification must never be read as part
 	 * of this one (HARDENING 7). */
 	memset(d->req, 0, d->req_size);
-	for (;;) {
-		if (ioctl(t->listener, SECCOMP_IOCTL_NOTIF_RECV, d->req) == 0)
-			break;
-		if (errno == EINTR)
-			continue;
-		return -errno;
-	}
+	atomic_store(&d->recv_kicked, false);
+	atomic_store_explicit(&d->recv_seq, ++d->recv_count, memory_order_relaxed);
+	r = ioctl(t->listener, SECCOMP_IOCTL_NOTIF_RECV, d->req) == 0 ? 0 : -errno;
+	atomic_store_explicit(&d->recv_seq, 0, memory_order_relaxed);
+	if (r == -EINTR && atomic_exchange(&d->recv_kicked, false))
+		return -ETIMEDOUT;
+	if (r < 0)
+		return r;
 	t0 = sgd_now_ns();
 	t->notifications++;
 	handle(t, d->req, t0);
 	return 0;
 }
 
-bool receive_drain(target_t *t)
+const char *receive_drain(target_t *t)
 {
 	for (int n = 0; n < DRAIN_BATCH && !t->closing; n++) {
 		struct pollfd p = { .fd = t->listener, .events = POLLIN };
@@ -270,18 +346,24 @@ bool receive_drain(target_t *t)
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0)
-			return true;
+			return "receive_error";
 		/* POLLIN first: a notification that is pending is answered even
 		 * when the listener also reports that the filter is unused. */
 		if (p.revents & POLLIN) {
 			r = receive_one(t);
+			if (r == -ETIMEDOUT)
+				return "listener_shared";
+			if (r == -EINTR)
+				return NULL;
 			if (r < 0 && r != -ENOENT)
-				return true;
+				return "receive_error";
 			continue;
 		}
 		/* A bare POLLHUP: no task uses the filter any more. NOTIF_RECV
 		 * would block now, so it must not be called. */
-		return (p.revents & (POLLHUP | POLLERR | POLLNVAL)) != 0;
+		if (p.revents & (POLLHUP | POLLERR | POLLNVAL))
+			return "exited";
+		return NULL;
 	}
-	return false;
+	return NULL;
 }

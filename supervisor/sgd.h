@@ -11,6 +11,8 @@
 #ifndef SG_SGD_H
 #define SG_SGD_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <linux/seccomp.h>
@@ -65,6 +67,13 @@ typedef struct sgd {
 	call_t call;
 	unsigned long id_valid_ioctl;
 
+	/* The receive watchdog (receive.c). */
+	pthread_t loop_thread, watchdog;
+	bool watchdog_running;
+	_Atomic bool watchdog_stop, recv_kicked;
+	_Atomic uint64_t recv_seq; /* nonzero while in NOTIF_RECV */
+	uint64_t recv_count;
+
 	/* Handshake buffer. */
 	unsigned char msg[SG_PROTO_MAX_MSG];
 } sgd_t;
@@ -83,9 +92,14 @@ uint64_t target_id(const target_t *t);
 /* receive.c: sizes the buffers, then drains a listener when it wakes. */
 int receive_init(sgd_t *d);
 void receive_fini(sgd_t *d);
-/* Receives and answers every pending notification of t. Returns true
- * when the listener reported POLLHUP (the target is gone). */
-bool receive_drain(target_t *t);
+/* Receives and answers the pending notifications of t. Returns NULL, or
+ * why the target must be closed: "exited" (POLLHUP: no task uses the
+ * filter any more), "listener_shared" (a receive blocked: someone else
+ * holds the listener too), "receive_error". */
+const char *receive_drain(target_t *t);
+/* Starts and stops the thread that interrupts a receive that blocks. */
+int receive_watchdog_start(sgd_t *d);
+void receive_watchdog_stop(sgd_t *d);
 /* NOTIF_ID_VALID with the ioctl number this kernel speaks. 0 when valid,
  * -ENOENT when not, another negative errno on failure. */
 int receive_id_valid(sgd_t *d, int listener, uint64_t id);

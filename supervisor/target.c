@@ -166,10 +166,15 @@ static void target_poll_cb(uv_poll_t *h, int status, int events)
 {
 	target_t *t = h->data;
 
+	const char *end;
+
 	/* libuv reports POLLHUP as readable (or as an error): in every case
 	 * drain what is pending; the drain tells whether the target is gone. */
-	if (receive_drain(t) || status < 0)
-		target_close(t, status < 0 ? "poll_error" : "exited");
+	end = receive_drain(t);
+	if (!end && status < 0)
+		end = "poll_error";
+	if (end)
+		target_close(t, end);
 }
 
 int target_add(sgd_t *d, int listener, int pidfd, pid_t pid, uid_t uid, size_t policy_index,

@@ -405,6 +405,49 @@ static void test_peer_not_allowed(void **state)
 	sgd_stop(&s);
 }
 
+POLICY(ppid, "return sysgate.policy { name = 'ppid', on = { getppid = sysgate.allow() } }\n");
+
+/* A peer that keeps a copy of the listener it handed over can take a
+ * notification between the supervisor's poll and its receive, and then
+ * stop making calls: the receive would wait forever and no target would
+ * be served. The watchdog interrupts it, the target is dropped as
+ * listener_shared, and the supervisor serves on and stops cleanly. */
+static void test_shared_listener_does_not_stall(void **state)
+{
+	const char *argv[] = { probe(), "getppid", NULL };
+	char pid[16], out[256] = "";
+	int p[2], status;
+	sgd_proc_t s;
+	run_result_t r;
+	json_object *log;
+	pid_t steal;
+	ssize_t n;
+
+	START(&s, ppid, NULL);
+	snprintf(pid, sizeof(pid), "%d", (int)s.pid);
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	steal = fork();
+	if (steal == 0) {
+		dup2(p[1], 1);
+		execl(env_path("STEAL"), "steal", s.socket, "ppid", pid, "20", (char *)NULL);
+		_exit(127);
+	}
+	close(p[1]);
+	n = read(p[0], out, sizeof(out) - 1);
+	close(p[0]);
+	assert_int_equal(waitpid(steal, &status, 0), steal);
+	out[n > 0 ? n : 0] = '\0';
+	assert_contains(out, "caught");
+	assert_true(log_wait(&s, "target_end", 1));
+	log = sgd_log(&s);
+	assert_non_null(log_find(log, "target_end", "reason", "listener_shared"));
+	json_object_put(log);
+	run_under(&s, "ppid", argv, &r);
+	assert_exited(&r, 0);
+	assert_contains(r.out, "getppid: ok");
+	sgd_stop(&s);
+}
+
 /* --- malformed handshakes ------------------------------------------------ */
 
 static int connect_raw(const sgd_proc_t *s)
@@ -584,6 +627,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_handoff_calls_forwarded, sgd_teardown),
 		cmocka_unit_test_teardown(test_peer_not_allowed, sgd_teardown),
 		cmocka_unit_test_teardown(test_malformed_handshakes_leak_no_fd, sgd_teardown),
+		cmocka_unit_test_teardown(test_shared_listener_does_not_stall, sgd_teardown),
 		cmocka_unit_test_teardown(test_check_reports_policy_line, sgd_teardown),
 	};
 

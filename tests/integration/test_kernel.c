@@ -385,6 +385,120 @@ static void test_handoff_calls_forwarded(void **state)
 	sgd_stop(&s);
 }
 
+POLICY(strict, "return sysgate.policy { name = 'strict',\n"
+	       "  kernel = { kill = { 'sched_yield', 'futex', 'nanosleep', 'clock_nanosleep' } },\n"
+	       "  on = { getppid = sysgate.allow():log('served') } }\n");
+
+/* Between loading the filter and exec, sysgate-run's filtered thread makes
+ * no syscall at all, so a strict policy that kills the calls a wait or a
+ * free() would make cannot end it before the command runs. */
+static void test_strict_policy_handoff(void **state)
+{
+	const char *argv[] = { probe(), "getppid", NULL };
+	sgd_proc_t s;
+	run_result_t r;
+
+	START(&s, strict, NULL);
+	for (int i = 0; i < 5; i++) {
+		run_under(&s, "strict", argv, &r);
+		assert_exited(&r, 0);
+		assert_contains(r.out, "getppid: ok");
+	}
+	sgd_stop(&s);
+}
+
+/* sysgate-run takes a filter only from a socket served by the supervisor's
+ * uid: a look-alike supervisor run by anyone else is refused (125) and the
+ * command never runs. */
+static void test_fake_supervisor_refused(void **state)
+{
+	char dir[] = "/tmp/sysgate-fake.XXXXXX", sock[128], marker[128];
+	const char *argv[] = { "sysgate-run", "-s", sock, "-p", "any", "--", probe(), "write", marker, NULL };
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int ready[2], status, err[2];
+	char msg[512] = "";
+	struct stat st;
+	pid_t fake, run;
+	ssize_t n;
+	char c;
+
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(chown(dir, 65534, 65534), 0);
+	snprintf(sock, sizeof(sock), "%s/sock", dir);
+	snprintf(marker, sizeof(marker), "%s/marker", dir);
+	assert_int_equal(pipe2(ready, O_CLOEXEC), 0);
+	fake = fork();
+	if (fake == 0) {
+		int fd;
+
+		if (setgid(65534) < 0 || setuid(65534) < 0)
+			_exit(1);
+		fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+		memcpy(sa.sun_path, sock, strlen(sock));
+		if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, 4) < 0)
+			_exit(1);
+		(void)!write(ready[1], "r", 1);
+		for (;;)
+			pause(); /* it never needs to answer: the shim checks first */
+	}
+	close(ready[1]);
+	assert_int_equal(read(ready[0], &c, 1), 1);
+	close(ready[0]);
+	assert_int_equal(pipe2(err, O_CLOEXEC), 0);
+	run = fork();
+	if (run == 0) {
+		dup2(err[1], 2);
+		execv(env_path("SYSGATE_RUN"), (char *const *)argv);
+		_exit(99);
+	}
+	close(err[1]);
+	n = read(err[0], msg, sizeof(msg) - 1);
+	msg[n > 0 ? n : 0] = '\0';
+	close(err[0]);
+	assert_int_equal(waitpid(run, &status, 0), run);
+	kill(fake, SIGKILL);
+	waitpid(fake, NULL, 0);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 125);
+	assert_contains(msg, "uid 65534");
+	assert_int_equal(stat(marker, &st), -1);
+	snprintf(msg, sizeof(msg), "rm -rf %s", dir);
+	assert_int_equal(system(msg), 0);
+}
+
+/* sysgated refuses a socket in a directory others can write: a look-alike
+ * socket could be put in its place. */
+static void test_socket_dir_writable_refused(void **state)
+{
+	char dir[] = "/tmp/sysgate-dir.XXXXXX", path[300], cmd[700], out[1024] = "";
+	FILE *f;
+	int status;
+	size_t n;
+
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/p.lua", dir);
+	f = fopen(path, "w");
+	fputs("return sysgate.policy { on = { getppid = sysgate.allow() } }\n", f);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/pub", dir);
+	assert_int_equal(mkdir(path, 0777), 0);
+	assert_int_equal(chmod(path, 01777), 0);
+	snprintf(path, sizeof(path), "%s/sysgate.conf", dir);
+	f = fopen(path, "w");
+	fputs("socket = \"pub/sock\";\npolicies = ( { name = \"p\"; file = \"p.lua\"; } );\n", f);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "timeout 10 %s -c %s 2>&1", env_path("SYSGATED"), path);
+	f = popen(cmd, "r");
+	n = fread(out, 1, sizeof(out) - 1, f);
+	out[n] = '\0';
+	status = pclose(f);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 1);
+	assert_contains(out, "writable by it alone");
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
 /* A peer whose uid the config does not allow is refused (125) and the
  * refusal is logged. */
 static void test_peer_not_allowed(void **state)
@@ -626,6 +740,9 @@ int main(void)
 		cmocka_unit_test_teardown(test_exec_denied, sgd_teardown),
 		cmocka_unit_test_teardown(test_handoff_calls_forwarded, sgd_teardown),
 		cmocka_unit_test_teardown(test_peer_not_allowed, sgd_teardown),
+		cmocka_unit_test_teardown(test_strict_policy_handoff, sgd_teardown),
+		cmocka_unit_test_teardown(test_fake_supervisor_refused, sgd_teardown),
+		cmocka_unit_test_teardown(test_socket_dir_writable_refused, sgd_teardown),
 		cmocka_unit_test_teardown(test_malformed_handshakes_leak_no_fd, sgd_teardown),
 		cmocka_unit_test_teardown(test_shared_listener_does_not_stall, sgd_teardown),
 		cmocka_unit_test_teardown(test_check_reports_policy_line, sgd_teardown),

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <setjmp.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -554,6 +555,63 @@ static void test_budget_memory(void **state)
 	policy_free(p);
 }
 
+static const char pattern_policy[] =
+	"local sg = sysgate\n"
+	"local long = ('a'):rep(4096)\n"
+	"return sg.policy { on = {\n"
+	NEXT_OK
+	/* Backtracking: over a minute if it ran. */
+	"  getuid = function(c) return long:find('a*a*b') and sg.allow() or sg.deny() end,\n"
+	/* The same, wrapped in pcall, then allow: still out of budget. */
+	"  getgid = function(c) pcall(string.match, long, '(a-)(a-)(a-)b'); return sg.allow() end,\n"
+	"  geteuid = function(c) for w in long:gmatch('a*a*a*b') do end return sg.allow() end,\n"
+	"  getegid = function(c) return sg.allow():log(long:gsub('a-a-b', '')) end,\n"
+	/* A plain search of a long needle: n * m byte compares. */
+	"  sync = function(c)\n"
+	"    local hay = ('a'):rep(3000000)\n"
+	"    return hay:find(('a'):rep(1500000) .. 'b', 1, true) and sg.allow() or sg.deny()\n"
+	"  end,\n"
+	/* What policies really do stays possible, on a long subject too. */
+	"  getppid = function(c)\n"
+	"    local path = '/home/' .. long:sub(1, 1000) .. '/.ssh/id_rsa'\n"
+	"    local a = path:find('^/home/[^/]+/%.ssh/')\n"
+	"    local b = path:match('([^/]+)$')\n"
+	"    local n = select(2, path:gsub('/', '/'))\n"
+	"    local d = long:sub(1, 1000):find('a*b')\n"
+	"    if a == 1 and b == 'id_rsa' and n == 4 and d == nil then return sg.emulate(7) end\n"
+	"    return sg.deny()\n"
+	"  end,\n"
+	"} }\n";
+
+/* A backtracking pattern runs in one C call the hook cannot interrupt:
+ * it is refused before it runs when its bound exceeds the time left, and
+ * the call gets POLICY_BUDGET quickly, even when the rule wraps it in
+ * pcall. Ordinary patterns, on long subjects too, still work. */
+static void test_budget_pattern(void **state)
+{
+	policy_t *p = load(pattern_policy);
+	const char *costly[] = { "getuid", "getgid", "geteuid", "getegid", "sync" };
+	struct timespec t0, t1;
+	verdict_t v;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(costly) / sizeof(costly[0]); i++) {
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		assert_int_equal(decide(p, costly[i], NULL, &v), POLICY_BUDGET);
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		assert_why("pattern match could outlast it");
+		/* Refused up front: far less than the 100 ms budget, let alone
+		 * the minutes the match would take. */
+		assert_true((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 < 1000);
+		assert_next_ok(p);
+	}
+	if (decide(p, "getppid", NULL, &v) != POLICY_OK)
+		fail_msg("ordinary patterns refused: %s", why);
+	assert_int_equal(v.kind, VERDICT_EMULATE);
+	assert_int_equal(v.value, 7);
+	policy_free(p);
+}
+
 /* Garbage is not live data: a call that makes more garbage than its
  * memory budget, but keeps little of it, is not stopped. */
 static void test_budget_memory_garbage(void **state)
@@ -852,6 +910,7 @@ int main(void)
 		cmocka_unit_test(test_budget_time),
 		cmocka_unit_test(test_budget_memory),
 		cmocka_unit_test(test_budget_memory_garbage),
+		cmocka_unit_test(test_budget_pattern),
 		cmocka_unit_test(test_sandbox_withheld),
 		cmocka_unit_test(test_sandbox_binary_chunk),
 		cmocka_unit_test(test_sandbox_readonly),

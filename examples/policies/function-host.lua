@@ -24,6 +24,9 @@ return sg.policy {
       "ptrace", "process_vm_readv", "process_vm_writev", "bpf", "perf_event_open",
       "mount", "umount2", "pivot_root", "kexec_load", "kexec_file_load",
       "init_module", "finit_module", "delete_module",
+      -- A process that serves its own page faults could make the
+      -- supervisor wait while it reads a path from that memory.
+      "userfaultfd",
       errno = "EPERM",
     },
   },

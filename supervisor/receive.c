@@ -229,7 +229,7 @@ static void handle(target_t *t, const struct seccomp_notif *req, uint64_t t0)
 		log_proc_read(c->pid, call_tgid(c), &proc);
 	r = respond_send(t, c, &v, d->resp, d->resp_size, rwhy, sizeof(rwhy));
 	t->decisions++;
-	if (v.kind != VERDICT_ALLOW)
+	if (v.kind == VERDICT_DENY || v.kind == VERDICT_KILL)
 		t->denied++;
 	if (error) {
 		t->errors++;

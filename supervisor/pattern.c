@@ -45,16 +45,16 @@ static double ways(double n, int q)
 	return r;
 }
 
-double pattern_cost(size_t n, const char *p, size_t lp, bool plain)
+double pattern_cost(size_t n, const char *p, size_t lp, bool plain, bool memfind, bool can_anchor)
 {
 	size_t i = 0;
 	double doubling = 1, starts, r;
 	bool anchored;
 	int q = 0;
 
-	if (plain || !has_specials(p, lp))
+	if (plain || (memfind && !has_specials(p, lp)))
 		return ((double)n + 1) * ((double)lp + 1) / 30;
-	anchored = lp > 0 && p[0] == '^';
+	anchored = can_anchor && lp > 0 && p[0] == '^';
 	i = anchored;
 	while (i < lp) {
 		char c = p[i];
@@ -92,6 +92,7 @@ double pattern_cost(size_t n, const char *p, size_t lp, bool plain)
 		}
 	}
 	starts = anchored ? 1 : (double)n + 1;
-	r = starts * ways((double)n, q) * doubling * (q == 0 ? (double)lp + 1 : 1);
+	/* every way walks the pattern, and a [set] costs its length per byte */
+	r = starts * ways((double)n, q) * doubling * ((double)lp + 1);
 	return r < COST_CAP ? r : COST_CAP;
 }

@@ -13,18 +13,21 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Work units per millisecond on the project's machines (one unit is one
- * step of the matcher; see bench/ and the sandbox tests). */
-#define PATTERN_UNITS_PER_MS 300000.0
+/* Work units per millisecond, the lowest measured on the project's
+ * machines: a*b on 4096 bytes is 6.7e7 units and 45 ms, a*a*b on 1000
+ * bytes 3e9 units and 1.7 s, a*a*a*b on 300 bytes 1.1e10 and 3.7 s. */
+#define PATTERN_UNITS_PER_MS 1.5e6
 
 /*
- * An upper bound, in matcher steps, of matching pattern p (lp bytes) against
+ * An upper bound, in work units, of matching pattern p (lp bytes) against
  * every start position of a subject of n bytes: for q repetition items
- * (x*, x+, x-, %b, back-references) Lua's matcher tries at most
- * C(n+q, q) ways from each start, and an item with ? doubles that. A plain
- * search (plain = true, or a pattern without magic characters) compares at
- * most n * lp bytes, which count as a thirtieth of a step each.
+ * (x*, x+, x-, %b, back-references) Lua's matcher tries at most C(n+q, q)
+ * ways from each start, an item with ? doubles that, and each way walks
+ * the pattern (lp). A leading ^ anchors only where can_anchor (not in
+ * gmatch, where it is a literal). A plain search -- plain = true, or with
+ * memfind a pattern without magic characters, which string.find compares
+ * with memcmp -- costs n * lp bytes, a thirtieth of a unit each.
  */
-double pattern_cost(size_t n, const char *p, size_t lp, bool plain);
+double pattern_cost(size_t n, const char *p, size_t lp, bool plain, bool memfind, bool can_anchor);
 
 #endif

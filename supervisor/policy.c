@@ -56,7 +56,7 @@ struct policy {
 	/* Load. */
 	const char *src;
 	size_t src_len;
-	bool loading, compiled, returned;
+	bool loading, compiled, returned, attempted;
 	uint8_t where[NAMES_MAX_NR];
 	uint16_t deny_err[NAMES_MAX_NR];
 
@@ -243,7 +243,8 @@ static void pl_read_deny(lua_State *L, policy_t *p, int idx, int err, int depth)
 	if (pl_rawfield(L, idx, "errno") != LUA_TNIL)
 		err = pl_check_errno(L, lua_gettop(L), " in kernel.deny");
 	lua_pop(L, 1);
-	for (lua_Integer i = 1; lua_rawgeti(L, idx, i) != LUA_TNIL; i++) {
+	for (lua_Integer i = 1, n = (lua_Integer)lua_rawlen(L, idx); i <= n; i++) {
+		lua_rawgeti(L, idx, i);
 		if (lua_type(L, -1) == LUA_TSTRING)
 			pl_add_syscall(L, p, lua_tostring(L, -1), PL_DENY, err);
 		else if (lua_type(L, -1) == LUA_TTABLE)
@@ -253,7 +254,6 @@ static void pl_read_deny(lua_State *L, policy_t *p, int idx, int err, int depth)
 				   luaL_typename(L, -1));
 		lua_pop(L, 1);
 	}
-	lua_pop(L, 1);
 }
 
 static void pl_read_kill(lua_State *L, policy_t *p, int idx)
@@ -261,14 +261,14 @@ static void pl_read_kill(lua_State *L, policy_t *p, int idx)
 	static const char *const keys[] = { NULL };
 
 	pl_check_keys(L, idx, keys, true, "kernel.kill");
-	for (lua_Integer i = 1; lua_rawgeti(L, idx, i) != LUA_TNIL; i++) {
+	for (lua_Integer i = 1, n = (lua_Integer)lua_rawlen(L, idx); i <= n; i++) {
+		lua_rawgeti(L, idx, i);
 		if (lua_type(L, -1) != LUA_TSTRING)
 			luaL_error(L, "kernel.kill entries must be syscall names, not %s",
 				   luaL_typename(L, -1));
 		pl_add_syscall(L, p, lua_tostring(L, -1), PL_KILL, 0);
 		lua_pop(L, 1);
 	}
-	lua_pop(L, 1);
 }
 
 static void pl_read_kernel(lua_State *L, policy_t *p, int idx)
@@ -398,8 +398,9 @@ static int pl_policy(lua_State *L)
 
 	if (!p->loading)
 		return luaL_error(L, "sysgate.policy can only be called while the policy file loads");
-	if (p->compiled)
+	if (p->compiled || p->attempted)
 		return luaL_error(L, "sysgate.policy is called twice");
+	p->attempted = true;
 	luaL_checktype(L, 1, LUA_TTABLE);
 	lua_settop(L, 1);
 	pl_check_keys(L, 1, keys, false, "sysgate.policy");

@@ -141,11 +141,15 @@ static void sb_hook(lua_State *L, lua_Debug *ar)
 {
 	sandbox_t *sb;
 
-	(void)ar;
 	lua_getallocf(L, (void **)&sb);
 	if (!sb->exhausted && sb->refused)
 		sb->exhausted = SB_MEMORY;
-	if (!sb->exhausted) {
+	if (!sb->exhausted && ar->event != LUA_HOOKCOUNT) {
+		/* A call (or tail call): only the clock. C functions calling C
+		 * functions run no instruction, so the count alone misses them. */
+		if (sb->deadline_ns && sb_now_ns() > sb->deadline_ns)
+			sb->exhausted = SB_TIME;
+	} else if (!sb->exhausted) {
 		sb->executed += (uint64_t)sb->period;
 		if (sb->max_instructions && sb->executed > sb->max_instructions)
 			sb->exhausted = SB_INSTRUCTIONS;
@@ -153,9 +157,10 @@ static void sb_hook(lua_State *L, lua_Debug *ar)
 			sb->exhausted = SB_TIME;
 	}
 	if (sb->exhausted) {
-		/* From now on every instruction raises, so pcall cannot keep
-		 * the rule alive. */
-		lua_sethook(L, sb_hook, LUA_MASKCOUNT, 1);
+		/* From now on every instruction and every call raises, so
+		 * pcall cannot keep the rule alive, nor can a C function that
+		 * calls C functions (gsub or sort with pcall as callback). */
+		lua_sethook(L, sb_hook, LUA_MASKCOUNT | LUA_MASKCALL, 1);
 		luaL_error(L, "%s budget exhausted", sb_exhausted_name(sb->exhausted));
 	}
 }
@@ -272,7 +277,10 @@ static int sb_pattern_guard(lua_State *L)
 
 	luaL_checklstring(L, 1, &ls);
 	p = luaL_checklstring(L, 2, &lp);
-	cost = pattern_cost(ls, p, lp, kind == SB_FIND && lua_toboolean(L, 4));
+	cost = pattern_cost(ls, p, lp, kind == SB_FIND && lua_toboolean(L, 4), kind == SB_FIND,
+			    kind != SB_GMATCH);
+	if (kind == SB_GSUB && lua_type(L, 3) == LUA_TSTRING)
+		cost += ((double)ls + 1) * ((double)lua_rawlen(L, 3) + 1);
 	lua_getallocf(L, (void **)&sb);
 	if (sb->deadline_ns) {
 		uint64_t now = sb_now_ns();
@@ -282,7 +290,7 @@ static int sb_pattern_guard(lua_State *L)
 	if (cost > left_ms * PATTERN_UNITS_PER_MS) {
 		if (sb->in_call && !sb->exhausted) {
 			sb->exhausted = SB_PATTERN;
-			lua_sethook(L, sb_hook, LUA_MASKCOUNT, 1);
+			lua_sethook(L, sb_hook, LUA_MASKCOUNT | LUA_MASKCALL, 1);
 		}
 		return luaL_error(L, "pattern '%s' on a %zu-byte subject could take longer than the "
 				  "%.0f ms left", p, ls, left_ms);
@@ -291,6 +299,65 @@ static int sb_pattern_guard(lua_State *L)
 	lua_insert(L, 1);
 	lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
 	return lua_gettop(L);
+}
+
+/* string.rep("", n) loops n times over memcpy(p, s, 0): answer it here. */
+static int sb_rep_guard(lua_State *L)
+{
+	size_t l, lsep = 0;
+
+	luaL_checklstring(L, 1, &l);
+	luaL_optlstring(L, 3, "", &lsep);
+	if (l + lsep == 0 && luaL_checkinteger(L, 2) > 0) {
+		lua_pushliteral(L, "");
+		return 1;
+	}
+	lua_pushvalue(L, lua_upvalueindex(1));
+	lua_insert(L, 1);
+	lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+	return lua_gettop(L);
+}
+
+/* table.move over more slots than the state could ever hold, and
+ * insert/remove on a table whose length comes from __len, loop in C over
+ * nothing: refuse them. */
+static int sb_table_guard(lua_State *L)
+{
+	int kind = (int)lua_tointeger(L, lua_upvalueindex(2));
+	sandbox_t *sb;
+
+	lua_getallocf(L, (void **)&sb);
+	if (kind == 0) { /* move */
+		lua_Integer f = luaL_checkinteger(L, 2), e = luaL_checkinteger(L, 3);
+
+		if (e >= f && (lua_Unsigned)e - (lua_Unsigned)f >= sb->total / sizeof(lua_Number))
+			return luaL_error(L, "table.move: range too large");
+	} else if (luaL_getmetafield(L, 1, "__len") != LUA_TNIL) {
+		return luaL_error(L, "table.insert/remove: tables with __len are not supported");
+	}
+	lua_pushvalue(L, lua_upvalueindex(1));
+	lua_insert(L, 1);
+	lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+	return lua_gettop(L);
+}
+
+static void sb_guard_loops(lua_State *L)
+{
+	static const char *const tnames[] = { "move", "insert", "remove" };
+
+	lua_getglobal(L, LUA_STRLIBNAME);
+	lua_getfield(L, -1, "rep");
+	lua_pushcclosure(L, sb_rep_guard, 1);
+	lua_setfield(L, -2, "rep");
+	lua_pop(L, 1);
+	lua_getglobal(L, LUA_TABLIBNAME);
+	for (int k = 0; k < 3; k++) {
+		lua_getfield(L, -1, tnames[k]);
+		lua_pushinteger(L, k);
+		lua_pushcclosure(L, sb_table_guard, 2);
+		lua_setfield(L, -2, tnames[k]);
+	}
+	lua_pop(L, 1);
 }
 
 static void sb_guard_patterns(lua_State *L)
@@ -328,6 +395,7 @@ static int sb_open_cb(lua_State *L)
 	lua_setfield(L, -2, "dump");
 	lua_pop(L, 1);
 	sb_guard_patterns(L);
+	sb_guard_loops(L);
 	sb_open_os(L);
 	return 0;
 }
@@ -494,7 +562,7 @@ static void sb_arm(sandbox_t *sb, const sandbox_budget_t *b)
 		sb->cap = sb->used + b->memory;
 	sb->period = b->instructions && b->instructions < SB_HOOK_PERIOD ? (int)b->instructions
 									   : (int)SB_HOOK_PERIOD;
-	lua_sethook(sb->L, sb_hook, LUA_MASKCOUNT, sb->period);
+	lua_sethook(sb->L, sb_hook, LUA_MASKCOUNT | LUA_MASKCALL, sb->period);
 }
 
 static void sb_disarm(sandbox_t *sb, size_t used_before)

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <time.h>
 #include <setjmp.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -874,6 +876,161 @@ static void test_load_runtime(void **state)
 	load_fails("\x1bLua", 0, "binary");
 }
 
+/* ---- one call must not outlast its time budget by far ---- */
+
+/* Decides `syscall` in a child (the bugs below hang for minutes or
+ * forever) and returns the milliseconds it took, or -1 when the child was
+ * still running after limit_ms and had to be killed. *res gets the result. */
+static long decide_in_child(policy_t *p, const char *syscall, long limit_ms, int *res)
+{
+	struct timespec t0, t1;
+	pid_t pid;
+	int status = 0;
+	long ms;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		verdict_t v;
+
+		_exit((int)decide(p, syscall, NULL, &v));
+	}
+	for (;;) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+		if (r == pid)
+			break;
+		if (ms > limit_ms) {
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			return -1;
+		}
+		usleep(2000);
+	}
+	*res = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	return ms;
+}
+
+static void assert_bounded(policy_t *p, const char *const *names, size_t n)
+{
+	int bad = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		int res = -1;
+		long ms = decide_in_child(p, names[i], 1500, &res);
+
+		/* The budget is 100 ms; allow 10x for slow machines. */
+		if (ms < 0 || ms > 1000) {
+			print_message("%s: %s (result %d) with a 100 ms budget\n", names[i],
+				      ms < 0 ? "still running after 1.5 s, killed" : "too slow", res);
+			bad++;
+		}
+	}
+	assert_int_equal(bad, 0);
+}
+
+static const char long_c_policy[] =
+	"local sg = sysgate\n"
+	"local BIG = math.maxinteger - 1\n"
+	"return sg.policy { on = {\n"
+	/* empty string: no memory, 2^63 iterations of memcpy(p, s, 0) */
+	"  getuid = function(c) local s = string.rep('', math.maxinteger) return sg.allow() end,\n"
+	/* moving nils between two empty tables allocates nothing */
+	"  getgid = function(c) table.move({}, 1, math.maxinteger, 1, {}) return sg.allow() end,\n"
+	/* a lying __len: insert/remove shift nils for 2^63 slots */
+	"  geteuid = function(c) table.insert(setmetatable({}, {__len = function() return BIG end}), 1, 0) return sg.allow() end,\n"
+	"  getegid = function(c) table.remove(setmetatable({}, {__len = function() return BIG end}), 1) return sg.allow() end,\n"
+	/* C functions calling C functions run no VM instruction: no hook */
+	"  getpgrp = function(c) local s = ('a'):rep(4000000) s:gsub('.', pcall) return sg.allow() end,\n"
+	"  setsid = function(c) local t = {('a'):rep(200000):byte(1, -1)} table.sort(t, pcall) return sg.allow() end,\n"
+	/* each instruction one 50 ms C call; the hook looks at the clock every 1000 */
+	"  sync = function(c) local t = {('\\1\\2\\3'):rep(30000):byte(1, -1)} for i = 1, 1e9 do table.sort(t) end return sg.allow() end,\n"
+	"  vhangup = function(c) local src = ('a=a '):rep(1000000) for i = 1, 1e9 do load(src) end return sg.allow() end,\n"
+	"} }\n";
+
+/* HARDENING 23: one long C call must be stopped, not just huge allocations. */
+static void test_budget_long_c_calls(void **state)
+{
+	static const char *const names[] = { "getuid", "getgid", "geteuid", "getegid",
+					      "getpgrp", "setsid", "sync", "vhangup" };
+	policy_t *p = load(long_c_policy);
+
+	(void)state;
+	assert_bounded(p, names, sizeof(names) / sizeof(names[0]));
+	policy_free(p);
+}
+
+static const char pattern_under_policy[] =
+	"local sg = sysgate\n"
+	"return sg.policy { on = {\n"
+	/* gmatch does not anchor: '^' is a literal there, but pattern_cost takes
+	 * it as an anchor (one start instead of n + 1, and one item fewer) */
+	"  getuid = function(c) for m in ('^'):rep(1500):gmatch('^^*^*b') do end return sg.allow() end,\n"
+	/* the pattern's length is not counted once there is a repetition */
+	"  getgid = function(c) ('a'):rep(5000):find('a*' .. ('a'):rep(5000) .. 'b') return sg.allow() end,\n"
+	"  geteuid = function(c) ('a'):rep(5000):find('[' .. ('b'):rep(50000) .. 'a]*c') return sg.allow() end,\n"
+	/* no special character: match/gmatch/gsub still run the matcher, not memcmp */
+	"  getegid = function(c) ('a'):rep(29000):match(('a'):rep(29000) .. 'b') return sg.allow() end,\n"
+	/* the replacement string is walked once per match */
+	"  getpgrp = function(c) ('a'):rep(20000):gsub('', ('%0'):rep(1000000)) return sg.allow() end,\n"
+	"} }\n";
+
+static void test_budget_pattern_bounds(void **state)
+{
+	static const char *const names[] = { "getuid", "getgid", "geteuid", "getegid", "getpgrp" };
+	policy_t *p = load(pattern_under_policy);
+
+	(void)state;
+	assert_bounded(p, names, sizeof(names) / sizeof(names[0]));
+	policy_free(p);
+}
+
+/* kernel.deny/kill with a hole: the names after it are dropped silently. */
+static void test_load_kernel_list_hole(void **state)
+{
+	policy_t *p = NULL;
+	sg_error_t err = { 0 };
+	bool bpf = false, init_module = false;
+
+	(void)state;
+	write_policy("local unset\n"
+		     "return sysgate.policy { kernel = { deny = { 'ptrace', unset, 'bpf' },\n"
+		     "  kill = { 'reboot', nil, 'init_module' } } }\n");
+	if (policy_load("demo", policy_path, NULL, &p, &err) < 0)
+		return; /* refusing the hole is right too */
+	for (uint32_t i = 0; i < policy_spec(p)->n_deny; i++)
+		bpf |= (int)policy_spec(p)->deny[i].nr == names_syscall("bpf");
+	for (uint32_t i = 0; i < policy_spec(p)->n_kill; i++)
+		init_module |= (int)policy_spec(p)->kill[i] == names_syscall("init_module");
+	policy_free(p);
+	if (!bpf || !init_module)
+		fail_msg("loaded, but bpf %s and init_module %s", bpf ? "denied" : "NOT denied",
+			 init_module ? "killed" : "NOT killed");
+}
+
+/* A sysgate.policy{} that failed half-way (caught by pcall) leaves its
+ * syscalls in the spec of the one that succeeds. */
+static void test_load_policy_retry(void **state)
+{
+	policy_t *p = NULL;
+	sg_error_t err = { 0 };
+
+	(void)state;
+	write_policy("local sg = sysgate\n"
+		     "pcall(sg.policy, { kernel = { deny = { 'ptrace', 42 } } })\n"
+		     "return sg.policy { default = 'deny' }\n");
+	if (policy_load("demo", policy_path, NULL, &p, &err) < 0)
+		return;
+	uint32_t n = policy_spec(p)->n_deny;
+
+	policy_free(p);
+	if (n != 0)
+		fail_msg("the returned policy names no syscall, yet %u are denied in the kernel", n);
+}
+
 static int group_setup(void **state)
 {
 	(void)state;
@@ -921,6 +1078,10 @@ int main(void)
 		cmocka_unit_test(test_load_bad_fields),
 		cmocka_unit_test(test_load_missing_return),
 		cmocka_unit_test(test_load_runtime),
+		cmocka_unit_test(test_budget_long_c_calls),
+		cmocka_unit_test(test_budget_pattern_bounds),
+		cmocka_unit_test(test_load_kernel_list_hole),
+		cmocka_unit_test(test_load_policy_retry),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

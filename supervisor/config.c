@@ -352,11 +352,49 @@ static int load_lua(const loader_t *ld, const config_setting_t *root)
 
 /* The policy file must open for reading and be a regular file. O_NONBLOCK
  * so a FIFO named by mistake does not hang start-up. */
+/*
+ * Config and policy files decide what every target may do, so only their
+ * owner may change them: the file must belong to root or to the
+ * supervisor's uid and not be writable by others, and its directory must
+ * not let others replace it (writable by others without the sticky bit).
+ * Returns NULL, or why the file is not trusted (in buf).
+ */
+static const char *untrusted(const char *path, const struct stat *st, char *buf, size_t len)
+{
+	char dir[PATH_MAX];
+	struct stat ds;
+	char *slash;
+
+	if (st->st_uid != 0 && st->st_uid != geteuid()) {
+		snprintf(buf, len, "it belongs to uid %u, not to root or the supervisor's uid %u",
+			 (unsigned)st->st_uid, (unsigned)geteuid());
+		return buf;
+	}
+	if (st->st_mode & S_IWOTH) {
+		snprintf(buf, len, "it is writable by others (mode %04o)", (unsigned)(st->st_mode & 07777));
+		return buf;
+	}
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	if (stat(dir, &ds) == 0 && (ds.st_mode & S_IWOTH) && !(ds.st_mode & S_ISVTX)) {
+		snprintf(buf, len, "its directory %s is writable by others", dir);
+		return buf;
+	}
+	return NULL;
+}
+
 static int check_policy_file(const loader_t *ld, const config_setting_t *entry,
 			     const config_policy_t *p)
 {
 	struct stat st;
 	const char *why = NULL;
+	char buf[PATH_MAX + 128];
 	int rc = 0, fd = open(p->file, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 
 	if (fd < 0 || fstat(fd, &st) < 0)
@@ -365,6 +403,8 @@ static int check_policy_file(const loader_t *ld, const config_setting_t *entry,
 		rc = -EISDIR;
 	else if (!S_ISREG(st.st_mode))
 		rc = -EINVAL, why = "not a regular file";
+	else if ((why = untrusted(p->file, &st, buf, sizeof(buf))))
+		rc = -EPERM;
 	if (fd >= 0)
 		close(fd);
 	if (rc < 0)
@@ -463,6 +503,7 @@ static int load_policies(const loader_t *ld, const config_setting_t *root)
  * NUL-terminated buffer the caller frees. */
 static int read_config(const loader_t *ld, char **out, size_t *out_len)
 {
+	char why[PATH_MAX + 128];
 	struct stat st;
 	size_t len = 0;
 	char *buf = NULL;
@@ -480,6 +521,11 @@ static int read_config(const loader_t *ld, char **out, size_t *out_len)
 	if (!S_ISREG(st.st_mode) || st.st_size > (off_t)CONFIG_MAX_BYTES) {
 		rc = fail(ld, NULL, -EINVAL, "not a regular file of at most %u bytes",
 			  CONFIG_MAX_BYTES);
+		reported = true;
+		goto out;
+	}
+	if (untrusted(ld->path, &st, why, sizeof(why))) {
+		rc = fail(ld, NULL, -EPERM, "not trusted: %s", why);
 		reported = true;
 		goto out;
 	}

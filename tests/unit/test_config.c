@@ -684,6 +684,57 @@ static void test_policy_file_missing(void **state)
 		    -ENOENT, 3, frag);
 }
 
+/* Config and policy files decide what targets may do: someone other than
+ * root or the supervisor must not be able to change or replace them. */
+static void test_config_writable_by_others(void **state)
+{
+	const fixture_t *fx = *state;
+	sg_config_t c;
+	sg_error_t e;
+
+	write_conf(fx, POLICY_DEMO);
+	assert_int_equal(chmod(fx->conf, 0666), 0);
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(config_load(fx->conf, &c, &e), -EPERM);
+	assert_non_null(strstr(e.msg, "writable by others"));
+	config_free(&c);
+}
+
+static void test_policy_file_writable_by_others(void **state)
+{
+	const fixture_t *fx = *state;
+	char pol[PATH_MAX];
+
+	fx_path(fx, "policies/demo.lua", pol, sizeof(pol));
+	assert_int_equal(chmod(pol, 0666), 0);
+	expect_fail(state, POLICY_DEMO, -EPERM, 1, "writable by others");
+}
+
+static void test_policy_file_foreign_owner(void **state)
+{
+	const fixture_t *fx = *state;
+	char pol[PATH_MAX];
+
+	fx_path(fx, "policies/demo.lua", pol, sizeof(pol));
+	assert_int_equal(chown(pol, 65534, 65534), 0);
+	expect_fail(state, POLICY_DEMO, -EPERM, 1, "belongs to uid 65534");
+}
+
+static void test_policy_dir_writable_by_others(void **state)
+{
+	const fixture_t *fx = *state;
+	char dir[PATH_MAX];
+	sg_config_t c;
+
+	fx_path(fx, "policies", dir, sizeof(dir));
+	assert_int_equal(chmod(dir, 0777), 0);
+	expect_fail(state, POLICY_DEMO, -EPERM, 1, "is writable by others");
+	/* With the sticky bit others cannot replace root's file. */
+	assert_int_equal(chmod(dir, 01777), 0);
+	expect_ok(state, POLICY_DEMO, &c);
+	config_free(&c);
+}
+
 /* Root reads a chmod 000 file, so unreadable means a directory or a
  * dangling symlink here. */
 static void test_policy_file_is_directory(void **state)
@@ -813,6 +864,10 @@ int main(void)
 		T(test_policy_duplicate_name),
 		T(test_policy_file_empty),
 		T(test_policy_file_missing),
+		T(test_config_writable_by_others),
+		T(test_policy_file_writable_by_others),
+		T(test_policy_file_foreign_owner),
+		T(test_policy_dir_writable_by_others),
 		T(test_policy_file_is_directory),
 		T(test_policy_file_dangling_symlink),
 		T(test_policy_file_not_regular),

@@ -130,12 +130,12 @@ static ssize_t read_str(void *ctx, const call_t *c, uint64_t addr, char *buf, si
 
 static pid_t read_tgid(void *ctx, const call_t *c)
 {
+	const target_t *t = ctx;
 	char path[64], buf[512];
 	const char *p;
 	ssize_t n;
 	int fd;
 
-	(void)ctx;
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)c->pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -146,7 +146,11 @@ static pid_t read_tgid(void *ctx, const call_t *c)
 		return 0;
 	buf[n] = '\0';
 	p = strstr(buf, "\nTgid:");
-	return p ? (pid_t)strtol(p + 6, NULL, 10) : 0;
+	/* Like any read about the caller, trusted only if the notification is
+	 * still valid afterwards: else the tid may name someone else by now. */
+	if (!p || receive_id_valid(t->d, t->listener, c->id) < 0)
+		return 0;
+	return (pid_t)strtol(p + 6, NULL, 10);
 }
 
 static void call_fill(call_t *c, target_t *t, const struct seccomp_notif *req)

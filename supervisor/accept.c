@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "path.h"
 #include "sgd.h"
 #include "target.h"
 
@@ -367,16 +368,8 @@ static int socket_dir(const char *path, sg_error_t *err)
 {
 	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct stat st;
-	char *slash;
 
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (!slash)
-		snprintf(dir, sizeof(dir), ".");
-	else if (slash == dir)
-		dir[1] = '\0';
-	else
-		*slash = '\0';
+	path_dir(path, dir, sizeof(dir));
 	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
 		int e = errno;
 

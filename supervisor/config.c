@@ -21,6 +21,7 @@
 #include <libconfig.h>
 
 #include "config.h"
+#include "path.h"
 
 #define CONFIG_MAX_BYTES (1u << 20) /* a config is a few hundred bytes */
 #define ID_MAX 4294967294LL         /* (uid_t)-1 means "no id" */
@@ -363,7 +364,6 @@ static const char *untrusted(const char *path, const struct stat *st, char *buf,
 {
 	char dir[PATH_MAX];
 	struct stat ds;
-	char *slash;
 
 	if (st->st_uid != 0 && st->st_uid != geteuid()) {
 		snprintf(buf, len, "it belongs to uid %u, not to root or the supervisor's uid %u",
@@ -374,14 +374,7 @@ static const char *untrusted(const char *path, const struct stat *st, char *buf,
 		snprintf(buf, len, "it is writable by others (mode %04o)", (unsigned)(st->st_mode & 07777));
 		return buf;
 	}
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (!slash)
-		snprintf(dir, sizeof(dir), ".");
-	else if (slash == dir)
-		dir[1] = '\0';
-	else
-		*slash = '\0';
+	path_dir(path, dir, sizeof(dir));
 	if (stat(dir, &ds) == 0 && (ds.st_mode & S_IWOTH) && !(ds.st_mode & S_ISVTX)) {
 		snprintf(buf, len, "its directory %s is writable by others", dir);
 		return buf;

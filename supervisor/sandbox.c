@@ -263,6 +263,28 @@ static void sb_open_os(lua_State *L)
 	lua_pop(L, 1);
 }
 
+/* For a guard: calls the library function it wraps (upvalue 1) with the
+ * guard's arguments and returns what it returns. */
+static int sb_call_wrapped(lua_State *L)
+{
+	lua_pushvalue(L, lua_upvalueindex(1));
+	lua_insert(L, 1);
+	lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+	return lua_gettop(L);
+}
+
+/* Replaces lib.name with guard, a closure over the original (upvalue 1)
+ * and kind (upvalue 2). */
+static void sb_wrap(lua_State *L, const char *lib, const char *name, lua_CFunction guard, int kind)
+{
+	lua_getglobal(L, lib);
+	lua_getfield(L, -1, name);
+	lua_pushinteger(L, kind);
+	lua_pushcclosure(L, guard, 2);
+	lua_setfield(L, -2, name);
+	lua_pop(L, 1);
+}
+
 enum { SB_FIND, SB_MATCH, SB_GMATCH, SB_GSUB };
 
 /* find, match, gmatch and gsub, guarded by pattern_cost(): upvalue 1 is
@@ -295,10 +317,7 @@ static int sb_pattern_guard(lua_State *L)
 		return luaL_error(L, "pattern '%s' on a %zu-byte subject could take longer than the "
 				  "%.0f ms left", p, ls, left_ms);
 	}
-	lua_pushvalue(L, lua_upvalueindex(1));
-	lua_insert(L, 1);
-	lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
-	return lua_gettop(L);
+	return sb_call_wrapped(L);
 }
 
 /* string.rep("", n) loops n times over memcpy(p, s, 0): answer it here. */
@@ -312,10 +331,7 @@ static int sb_rep_guard(lua_State *L)
 		lua_pushliteral(L, "");
 		return 1;
 	}
-	lua_pushvalue(L, lua_upvalueindex(1));
-	lua_insert(L, 1);
-	lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
-	return lua_gettop(L);
+	return sb_call_wrapped(L);
 }
 
 /* table.move over more slots than the state could ever hold, and
@@ -335,29 +351,16 @@ static int sb_table_guard(lua_State *L)
 	} else if (luaL_getmetafield(L, 1, "__len") != LUA_TNIL) {
 		return luaL_error(L, "table.insert/remove: tables with __len are not supported");
 	}
-	lua_pushvalue(L, lua_upvalueindex(1));
-	lua_insert(L, 1);
-	lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
-	return lua_gettop(L);
+	return sb_call_wrapped(L);
 }
 
 static void sb_guard_loops(lua_State *L)
 {
 	static const char *const tnames[] = { "move", "insert", "remove" };
 
-	lua_getglobal(L, LUA_STRLIBNAME);
-	lua_getfield(L, -1, "rep");
-	lua_pushcclosure(L, sb_rep_guard, 1);
-	lua_setfield(L, -2, "rep");
-	lua_pop(L, 1);
-	lua_getglobal(L, LUA_TABLIBNAME);
-	for (int k = 0; k < 3; k++) {
-		lua_getfield(L, -1, tnames[k]);
-		lua_pushinteger(L, k);
-		lua_pushcclosure(L, sb_table_guard, 2);
-		lua_setfield(L, -2, tnames[k]);
-	}
-	lua_pop(L, 1);
+	sb_wrap(L, LUA_STRLIBNAME, "rep", sb_rep_guard, 0);
+	for (int k = 0; k < 3; k++)
+		sb_wrap(L, LUA_TABLIBNAME, tnames[k], sb_table_guard, k);
 }
 
 static void sb_guard_patterns(lua_State *L)
@@ -365,14 +368,8 @@ static void sb_guard_patterns(lua_State *L)
 	static const char *const names[] = { [SB_FIND] = "find", [SB_MATCH] = "match",
 					     [SB_GMATCH] = "gmatch", [SB_GSUB] = "gsub" };
 
-	lua_getglobal(L, LUA_STRLIBNAME);
-	for (int k = SB_FIND; k <= SB_GSUB; k++) {
-		lua_getfield(L, -1, names[k]);
-		lua_pushinteger(L, k);
-		lua_pushcclosure(L, sb_pattern_guard, 2);
-		lua_setfield(L, -2, names[k]);
-	}
-	lua_pop(L, 1);
+	for (int k = SB_FIND; k <= SB_GSUB; k++)
+		sb_wrap(L, LUA_STRLIBNAME, names[k], sb_pattern_guard, k);
 }
 
 static int sb_open_cb(lua_State *L)

@@ -4,6 +4,7 @@
  * a test) put in the call, and at most once per call.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/syscall.h>
 
@@ -66,4 +67,51 @@ pid_t call_tgid(call_t *c)
 	if (c->tgid == 0)
 		c->tgid = c->tgid_fn ? c->tgid_fn(c->read_ctx, c) : c->pid;
 	return c->tgid;
+}
+
+int call_open_flags(const call_t *c, uint64_t *flags, uint64_t *mode)
+{
+	switch (c->nr) {
+#ifdef SYS_open
+	case SYS_open:
+		*flags = c->args[1];
+		*mode = c->args[2];
+		return 0;
+#endif
+#ifdef SYS_creat
+	case SYS_creat:
+		*flags = O_CREAT | O_WRONLY | O_TRUNC;
+		*mode = c->args[1];
+		return 0;
+#endif
+	case SYS_openat:
+		*flags = c->args[2];
+		*mode = c->args[3];
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+int call_has_open_flag(uint64_t flags, const char *name)
+{
+	/* mask and value: a flag is set when (flags & mask) == value. */
+	static const struct {
+		const char *name;
+		uint64_t mask, value;
+	} table[] = {
+		{ "O_RDONLY", O_ACCMODE, O_RDONLY },
+		{ "O_WRONLY", O_ACCMODE, O_WRONLY },
+		{ "O_RDWR", O_ACCMODE, O_RDWR },
+#define F(x) { #x, x, x }
+		F(O_CREAT), F(O_EXCL), F(O_NOCTTY), F(O_TRUNC), F(O_APPEND), F(O_NONBLOCK),
+		F(O_DSYNC), F(O_SYNC), F(O_DIRECT), F(O_LARGEFILE), F(O_DIRECTORY),
+		F(O_NOFOLLOW), F(O_NOATIME), F(O_CLOEXEC), F(O_PATH), F(O_TMPFILE),
+#undef F
+	};
+
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
+		if (strcmp(table[i].name, name) == 0)
+			return (flags & table[i].mask) == table[i].value;
+	return -EINVAL;
 }

@@ -72,6 +72,16 @@ int call_path_arg(int nr);
 /* Decodes c->path once (cached in the call). 0 or a negative errno. */
 int call_path(call_t *c);
 
+/* The open flags and mode of an open-family call (open, openat, creat,
+ * whose flags are O_CREAT|O_WRONLY|O_TRUNC). Raw arguments only, no memory
+ * read. 0, or -EINVAL when c's syscall takes no open flags. */
+int call_open_flags(const call_t *c, uint64_t *flags, uint64_t *mode);
+
+/* Whether flags has the open flag called name ("O_WRONLY", "O_CREAT"...):
+ * 1 or 0, or -EINVAL for a name that is not an open flag. The access modes
+ * O_RDONLY, O_WRONLY and O_RDWR compare the access mode, not a bit. */
+int call_has_open_flag(uint64_t flags, const char *name);
+
 /* The calling process (thread group), resolved once per call; 0 when it
  * could not be resolved. */
 pid_t call_tgid(call_t *c);

@@ -504,6 +504,38 @@ static int pl_push_path(lua_State *L, policy_t *p)
 	return 1;
 }
 
+/* c.has_flag(name), for the open family. */
+static int pl_has_flag(lua_State *L)
+{
+	policy_t *p = sandbox_owner(L);
+	const char *name = luaL_checkstring(L, 1);
+	uint64_t flags, mode;
+	int r;
+
+	if (!p->call)
+		return luaL_error(L, "the call object is only valid during its call");
+	if (call_open_flags(p->call, &flags, &mode) < 0)
+		return luaL_error(L, "c.has_flag: %s takes no open flags",
+				  p->call->syscall ? p->call->syscall : "this syscall");
+	r = call_has_open_flag(flags, name);
+	if (r < 0)
+		return luaL_error(L, "c.has_flag: unknown open flag '%s'", name);
+	lua_pushboolean(L, r);
+	return 1;
+}
+
+/* c.flags and c.mode: nil for syscalls without open flags. */
+static int pl_push_open(lua_State *L, const call_t *c, bool want_mode)
+{
+	uint64_t flags, mode;
+
+	if (call_open_flags(c, &flags, &mode) < 0)
+		lua_pushnil(L);
+	else
+		lua_pushinteger(L, (lua_Integer)(want_mode ? mode : flags));
+	return 1;
+}
+
 static int pl_call_index(lua_State *L)
 {
 	policy_t *p = sandbox_owner(L);
@@ -533,6 +565,10 @@ static int pl_call_index(lua_State *L)
 		lua_pushstring(L, names_arch_name(c->arch));
 	else if (strcmp(k, "id") == 0)
 		lua_pushinteger(L, (lua_Integer)c->id);
+	else if (strcmp(k, "flags") == 0 || strcmp(k, "mode") == 0)
+		return pl_push_open(L, c, k[0] == 'm');
+	else if (strcmp(k, "has_flag") == 0)
+		lua_pushcfunction(L, pl_has_flag); /* a light function: no allocation */
 	else
 		lua_pushnil(L);
 	return 1;

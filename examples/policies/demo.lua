@@ -3,10 +3,8 @@
 -- every exec is logged; mkdir is answered without being run.
 local sg = sysgate
 
-local O_ACCMODE, O_CREAT, O_TRUNC = 3, 0x40, 0x200
-
-local function writes(flags)
-  return flags & O_ACCMODE ~= 0 or flags & (O_CREAT | O_TRUNC) ~= 0
+local function writes(c)
+  return not c.has_flag("O_RDONLY") or c.has_flag("O_CREAT") or c.has_flag("O_TRUNC")
 end
 
 return sg.policy {
@@ -21,7 +19,7 @@ return sg.policy {
       if path == "/etc/shadow" then
         return sg.deny("EACCES"):log("secret file")
       end
-      if path:sub(1, 5) == "/etc/" and writes(c.args[3]) then
+      if path:sub(1, 5) == "/etc/" and writes(c) then
         return sg.deny("EROFS"):log("write under /etc")
       end
       return sg.allow()

@@ -10,10 +10,8 @@
 -- a function that cannot log fails with no trace of why.
 local sg = sysgate
 
-local O_ACCMODE, O_CREAT, O_TRUNC = 3, 0x40, 0x200
-
-local function writes(flags)
-  return flags & O_ACCMODE ~= 0 or flags & (O_CREAT | O_TRUNC) ~= 0
+local function writes(c)
+  return not c.has_flag("O_RDONLY") or c.has_flag("O_CREAT") or c.has_flag("O_TRUNC")
 end
 
 return sg.policy {
@@ -35,7 +33,7 @@ return sg.policy {
       -- c.path is the path as the program passed it; a relative path is
       -- not resolved here (see the README on what c.path guarantees).
       local path = c.path
-      if path:sub(1, 5) == "/etc/" and writes(c.args[3]) then
+      if path:sub(1, 5) == "/etc/" and writes(c) then
         return sg.deny("EACCES"):log("write under /etc")
       end
       return sg.allow()

@@ -103,6 +103,40 @@ static void test_deny_openat(void **state)
 	sgd_stop(&s);
 }
 
+POLICY(noWrite, "return sysgate.policy { name = 'noWrite', on = {\n"
+		"  openat = function(c)\n"
+		"    if not c.has_flag('O_RDONLY') or c.has_flag('O_CREAT') then\n"
+		"      return sysgate.deny('EROFS'):log(string.format('flags %d mode %o', c.flags, c.mode))\n"
+		"    end\n"
+		"    return sysgate.allow()\n"
+		"  end } }\n");
+
+/* c.has_flag, c.flags and c.mode come from the real openat arguments: a
+ * write-open is refused, a read-open goes through. */
+static void test_open_flags(void **state)
+{
+	char file[400], want[64];
+	const char *argv[] = { probe(), "write", file, "open", "/etc/hostname", NULL };
+	sgd_proc_t s;
+	run_result_t r;
+	json_object *log;
+	struct stat st;
+
+	START(&s, noWrite, NULL);
+	snprintf(file, sizeof(file), "%s/written", s.dir);
+	run_under(&s, "noWrite", argv, &r);
+	assert_exited(&r, 0);
+	assert_contains(r.out, ": EROFS");
+	assert_contains(r.out, "open /etc/hostname: ok");
+	assert_int_equal(stat(file, &st), -1);
+	assert_true(log_wait(&s, "target_end", 1));
+	log = sgd_log(&s);
+	snprintf(want, sizeof(want), "flags %d mode 600", O_WRONLY | O_CREAT | O_TRUNC);
+	assert_non_null(log_find(log, "decision", "message", want));
+	json_object_put(log);
+	sgd_stop(&s);
+}
+
 POLICY(emulate, "return sysgate.policy { name = 'emulate', on = {\n"
 		"  mkdir = function(c) return sysgate.emulate(0) end } }\n");
 
@@ -729,6 +763,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_deny_openat, sgd_teardown),
+		cmocka_unit_test_teardown(test_open_flags, sgd_teardown),
 		cmocka_unit_test_teardown(test_emulate_mkdir, sgd_teardown),
 		cmocka_unit_test_teardown(test_kill_kills, sgd_teardown),
 		cmocka_unit_test_teardown(test_kernel_deny_no_notification, sgd_teardown),

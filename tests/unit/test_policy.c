@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
 #include <string.h>
 #include <time.h>
 #include <setjmp.h>
@@ -280,6 +281,71 @@ static void test_call_fields(void **state)
 	snprintf(want, sizeof(want), "getuid %d %s 100 100 77 0 0 0 nil false", c.nr,
 		 names_arch_name(names_native_arch()));
 	assert_string_equal(v.message, want);
+	policy_free(p);
+}
+
+static const char flags_policy[] =
+	"local sg = sysgate\n"
+	"local names = { 'O_RDONLY', 'O_WRONLY', 'O_RDWR', 'O_CREAT', 'O_TRUNC', 'O_CLOEXEC', 'O_SYNC' }\n"
+	"local function show(c)\n"
+	"  local out = { tostring(c.flags), tostring(c.mode) }\n"
+	"  for _, n in ipairs(names) do if c.has_flag(n) then out[#out + 1] = n end end\n"
+	"  return sg.allow():log(table.concat(out, ' '))\n"
+	"end\n"
+	"return sg.policy { on = {\n"
+	"  openat = show, open = show, creat = show,\n"
+	"  getuid = function(c) return sg.allow():log(tostring(c.flags) .. ' ' .. tostring(c.mode)) end,\n"
+	"  getgid = function(c) return c.has_flag('O_RDONLY') and sg.allow() or sg.deny() end,\n"
+	"} }\n";
+
+/* c.flags, c.mode and c.has_flag for the open family, from the raw
+ * arguments (no memory read); nil / an error for other syscalls. */
+static void test_call_open_flags(void **state)
+{
+	policy_t *p = load(flags_policy);
+	char want[256];
+	call_t c;
+	verdict_t v;
+
+	(void)state;
+	make_call(&c, "openat", NULL);
+	c.args[2] = O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC;
+	c.args[3] = 0640;
+	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_OK);
+	snprintf(want, sizeof(want), "%d 416 O_WRONLY O_CREAT O_TRUNC O_CLOEXEC",
+		 O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC);
+	assert_string_equal(v.message, want);
+	assert_int_equal(c.mem_reads, 0);
+
+	make_call(&c, "open", NULL);
+	c.args[1] = O_RDWR | O_SYNC;
+	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_OK);
+	snprintf(want, sizeof(want), "%d 0 O_RDWR O_SYNC", O_RDWR | O_SYNC);
+	assert_string_equal(v.message, want);
+
+	make_call(&c, "openat", NULL); /* flags 0: read-only */
+	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_OK);
+	assert_string_equal(v.message, "0 0 O_RDONLY");
+
+	make_call(&c, "creat", NULL); /* creat's flags are implied */
+	c.args[1] = 0600;
+	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_OK);
+	snprintf(want, sizeof(want), "%d 384 O_WRONLY O_CREAT O_TRUNC", O_CREAT | O_WRONLY | O_TRUNC);
+	assert_string_equal(v.message, want);
+
+	make_call(&c, "getuid", NULL);
+	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_OK);
+	assert_string_equal(v.message, "nil nil");
+	make_call(&c, "getgid", NULL);
+	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_ERROR);
+	assert_why("getgid takes no open flags");
+	policy_free(p);
+
+	p = load("return sysgate.policy { on = { openat = function(c)\n"
+		 "  return c.has_flag('O_BOGUS') and sysgate.allow() or sysgate.deny() end } }\n");
+	make_call(&c, "openat", NULL);
+	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_ERROR);
+	assert_why("unknown open flag 'O_BOGUS'");
 	policy_free(p);
 }
 
@@ -1056,6 +1122,7 @@ int main(void)
 		cmocka_unit_test(test_verdict_log),
 		cmocka_unit_test(test_constant_handlers),
 		cmocka_unit_test(test_call_fields),
+		cmocka_unit_test(test_call_open_flags),
 		cmocka_unit_test(test_call_syscall_no_reads),
 		cmocka_unit_test(test_call_target),
 		cmocka_unit_test(test_path_lazy),

@@ -4,7 +4,13 @@
  * a test) put in the call, and at most once per call.
  */
 #include <errno.h>
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/netlink.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <string.h>
 #include <sys/syscall.h>
 
@@ -17,6 +23,7 @@ void call_reset(call_t *c)
 	c->path_state = 0;
 	c->path_len = 0;
 	c->path[0] = '\0';
+	c->addr_state = 0;
 }
 
 int call_path_arg(int nr)
@@ -114,4 +121,146 @@ int call_has_open_flag(uint64_t flags, const char *name)
 		if (strcmp(table[i].name, name) == 0)
 			return (flags & table[i].mask) == table[i].value;
 	return -EINVAL;
+}
+
+void call_addr_decode(const void *sa, size_t len, call_addr_t *out)
+{
+	const unsigned char *b = sa;
+	sa_family_t family;
+
+	memset(out, 0, sizeof(*out));
+	if (len < sizeof(family)) {
+		out->family = AF_UNSPEC;
+		snprintf(out->family_name, sizeof(out->family_name), "none");
+		return;
+	}
+	memcpy(&family, b, sizeof(family));
+	out->family = family;
+	switch (family) {
+	case AF_UNIX: {
+		size_t off = offsetof(struct sockaddr_un, sun_path);
+		size_t n = len > off ? len - off : 0;
+
+		snprintf(out->family_name, sizeof(out->family_name), "unix");
+		if (n > sizeof(((struct sockaddr_un *)0)->sun_path))
+			n = sizeof(((struct sockaddr_un *)0)->sun_path);
+		if (n > 0 && b[off] == '\0') {
+			/* Abstract: every byte of the name counts, NULs too; show
+			 * them as '@' the way ss(8) and /proc/net/unix do. */
+			out->abstract = true;
+			out->path[0] = '@';
+			for (size_t i = 1; i < n && i < sizeof(out->path) - 1; i++)
+				out->path[i] = b[off + i] ? (char)b[off + i] : '@';
+		} else {
+			size_t k = 0;
+
+			while (k < n && k < sizeof(out->path) - 1 && b[off + k])
+				k++;
+			memcpy(out->path, b + off, k);
+			out->path[k] = '\0';
+		}
+		break;
+	}
+	case AF_INET: {
+		struct sockaddr_in in;
+
+		snprintf(out->family_name, sizeof(out->family_name), "inet");
+		memset(&in, 0, sizeof(in));
+		memcpy(&in, b, len < sizeof(in) ? len : sizeof(in));
+		inet_ntop(AF_INET, &in.sin_addr, out->ip, sizeof(out->ip));
+		out->port = ntohs(in.sin_port);
+		break;
+	}
+	case AF_INET6: {
+		struct sockaddr_in6 in6;
+
+		snprintf(out->family_name, sizeof(out->family_name), "inet6");
+		memset(&in6, 0, sizeof(in6));
+		memcpy(&in6, b, len < sizeof(in6) ? len : sizeof(in6));
+		inet_ntop(AF_INET6, &in6.sin6_addr, out->ip, sizeof(out->ip));
+		out->port = ntohs(in6.sin6_port);
+		break;
+	}
+	case AF_NETLINK: {
+		struct sockaddr_nl nl;
+
+		snprintf(out->family_name, sizeof(out->family_name), "netlink");
+		memset(&nl, 0, sizeof(nl));
+		memcpy(&nl, b, len < sizeof(nl) ? len : sizeof(nl));
+		out->nl_pid = nl.nl_pid;
+		out->nl_groups = nl.nl_groups;
+		break;
+	}
+	default:
+		snprintf(out->family_name, sizeof(out->family_name), "af%u", (unsigned)family);
+		break;
+	}
+}
+
+/* Where a call keeps its socket address: the pointer and length arguments,
+ * or for sendmsg the struct msghdr that holds them. */
+static int addr_location(call_t *c, uint64_t *ptr, uint64_t *len)
+{
+	struct msghdr mh;
+	int r;
+
+	switch (c->nr) {
+	case SYS_connect:
+	case SYS_bind:
+		*ptr = c->args[1];
+		*len = c->args[2];
+		return 0;
+	case SYS_sendto:
+		*ptr = c->args[4];
+		*len = c->args[5];
+		return 0;
+	case SYS_sendmsg:
+		if (!c->read_mem)
+			return -EFAULT;
+		c->mem_reads++;
+		r = c->read_mem(c->read_ctx, c, c->args[1], &mh, sizeof(mh));
+		if (r < 0)
+			return r;
+		*ptr = (uint64_t)(uintptr_t)mh.msg_name;
+		*len = mh.msg_namelen;
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+int call_addr(call_t *c)
+{
+	struct sockaddr_storage ss;
+	uint64_t ptr, len;
+	int r;
+
+	if (c->addr_state != 0)
+		return c->addr_state < 0 ? c->addr_state : 0;
+	r = addr_location(c, &ptr, &len);
+	if (r == -EINVAL)
+		return r; /* not a call with an address: nothing to cache */
+	if (r == 0 && (ptr == 0 || len < sizeof(sa_family_t))) {
+		/* No address (sendto on a connected socket), or one the kernel
+		 * refuses anyway: decoded as none, nothing read. */
+		call_addr_decode(NULL, 0, &c->addr);
+		c->addr_state = 1;
+		return 0;
+	}
+	if (r == 0 && !c->read_mem)
+		r = -EFAULT;
+	if (r == 0) {
+		/* The kernel refuses more than a sockaddr_storage: read no more. */
+		if (len > sizeof(ss))
+			len = sizeof(ss);
+		c->mem_reads++;
+		r = c->read_mem(c->read_ctx, c, ptr, &ss, (size_t)len);
+	}
+	if (r < 0) {
+		c->addr_state = r;
+		return r;
+	}
+	call_addr_decode(&ss, (size_t)len, &c->addr);
+	c->addr_state = 1;
+	return 0;
 }

@@ -10,6 +10,7 @@
 #define SG_CALL_H
 
 #include <limits.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -36,6 +37,26 @@ typedef struct call_target {
 typedef ssize_t (*call_read_str_fn)(void *ctx, const struct call *c, uint64_t addr,
 				    char *buf, size_t cap);
 
+/*
+ * Reads exactly len bytes at addr of the calling task into buf and checks
+ * that the notification is still valid after the read. 0, -EFAULT for an
+ * unmapped address or a short read, -ENOENT when the notification is no
+ * longer valid.
+ */
+typedef int (*call_read_mem_fn)(void *ctx, const struct call *c, uint64_t addr, void *buf,
+				size_t len);
+
+/* A socket address argument, decoded. */
+typedef struct call_addr {
+	int family;         /* AF_*; AF_UNSPEC when the call passed none */
+	char family_name[16]; /* "unix", "inet", "inet6", "netlink", or "af<N>" */
+	char ip[64];        /* inet, inet6: the address as text */
+	int port;           /* inet, inet6 */
+	char path[110];     /* unix: the path; an abstract name starts with '@' */
+	bool abstract;      /* unix: in the abstract namespace */
+	uint32_t nl_pid, nl_groups; /* netlink */
+} call_addr_t;
+
 typedef struct call {
 	/* Raw, from the notification. */
 	uint64_t id;
@@ -49,6 +70,7 @@ typedef struct call {
 
 	/* Memory access, given by the notify layer or a test. */
 	call_read_str_fn read_str;
+	call_read_mem_fn read_mem;
 	void *read_ctx;
 	/* The thread group (process) of pid, resolved on demand through
 	 * tgid_fn(read_ctx, c); tgid is 0 until then. NULL: tgid = pid. */
@@ -60,6 +82,9 @@ typedef struct call {
 	int path_state;
 	size_t path_len;
 	char path[PATH_MAX];
+	/* addr_state: 0 not read, 1 read (addr.family AF_UNSPEC: none), <0 -errno. */
+	int addr_state;
+	call_addr_t addr;
 } call_t;
 
 /* Resets the decoded part before a call is reused. */
@@ -71,6 +96,15 @@ int call_path_arg(int nr);
 
 /* Decodes c->path once (cached in the call). 0 or a negative errno. */
 int call_path(call_t *c);
+
+/* Decodes the socket address of connect, bind, sendto and sendmsg once
+ * (cached in the call): 0 with c->addr filled (family AF_UNSPEC when the
+ * call passes no address, or one too short to hold a family), -EINVAL
+ * for other syscalls, or the read's negative errno. */
+int call_addr(call_t *c);
+
+/* Decodes len bytes of a struct sockaddr into out. Never reads past len. */
+void call_addr_decode(const void *sa, size_t len, call_addr_t *out);
 
 /* The open flags and mode of an open-family call (open, openat, creat,
  * whose flags are O_CREAT|O_WRONLY|O_TRUNC). Raw arguments only, no memory

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -244,6 +245,22 @@ void log_target_end(const target_t *t, const char *reason, bool status_known, in
 	event_emit(o);
 }
 
+static json_object *addr_new(const call_addr_t *a)
+{
+	json_object *o = json_object_new_object();
+
+	if (!o)
+		return NULL;
+	put_str(o, "family", a->family_name);
+	if (a->family == AF_INET || a->family == AF_INET6) {
+		put_str(o, "ip", a->ip);
+		put_int(o, "port", a->port);
+	} else if (a->family == AF_UNIX) {
+		put_str(o, "path", a->path);
+	}
+	return o;
+}
+
 static void put_call(json_object *o, const target_t *t, call_t *c, const log_proc_t *proc)
 {
 	json_object *args = json_object_new_array_ext(6);
@@ -265,6 +282,8 @@ static void put_call(json_object *o, const target_t *t, call_t *c, const log_pro
 	/* Only what a handler made us read: logging never reads target memory. */
 	if (c->path_state == 1)
 		json_object_object_add(o, "path", json_object_new_string_len(c->path, (int)c->path_len));
+	if (c->addr_state == 1 && c->addr.family != AF_UNSPEC)
+		json_object_object_add(o, "addr", addr_new(&c->addr));
 }
 
 static void put_verdict(json_object *o, const verdict_t *v)

@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -63,7 +64,8 @@ struct policy {
 	/* The call being decided, and what came out. */
 	call_t *call;
 	bool args_filled;
-	int path_err;
+	int path_err;            /* a pointer argument could not be read */
+	const char *fault_what;  /* which one: "path", "address" */
 	bool got;
 	const char *badtype;
 	verdict_t result;
@@ -498,6 +500,7 @@ static int pl_push_path(lua_State *L, policy_t *p)
 	rc = call_path(c);
 	if (rc < 0) {
 		p->path_err = rc;
+		p->fault_what = "path";
 		return luaL_error(L, "cannot read path argument: %s", pl_strerror(-rc));
 	}
 	lua_pushlstring(L, c->path, c->path_len);
@@ -521,6 +524,48 @@ static int pl_has_flag(lua_State *L)
 	if (r < 0)
 		return luaL_error(L, "c.has_flag: unknown open flag '%s'", name);
 	lua_pushboolean(L, r);
+	return 1;
+}
+
+/* c.addr: a new table for the socket address of connect, bind, sendto and
+ * sendmsg (nil for other syscalls, and when the call passes none). */
+static int pl_push_addr(lua_State *L, policy_t *p)
+{
+	const call_addr_t *a = &p->call->addr;
+	int rc = call_addr(p->call);
+
+	if (rc == -EINVAL) {
+		lua_pushnil(L);
+		return 1;
+	}
+	if (rc < 0) {
+		p->path_err = rc;
+		p->fault_what = "address";
+		return luaL_error(L, "cannot read address argument: %s", pl_strerror(-rc));
+	}
+	if (a->family == AF_UNSPEC) {
+		lua_pushnil(L);
+		return 1;
+	}
+	lua_createtable(L, 0, 4);
+	lua_pushstring(L, a->family_name);
+	lua_setfield(L, -2, "family");
+	if (a->family == AF_INET || a->family == AF_INET6) {
+		lua_pushstring(L, a->ip);
+		lua_setfield(L, -2, "ip");
+		lua_pushinteger(L, a->port);
+		lua_setfield(L, -2, "port");
+	} else if (a->family == AF_UNIX) {
+		lua_pushstring(L, a->path);
+		lua_setfield(L, -2, "path");
+		lua_pushboolean(L, a->abstract);
+		lua_setfield(L, -2, "abstract");
+	} else if (a->family == AF_NETLINK) {
+		lua_pushinteger(L, a->nl_pid);
+		lua_setfield(L, -2, "pid");
+		lua_pushinteger(L, a->nl_groups);
+		lua_setfield(L, -2, "groups");
+	}
 	return 1;
 }
 
@@ -567,6 +612,8 @@ static int pl_call_index(lua_State *L)
 		lua_pushinteger(L, (lua_Integer)c->id);
 	else if (strcmp(k, "flags") == 0 || strcmp(k, "mode") == 0)
 		return pl_push_open(L, c, k[0] == 'm');
+	else if (strcmp(k, "addr") == 0)
+		return pl_push_addr(L, p);
 	else if (strcmp(k, "has_flag") == 0)
 		lua_pushcfunction(L, pl_has_flag); /* a light function: no allocation */
 	else
@@ -865,7 +912,7 @@ static void pl_fault(const policy_t *p, verdict_t *out, char *why, size_t why_le
 	memset(out, 0, sizeof(*out));
 	out->kind = VERDICT_DENY;
 	out->err = p->path_err == -ENAMETOOLONG ? ENAMETOOLONG : EFAULT;
-	pl_why(why, why_len, "cannot read path argument: %s", pl_strerror(-p->path_err));
+	pl_why(why, why_len, "cannot read %s argument: %s", p->fault_what, pl_strerror(-p->path_err));
 }
 
 policy_fail_t policy_decide(policy_t *p, call_t *c, verdict_t *out, char *why, size_t why_len)

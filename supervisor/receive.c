@@ -128,6 +128,23 @@ static ssize_t read_str(void *ctx, const call_t *c, uint64_t addr, char *buf, si
 	return len;
 }
 
+/* call_read_mem_fn: exactly len bytes, then the validity check. */
+static int read_mem(void *ctx, const call_t *c, uint64_t addr, void *buf, size_t len)
+{
+	const target_t *t = ctx;
+	struct iovec local = { buf, len }, remote = { (void *)(uintptr_t)addr, len };
+	ssize_t n;
+
+	if (addr == 0 || c->pid <= 0)
+		return -EFAULT;
+	n = process_vm_readv(c->pid, &local, 1, &remote, 1, 0);
+	if (n < 0 && errno == ESRCH)
+		return -ENOENT;
+	if (n != (ssize_t)len)
+		return -EFAULT;
+	return receive_id_valid(t->d, t->listener, c->id) < 0 ? -ENOENT : 0;
+}
+
 static pid_t read_tgid(void *ctx, const call_t *c)
 {
 	const target_t *t = ctx;
@@ -164,6 +181,7 @@ static void call_fill(call_t *c, target_t *t, const struct seccomp_notif *req)
 	c->pid = (pid_t)req->pid;
 	c->target = &t->info;
 	c->read_str = read_str;
+	c->read_mem = read_mem;
 	c->read_ctx = t;
 	c->tgid_fn = read_tgid;
 	call_reset(c);

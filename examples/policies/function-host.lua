@@ -4,7 +4,7 @@
 -- needs and that open the host up (tracing, BPF, mounts, loading kernels or
 -- modules) fail with EPERM. Forwarded to sysgated: opening files (writes
 -- under /etc are refused), executing programs (logged) and connecting
--- (logged). Everything else is allowed in the kernel.
+-- (logged with the address). Everything else is allowed in the kernel.
 --
 -- Never deny the calls a function logs with (write to its stdout/stderr):
 -- a function that cannot log fails with no trace of why.
@@ -42,7 +42,9 @@ return sg.policy {
       return sg.allow():log("exec " .. c.path)
     end,
     connect = function(c)
-      return sg.allow():log("connect")
+      local a = c.addr
+      local where = a and (a.ip and (a.ip .. ":" .. a.port) or a.path or a.family) or "?"
+      return sg.allow():log("connect " .. where)
     end,
   },
 }

@@ -137,6 +137,40 @@ static void test_open_flags(void **state)
 	sgd_stop(&s);
 }
 
+POLICY(net, "return sysgate.policy { name = 'net', on = {\n"
+	    "  connect = function(c)\n"
+	    "    local a = c.addr\n"
+	    "    if a.family == 'inet' and a.port == 9 then return sysgate.deny('EACCES'):log(a.ip) end\n"
+	    "    return sysgate.allow()\n"
+	    "  end } }\n");
+
+/* c.addr is read from the program's memory: a connect to port 9 is
+ * refused by the policy (EACCES, not the kernel's ECONNREFUSED), one to
+ * another port reaches the kernel; the log carries the address. */
+static void test_connect_addr(void **state)
+{
+	const char *argv[] = { probe(), "connect", "127.0.0.1", "9", "connect", "127.0.0.1", "1", NULL };
+	sgd_proc_t s;
+	run_result_t r;
+	json_object *log, *d, *a, *v;
+
+	START(&s, net, NULL);
+	run_under(&s, "net", argv, &r);
+	assert_exited(&r, 0);
+	assert_contains(r.out, "connect 127.0.0.1: EACCES");
+	assert_contains(r.out, "connect 127.0.0.1: ECONNREFUSED");
+	assert_true(log_wait(&s, "target_end", 1));
+	log = sgd_log(&s);
+	d = log_find(log, "decision", "message", "127.0.0.1");
+	assert_non_null(d);
+	assert_true(json_object_object_get_ex(d, "addr", &a));
+	assert_true(json_object_object_get_ex(a, "port", &v));
+	assert_int_equal(json_object_get_int(v), 9);
+	assert_string_equal(str_field(a, "family"), "inet");
+	json_object_put(log);
+	sgd_stop(&s);
+}
+
 POLICY(emulate, "return sysgate.policy { name = 'emulate', on = {\n"
 		"  mkdir = function(c) return sysgate.emulate(0) end } }\n");
 
@@ -764,6 +798,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_deny_openat, sgd_teardown),
 		cmocka_unit_test_teardown(test_open_flags, sgd_teardown),
+		cmocka_unit_test_teardown(test_connect_addr, sgd_teardown),
 		cmocka_unit_test_teardown(test_emulate_mkdir, sgd_teardown),
 		cmocka_unit_test_teardown(test_kill_kills, sgd_teardown),
 		cmocka_unit_test_teardown(test_kernel_deny_no_notification, sgd_teardown),

@@ -10,10 +10,14 @@
  *   mkdir PATH       mkdir(PATH, 0700)
  *   getppid          getppid()
  *   loop N           getppid() N times, prints nothing
+ *   connect IP PORT  a TCP connect to IP (v4) and PORT
  *   wait             reads one line from stdin (for a test to act meanwhile)
  *   exit N           exits with status N
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,6 +67,17 @@ int main(int argc, char **argv)
 			for (long n = strtol(arg, NULL, 10); n > 0; n--)
 				syscall(SYS_getppid);
 			i++;
+		} else if (strcmp(op, "connect") == 0 && arg && i + 2 < argc) {
+			struct sockaddr_in sa = { .sin_family = AF_INET };
+			int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+			long r;
+
+			sa.sin_port = htons((uint16_t)atoi(argv[i + 2]));
+			inet_pton(AF_INET, arg, &sa.sin_addr);
+			r = syscall(SYS_connect, fd, &sa, sizeof(sa));
+			report(op, arg, r);
+			close(fd);
+			i += 2;
 		} else if (strcmp(op, "wait") == 0) {
 			char line[64];
 

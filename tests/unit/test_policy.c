@@ -10,6 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/un.h>
+#include <sys/socket.h>
+#include <linux/netlink.h>
+#include <arpa/inet.h>
 #include <string.h>
 #include <time.h>
 #include <setjmp.h>
@@ -25,11 +30,31 @@ static char tmpdir[] = "/tmp/sg-test-policy-XXXXXX";
 static char policy_path[256];
 static char why[512];
 
-/* The fake target memory: one string, or an error for every read. */
+/* The fake target memory: one string, or an error for every read; and
+ * for fixed-size reads, bytes at given addresses. */
 typedef struct fake_mem {
 	const char *path;
 	ssize_t rc;
+	uint64_t at[2];           /* addresses of bytes[0], bytes[1] */
+	const void *bytes[2];
+	size_t len[2];
 } fake_mem_t;
+
+static int fake_read_mem(void *ctx, const call_t *c, uint64_t addr, void *buf, size_t len)
+{
+	const fake_mem_t *m = ctx;
+
+	(void)c;
+	if (m->rc < 0)
+		return (int)m->rc;
+	for (int i = 0; i < 2; i++) {
+		if (m->bytes[i] && addr == m->at[i] && len <= m->len[i]) {
+			memcpy(buf, m->bytes[i], len);
+			return 0;
+		}
+	}
+	return -EFAULT;
+}
 
 static ssize_t fake_read_str(void *ctx, const call_t *c, uint64_t addr, char *buf, size_t cap)
 {
@@ -103,6 +128,7 @@ static void make_call(call_t *c, const char *syscall, fake_mem_t *m)
 	c->id = 77;
 	c->pid = 100;
 	c->read_str = fake_read_str;
+	c->read_mem = fake_read_mem;
 	c->read_ctx = m;
 }
 
@@ -349,6 +375,108 @@ static void test_call_open_flags(void **state)
 	policy_free(p);
 }
 
+static const char addr_policy[] =
+	"local sg = sysgate\n"
+	"local function show(c)\n"
+	"  local a = c.addr\n"
+	"  if not a then return sg.allow():log('none') end\n"
+	"  return sg.allow():log(string.format('%s %s %s %s %s', a.family, tostring(a.ip or a.path),\n"
+	"    tostring(a.port or a.abstract), tostring(a.pid), tostring(a.groups)))\n"
+	"end\n"
+	"return sg.policy { on = { connect = show, bind = show, sendto = show, sendmsg = show,\n"
+	"  getuid = function(c) return sg.allow():log(tostring(c.addr)) end } }\n";
+
+static void decide_addr(policy_t *p, const char *syscall, fake_mem_t *m, uint64_t a1, uint64_t a2,
+			const char *want)
+{
+	call_t c;
+	verdict_t v;
+
+	make_call(&c, syscall, m);
+	if (strcmp(syscall, "sendto") == 0) {
+		c.args[4] = a1;
+		c.args[5] = a2;
+	} else {
+		c.args[1] = a1;
+		c.args[2] = a2;
+	}
+	if (policy_decide(p, &c, &v, why, sizeof(why)) != POLICY_OK)
+		fail_msg("%s: %s", syscall, why);
+	assert_string_equal(v.message, want);
+}
+
+/* c.addr decodes the socket address of connect, bind, sendto and sendmsg
+ * from the target's memory, bounded by the length argument. */
+static void test_call_addr(void **state)
+{
+	policy_t *p = load(addr_policy);
+	struct sockaddr_in in = { .sin_family = AF_INET, .sin_port = htons(25) };
+	struct sockaddr_in6 in6 = { .sin6_family = AF_INET6, .sin6_port = htons(443) };
+	struct sockaddr_un un = { .sun_family = AF_UNIX };
+	struct sockaddr_nl nl = { .nl_family = AF_NETLINK, .nl_pid = 7, .nl_groups = 3 };
+	struct msghdr mh = { 0 };
+	fake_mem_t m = { 0 };
+	verdict_t v;
+	call_t c;
+
+	(void)state;
+	inet_pton(AF_INET, "192.0.2.7", &in.sin_addr);
+	inet_pton(AF_INET6, "2001:db8::1", &in6.sin6_addr);
+	m.at[0] = 0x1000;
+	m.bytes[0] = &in;
+	m.len[0] = sizeof(in);
+	decide_addr(p, "connect", &m, 0x1000, sizeof(in), "inet 192.0.2.7 25 nil nil");
+	m.bytes[0] = &in6;
+	m.len[0] = sizeof(in6);
+	decide_addr(p, "bind", &m, 0x1000, sizeof(in6), "inet6 2001:db8::1 443 nil nil");
+	memcpy(un.sun_path, "/run/x.sock", 12);
+	m.bytes[0] = &un;
+	m.len[0] = sizeof(un);
+	decide_addr(p, "connect", &m, 0x1000, offsetof(struct sockaddr_un, sun_path) + 12,
+		    "unix /run/x.sock false nil nil");
+	memset(un.sun_path, 0, sizeof(un.sun_path));
+	memcpy(un.sun_path + 1, "abs", 3);
+	decide_addr(p, "connect", &m, 0x1000, offsetof(struct sockaddr_un, sun_path) + 4,
+		    "unix @abs true nil nil");
+	m.bytes[0] = &nl;
+	m.len[0] = sizeof(nl);
+	decide_addr(p, "bind", &m, 0x1000, sizeof(nl), "netlink nil nil 7 3");
+	/* sendto on a connected socket passes no address; a length too short
+	 * for a family is none as well. */
+	decide_addr(p, "sendto", &m, 0, 0, "none");
+	decide_addr(p, "connect", &m, 0x1000, 1, "none");
+	/* A length beyond sockaddr_storage reads no more than that: the fake
+	 * holds only sizeof(in), so the capped read faults. */
+	m.bytes[0] = &in;
+	m.len[0] = sizeof(in);
+	make_call(&c, "connect", &m);
+	c.args[1] = 0x1000;
+	c.args[2] = 1u << 20;
+	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_FAULT);
+	assert_int_equal(v.kind, VERDICT_DENY);
+	assert_int_equal(v.err, EFAULT);
+	assert_why("cannot read address argument");
+	/* sendmsg: the msghdr, then the name it points to. */
+	mh.msg_name = (void *)(uintptr_t)0x2000;
+	mh.msg_namelen = sizeof(in);
+	m.at[1] = 0x2000;
+	m.bytes[1] = &in;
+	m.len[1] = sizeof(in);
+	m.bytes[0] = &mh;
+	m.len[0] = sizeof(mh);
+	make_call(&c, "sendmsg", &m);
+	c.args[1] = 0x1000;
+	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_OK);
+	assert_string_equal(v.message, "inet 192.0.2.7 25 nil nil");
+	assert_int_equal(c.mem_reads, 2);
+	/* Other syscalls have none, and reading it reads nothing. */
+	make_call(&c, "getuid", &m);
+	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_OK);
+	assert_string_equal(v.message, "nil");
+	assert_int_equal(c.mem_reads, 0);
+	policy_free(p);
+}
+
 static void test_call_syscall_no_reads(void **state)
 {
 	policy_t *p = load(fields_policy);
@@ -356,7 +484,7 @@ static void test_call_syscall_no_reads(void **state)
 	verdict_t v;
 
 	(void)state;
-	make_call(&c, "sync", &(fake_mem_t){ "/x", 0 });
+	make_call(&c, "sync", &(fake_mem_t){ .path = "/x" });
 	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_OK);
 	assert_int_equal(v.kind, VERDICT_ALLOW);
 	assert_int_equal(c.mem_reads, 0);
@@ -413,7 +541,7 @@ static const char path_policy[] =
 static void test_path_lazy(void **state)
 {
 	policy_t *p = load(path_policy);
-	fake_mem_t m = { "/etc/shadow", 0 };
+	fake_mem_t m = { .path = "/etc/shadow" };
 	call_t c;
 	verdict_t v;
 
@@ -440,7 +568,7 @@ static void test_path_lazy(void **state)
 static void test_path_fault_caught(void **state)
 {
 	policy_t *p = load(path_policy);
-	fake_mem_t m = { NULL, -EFAULT };
+	fake_mem_t m = { .rc = -EFAULT };
 	verdict_t v;
 
 	(void)state;
@@ -457,7 +585,7 @@ static void test_path_fault_caught(void **state)
 	assert_int_equal(decide(p, "openat", &m, &v), POLICY_FAULT);
 	assert_int_equal(v.err, EFAULT);
 	assert_next_ok(p);
-	m = (fake_mem_t){ "/tmp/a", 0 };
+	m = (fake_mem_t){ .path = "/tmp/a" };
 	assert_int_equal(decide(p, "execve", &m, &v), POLICY_OK);
 	assert_int_equal(v.kind, VERDICT_ALLOW);
 	policy_free(p);
@@ -466,7 +594,7 @@ static void test_path_fault_caught(void **state)
 static void test_path_too_long(void **state)
 {
 	policy_t *p = load(path_policy);
-	fake_mem_t m = { NULL, -ENAMETOOLONG };
+	fake_mem_t m = { .rc = -ENAMETOOLONG };
 	verdict_t v;
 
 	(void)state;
@@ -1123,6 +1251,7 @@ int main(void)
 		cmocka_unit_test(test_constant_handlers),
 		cmocka_unit_test(test_call_fields),
 		cmocka_unit_test(test_call_open_flags),
+		cmocka_unit_test(test_call_addr),
 		cmocka_unit_test(test_call_syscall_no_reads),
 		cmocka_unit_test(test_call_target),
 		cmocka_unit_test(test_path_lazy),

@@ -23,50 +23,115 @@ void call_reset(call_t *c)
 	c->path_state = 0;
 	c->path_len = 0;
 	c->path[0] = '\0';
+	c->path2_state = 0;
+	c->path2_len = 0;
+	c->path2[0] = '\0';
 	c->addr_state = 0;
+}
+
+/*
+ * The path arguments of x86_64's path-taking syscalls: the index of the
+ * first and second path (-1: none). For two-path calls the first is the
+ * one the call acts on first (rename's old name, link's target, mount's
+ * source); docs/README say which is which.
+ */
+static void path_args(int nr, int *p1, int *p2)
+{
+	*p1 = *p2 = -1;
+	switch (nr) {
+	case SYS_open: case SYS_creat: case SYS_execve:
+	case SYS_stat: case SYS_lstat: case SYS_access:
+	case SYS_unlink: case SYS_rmdir: case SYS_mkdir: case SYS_mknod:
+	case SYS_readlink: case SYS_chmod: case SYS_chown: case SYS_lchown:
+	case SYS_utime: case SYS_utimes: case SYS_truncate:
+	case SYS_chdir: case SYS_chroot: case SYS_umount2:
+	case SYS_setxattr: case SYS_lsetxattr: case SYS_getxattr: case SYS_lgetxattr:
+	case SYS_listxattr: case SYS_llistxattr: case SYS_removexattr: case SYS_lremovexattr:
+	case SYS_statfs: case SYS_swapon: case SYS_swapoff: case SYS_acct:
+		*p1 = 0;
+		break;
+	case SYS_openat: case SYS_openat2: case SYS_execveat:
+	case SYS_newfstatat: case SYS_statx: case SYS_faccessat: case SYS_faccessat2:
+	case SYS_unlinkat: case SYS_mkdirat: case SYS_mknodat: case SYS_readlinkat:
+	case SYS_fchmodat: case SYS_fchownat: case SYS_utimensat: case SYS_futimesat:
+	case SYS_inotify_add_watch: case SYS_name_to_handle_at:
+#ifdef SYS_fchmodat2
+	case SYS_fchmodat2:
+#endif
+		*p1 = 1;
+		break;
+	case SYS_rename: case SYS_link: case SYS_symlink: case SYS_pivot_root:
+	case SYS_mount:
+		*p1 = 0;
+		*p2 = 1;
+		break;
+	case SYS_renameat: case SYS_renameat2: case SYS_linkat:
+		*p1 = 1;
+		*p2 = 3;
+		break;
+	case SYS_symlinkat:
+		*p1 = 0;
+		*p2 = 2;
+		break;
+	default:
+		break;
+	}
 }
 
 int call_path_arg(int nr)
 {
-	switch (nr) {
-#ifdef SYS_open
-	case SYS_open:
-#endif
-#ifdef SYS_creat
-	case SYS_creat:
-#endif
-	case SYS_execve:
+	int p1, p2;
+
+	path_args(nr, &p1, &p2);
+	return p1;
+}
+
+int call_path2_arg(int nr)
+{
+	int p1, p2;
+
+	path_args(nr, &p1, &p2);
+	return p2;
+}
+
+/* Reads the path at argument idx into buf once; *state caches the result:
+ * 1 read, 2 a NULL pointer (no path: utimensat on an fd), <0 -errno. */
+static int read_path(call_t *c, int idx, char *buf, size_t cap, size_t *len, int *state)
+{
+	ssize_t n;
+
+	if (*state != 0)
+		return *state < 0 ? *state : 0;
+	if (idx < 0 || !c->read_str)
+		return -EINVAL;
+	if (c->args[idx] == 0) {
+		buf[0] = '\0';
+		*len = 0;
+		*state = 2;
 		return 0;
-	case SYS_openat:
-	case SYS_execveat:
-		return 1;
-	default:
-		return -1;
 	}
+	c->mem_reads++;
+	n = c->read_str(c->read_ctx, c, c->args[idx], buf, cap);
+	if (n < 0) {
+		buf[0] = '\0';
+		*state = (int)n;
+		return *state;
+	}
+	*len = (size_t)n;
+	*state = 1;
+	return 0;
 }
 
 int call_path(call_t *c)
 {
-	int idx;
-	ssize_t n;
+	return read_path(c, call_path_arg(c->nr), c->path, sizeof(c->path), &c->path_len,
+			 &c->path_state);
+}
 
-	if (c->path_state != 0)
-		return c->path_state < 0 ? c->path_state : 0;
-	idx = call_path_arg(c->nr);
-	if (idx < 0 || !c->read_str) {
-		c->path_state = -EINVAL;
-		return c->path_state;
-	}
-	c->mem_reads++;
-	n = c->read_str(c->read_ctx, c, c->args[idx], c->path, sizeof(c->path));
-	if (n < 0) {
-		c->path[0] = '\0';
-		c->path_state = (int)n;
-		return c->path_state;
-	}
-	c->path_len = (size_t)n;
-	c->path_state = 1;
-	return 0;
+int call_path2(call_t *c)
+{
+	return read_path(c, call_path2_arg(c->nr), c->path2, sizeof(c->path2), &c->path2_len,
+			 &c->path2_state);
 }
 
 pid_t call_tgid(call_t *c)

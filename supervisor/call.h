@@ -78,10 +78,14 @@ typedef struct call {
 	pid_t tgid;
 	unsigned mem_reads; /* reads made for this call, for tests and metrics */
 
-	/* Lazily decoded. path_state: 0 not read, 1 read, <0 -errno of the read. */
+	/* Lazily decoded. path_state: 0 not read, 1 read, 2 a NULL pointer
+	 * (no path), <0 -errno of the read. path2 likewise. */
 	int path_state;
 	size_t path_len;
 	char path[PATH_MAX];
+	int path2_state;
+	size_t path2_len;
+	char path2[PATH_MAX];
 	/* addr_state: 0 not read, 1 read (addr.family AF_UNSPEC: none), <0 -errno. */
 	int addr_state;
 	call_addr_t addr;
@@ -90,12 +94,18 @@ typedef struct call {
 /* Resets the decoded part before a call is reused. */
 void call_reset(call_t *c);
 
-/* The index (0-5) of the path argument of c's syscall, or -1 when the
- * syscall takes no path the engine decodes. */
+/* The index (0-5) of the (first) path argument of syscall nr, or -1 when
+ * it takes no path; call_path2_arg the same for the second path of the
+ * two-path calls (rename, link, symlink, mount, pivot_root and their *at
+ * forms). */
 int call_path_arg(int nr);
+int call_path2_arg(int nr);
 
-/* Decodes c->path once (cached in the call). 0 or a negative errno. */
+/* Decodes c->path (c->path2) once, cached in the call: 0 (path_state 2
+ * when the pointer is NULL), -EINVAL for a syscall without that path, or
+ * the read's negative errno. */
 int call_path(call_t *c);
+int call_path2(call_t *c);
 
 /* Decodes the socket address of connect, bind, sendto and sendmsg once
  * (cached in the call): 0 with c->addr filled (family AF_UNSPEC when the

@@ -282,6 +282,8 @@ static void put_call(json_object *o, const target_t *t, call_t *c, const log_pro
 	/* Only what a handler made us read: logging never reads target memory. */
 	if (c->path_state == 1)
 		json_object_object_add(o, "path", json_object_new_string_len(c->path, (int)c->path_len));
+	if (c->path2_state == 1)
+		json_object_object_add(o, "path2", json_object_new_string_len(c->path2, (int)c->path2_len));
 	if (c->addr_state == 1 && c->addr.family != AF_UNSPEC)
 		json_object_object_add(o, "addr", addr_new(&c->addr));
 }

@@ -488,22 +488,29 @@ static void pl_push_target(lua_State *L, policy_t *p)
 
 /* c.path: a failed read raises, and is remembered so that the call is
  * denied whatever the handler does with the error. */
-static int pl_push_path(lua_State *L, policy_t *p)
+/* c.path and c.path2: nil for syscalls without that path, and for a NULL
+ * pointer; a failed read raises and marks the call as faulted. */
+static int pl_push_path(lua_State *L, policy_t *p, bool second)
 {
 	call_t *c = p->call;
 	int rc;
 
-	if (call_path_arg(c->nr) < 0) {
+	if ((second ? call_path2_arg(c->nr) : call_path_arg(c->nr)) < 0) {
 		lua_pushnil(L);
 		return 1;
 	}
-	rc = call_path(c);
+	rc = second ? call_path2(c) : call_path(c);
 	if (rc < 0) {
 		p->path_err = rc;
 		p->fault_what = "path";
 		return luaL_error(L, "cannot read path argument: %s", pl_strerror(-rc));
 	}
-	lua_pushlstring(L, c->path, c->path_len);
+	if ((second ? c->path2_state : c->path_state) == 2)
+		lua_pushnil(L);
+	else if (second)
+		lua_pushlstring(L, c->path2, c->path2_len);
+	else
+		lua_pushlstring(L, c->path, c->path_len);
 	return 1;
 }
 
@@ -597,7 +604,9 @@ static int pl_call_index(lua_State *L)
 	else if (strcmp(k, "nr") == 0)
 		lua_pushinteger(L, c->nr);
 	else if (strcmp(k, "path") == 0)
-		return pl_push_path(L, p);
+		return pl_push_path(L, p, false);
+	else if (strcmp(k, "path2") == 0)
+		return pl_push_path(L, p, true);
 	else if (strcmp(k, "args") == 0)
 		pl_push_args(L, p);
 	else if (strcmp(k, "pid") == 0)

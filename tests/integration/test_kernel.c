@@ -172,7 +172,7 @@ static void test_connect_addr(void **state)
 }
 
 POLICY(emulate, "return sysgate.policy { name = 'emulate', on = {\n"
-		"  mkdir = function(c) return sysgate.emulate(0) end } }\n");
+		"  mkdir = function(c) return sysgate.emulate(0):log(c.path) end } }\n");
 
 /* emulate answers the call without running it: mkdir says ok and nothing
  * is created. */
@@ -197,6 +197,9 @@ static void test_emulate_mkdir(void **state)
 	d = log_find(log, "decision", "verdict", "emulate");
 	assert_non_null(d);
 	assert_string_equal(str_field(d, "value"), "0");
+	/* mkdir's path, read from the program's memory. */
+	assert_string_equal(str_field(d, "message"), dir);
+	assert_string_equal(str_field(d, "path"), dir);
 	json_object_put(log);
 	sgd_stop(&s);
 }

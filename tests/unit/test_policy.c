@@ -35,6 +35,7 @@ static char why[512];
 typedef struct fake_mem {
 	const char *path;
 	ssize_t rc;
+	const char *path2;        /* what the second path argument (0x8000) holds */
 	uint64_t at[2];           /* addresses of bytes[0], bytes[1] */
 	const void *bytes[2];
 	size_t len[2];
@@ -61,10 +62,9 @@ static ssize_t fake_read_str(void *ctx, const call_t *c, uint64_t addr, char *bu
 	const fake_mem_t *m = ctx;
 
 	(void)c;
-	(void)addr;
 	if (m->rc < 0)
 		return m->rc;
-	snprintf(buf, cap, "%s", m->path);
+	snprintf(buf, cap, "%s", addr == 0x8000 && m->path2 ? m->path2 : m->path);
 	return (ssize_t)strlen(buf);
 }
 
@@ -130,6 +130,11 @@ static void make_call(call_t *c, const char *syscall, fake_mem_t *m)
 	c->read_str = fake_read_str;
 	c->read_mem = fake_read_mem;
 	c->read_ctx = m;
+	/* A path argument points somewhere (a NULL one means "no path"). */
+	if (call_path_arg(c->nr) >= 0)
+		c->args[call_path_arg(c->nr)] = 0x7000;
+	if (call_path2_arg(c->nr) >= 0)
+		c->args[call_path2_arg(c->nr)] = 0x8000;
 }
 
 static policy_fail_t decide(policy_t *p, const char *syscall, fake_mem_t *m, verdict_t *v)
@@ -473,6 +478,50 @@ static void test_call_addr(void **state)
 	make_call(&c, "getuid", &m);
 	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_OK);
 	assert_string_equal(v.message, "nil");
+	assert_int_equal(c.mem_reads, 0);
+	policy_free(p);
+}
+
+static const char paths_policy[] =
+	"local sg = sysgate\n"
+	"local function show(c) return sg.allow():log(tostring(c.path) .. ' ' .. tostring(c.path2)) end\n"
+	"return sg.policy { on = { rename = show, renameat2 = show, symlinkat = show, mount = show,\n"
+	"  unlinkat = show, mkdir = show, statx = show, utimensat = show, chdir = show,\n"
+	"  inotify_add_watch = show, getuid = show } }\n";
+
+/* Every path-taking syscall has its path (and the two-path calls their
+ * second) where the kernel reads it; a NULL path is nil, not a fault. */
+static void test_call_paths(void **state)
+{
+	static const struct {
+		const char *syscall;
+		int p1, p2;
+		const char *want;
+	} cases[] = {
+		{ "rename", 0, 1, "/a /b" },      { "renameat2", 1, 3, "/a /b" },
+		{ "symlinkat", 0, 2, "/a /b" },   { "mount", 0, 1, "/a /b" },
+		{ "unlinkat", 1, -1, "/a nil" },  { "mkdir", 0, -1, "/a nil" },
+		{ "statx", 1, -1, "/a nil" },     { "chdir", 0, -1, "/a nil" },
+		{ "inotify_add_watch", 1, -1, "/a nil" }, { "getuid", -1, -1, "nil nil" },
+	};
+	policy_t *p = load(paths_policy);
+	fake_mem_t m = { .path = "/a", .path2 = "/b" };
+	call_t c;
+	verdict_t v;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		make_call(&c, cases[i].syscall, &m);
+		assert_int_equal(call_path_arg(c.nr), cases[i].p1);
+		assert_int_equal(call_path2_arg(c.nr), cases[i].p2);
+		assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_OK);
+		assert_string_equal(v.message, cases[i].want);
+	}
+	/* utimensat(fd, NULL, times, 0) is futimens: no path, no read. */
+	make_call(&c, "utimensat", &m);
+	c.args[1] = 0;
+	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_OK);
+	assert_string_equal(v.message, "nil nil");
 	assert_int_equal(c.mem_reads, 0);
 	policy_free(p);
 }
@@ -1252,6 +1301,7 @@ int main(void)
 		cmocka_unit_test(test_call_fields),
 		cmocka_unit_test(test_call_open_flags),
 		cmocka_unit_test(test_call_addr),
+		cmocka_unit_test(test_call_paths),
 		cmocka_unit_test(test_call_syscall_no_reads),
 		cmocka_unit_test(test_call_target),
 		cmocka_unit_test(test_path_lazy),

@@ -20,6 +20,7 @@ void call_reset(call_t *c)
 {
 	c->mem_reads = 0;
 	c->tgid = 0;
+	c->ident_state = 0;
 	c->path_state = 0;
 	c->path_len = 0;
 	c->path[0] = '\0';
@@ -132,6 +133,16 @@ int call_path2(call_t *c)
 {
 	return read_path(c, call_path2_arg(c->nr), c->path2, sizeof(c->path2), &c->path2_len,
 			 &c->path2_state);
+}
+
+int call_ident(call_t *c)
+{
+	if (c->ident_state == 0) {
+		int r = c->ident_fn ? c->ident_fn(c->read_ctx, c, &c->ident) : -ENOSYS;
+
+		c->ident_state = r < 0 ? r : 1;
+	}
+	return c->ident_state < 0 ? c->ident_state : 0;
 }
 
 pid_t call_tgid(call_t *c)

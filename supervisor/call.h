@@ -46,6 +46,15 @@ typedef ssize_t (*call_read_str_fn)(void *ctx, const struct call *c, uint64_t ad
 typedef int (*call_read_mem_fn)(void *ctx, const struct call *c, uint64_t addr, void *buf,
 				size_t len);
 
+/* Who makes the call, read from /proc on demand. */
+typedef struct call_ident {
+	uid_t uid, gid;      /* effective */
+	int threads;         /* of the process */
+	char comm[32];
+	char exe[PATH_MAX];
+	char cgroup[PATH_MAX]; /* the cgroup v2 path ("0::" line) */
+} call_ident_t;
+
 /* A socket address argument, decoded. */
 typedef struct call_addr {
 	int family;         /* AF_*; AF_UNSPEC when the call passed none */
@@ -76,6 +85,12 @@ typedef struct call {
 	 * tgid_fn(read_ctx, c); tgid is 0 until then. NULL: tgid = pid. */
 	pid_t (*tgid_fn)(void *ctx, const struct call *c);
 	pid_t tgid;
+	/* The caller's identity, read on demand through ident_fn(read_ctx, c,
+	 * &ident): 0 or a negative errno. ident_state: 0 not read, 1 read,
+	 * <0 -errno. */
+	int (*ident_fn)(void *ctx, const struct call *c, call_ident_t *out);
+	int ident_state;
+	call_ident_t ident;
 	unsigned mem_reads; /* reads made for this call, for tests and metrics */
 
 	/* Lazily decoded. path_state: 0 not read, 1 read, 2 a NULL pointer
@@ -129,5 +144,9 @@ int call_has_open_flag(uint64_t flags, const char *name);
 /* The calling process (thread group), resolved once per call; 0 when it
  * could not be resolved. */
 pid_t call_tgid(call_t *c);
+
+/* The caller's identity, read once per call: 0, or a negative errno (no
+ * ident_fn: -ENOSYS). */
+int call_ident(call_t *c);
 
 #endif

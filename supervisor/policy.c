@@ -576,6 +576,40 @@ static int pl_push_addr(lua_State *L, policy_t *p)
 	return 1;
 }
 
+/* c.uid, c.gid, c.threads, c.comm, c.exe, c.cgroup: read once per call.
+ * An identity that cannot be read (the caller is gone) raises. */
+static int pl_push_ident(lua_State *L, call_t *c, const char *k)
+{
+	const call_ident_t *id = &c->ident;
+	int rc = call_ident(c);
+
+	if (rc < 0)
+		return luaL_error(L, "cannot read the caller's %s: %s", k, pl_strerror(-rc));
+	if (strcmp(k, "uid") == 0)
+		lua_pushinteger(L, id->uid);
+	else if (strcmp(k, "gid") == 0)
+		lua_pushinteger(L, id->gid);
+	else if (strcmp(k, "threads") == 0)
+		lua_pushinteger(L, id->threads);
+	else if (strcmp(k, "comm") == 0)
+		lua_pushstring(L, id->comm);
+	else if (strcmp(k, "exe") == 0)
+		lua_pushstring(L, id->exe);
+	else
+		lua_pushstring(L, id->cgroup);
+	return 1;
+}
+
+static bool pl_is_ident(const char *k)
+{
+	static const char *const keys[] = { "uid", "gid", "threads", "comm", "exe", "cgroup" };
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (strcmp(k, keys[i]) == 0)
+			return true;
+	return false;
+}
+
 /* c.flags and c.mode: nil for syscalls without open flags. */
 static int pl_push_open(lua_State *L, const call_t *c, bool want_mode)
 {
@@ -623,6 +657,8 @@ static int pl_call_index(lua_State *L)
 		return pl_push_open(L, c, k[0] == 'm');
 	else if (strcmp(k, "addr") == 0)
 		return pl_push_addr(L, p);
+	else if (pl_is_ident(k))
+		return pl_push_ident(L, c, k);
 	else if (strcmp(k, "has_flag") == 0)
 		lua_pushcfunction(L, pl_has_flag); /* a light function: no allocation */
 	else

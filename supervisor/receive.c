@@ -170,6 +170,68 @@ static pid_t read_tgid(void *ctx, const call_t *c)
 	return (pid_t)strtol(p + 6, NULL, 10);
 }
 
+/* Reads a small /proc file of the caller into buf (NUL-terminated). */
+static ssize_t read_proc(pid_t pid, const char *name, char *buf, size_t cap)
+{
+	char path[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, cap - 1);
+	close(fd);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	return n;
+}
+
+/* The second number of a "Key:\tN\tN..." line of /proc/<pid>/status
+ * (the effective id for Uid and Gid), or the first with first = true. */
+static long status_field(const char *status, const char *key, bool first)
+{
+	const char *p = strstr(status, key);
+	char *end;
+	long v;
+
+	if (!p)
+		return -1;
+	v = strtol(p + strlen(key), &end, 10);
+	return first ? v : strtol(end, NULL, 10);
+}
+
+/* Who makes the call: /proc/<tid>/status, comm, exe and cgroup, trusted
+ * only if the notification is still valid after every read. */
+static int read_ident(void *ctx, const call_t *c, call_ident_t *out)
+{
+	const target_t *t = ctx;
+	char status[4096], cg[PATH_MAX + 8];
+	const char *line;
+	ssize_t n;
+
+	memset(out, 0, sizeof(*out));
+	if (c->pid <= 0)
+		return -ESRCH;
+	if (read_proc(c->pid, "status", status, sizeof(status)) < 0)
+		return -ESRCH;
+	out->uid = (uid_t)status_field(status, "\nUid:", false);
+	out->gid = (gid_t)status_field(status, "\nGid:", false);
+	out->threads = (int)status_field(status, "\nThreads:", true);
+	if (read_proc(c->pid, "comm", out->comm, sizeof(out->comm)) > 0)
+		out->comm[strcspn(out->comm, "\n")] = '\0';
+	snprintf(cg, sizeof(cg), "/proc/%d/exe", (int)c->pid);
+	n = readlink(cg, out->exe, sizeof(out->exe) - 1);
+	out->exe[n > 0 ? n : 0] = '\0';
+	if (read_proc(c->pid, "cgroup", cg, sizeof(cg)) > 0 && (line = strstr(cg, "0::")) != NULL) {
+		snprintf(out->cgroup, sizeof(out->cgroup), "%s", line + 3);
+		out->cgroup[strcspn(out->cgroup, "\n")] = '\0';
+	}
+	return receive_id_valid(t->d, t->listener, c->id) < 0 ? -ENOENT : 0;
+}
+
 static void call_fill(call_t *c, target_t *t, const struct seccomp_notif *req)
 {
 	c->id = req->id;
@@ -184,6 +246,7 @@ static void call_fill(call_t *c, target_t *t, const struct seccomp_notif *req)
 	c->read_mem = read_mem;
 	c->read_ctx = t;
 	c->tgid_fn = read_tgid;
+	c->ident_fn = read_ident;
 	call_reset(c);
 }
 

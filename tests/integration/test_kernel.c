@@ -171,6 +171,50 @@ static void test_connect_addr(void **state)
 	sgd_stop(&s);
 }
 
+POLICY(ident, "return sysgate.policy { name = 'ident', on = {\n"
+	      "  getppid = function(c)\n"
+	      "    return sysgate.allow():log(string.format('%d %d %d %s %s %s', c.uid, c.gid,\n"
+	      "      c.threads, c.comm, c.exe, c.cgroup))\n"
+	      "  end } }\n");
+
+/* c.uid, c.gid, c.threads, c.comm, c.exe and c.cgroup describe the caller
+ * as the kernel sees it: run as root, then as uid 65534 (setpriv drops the
+ * ids under the filter before it runs the probe). */
+static void test_identity(void **state)
+{
+	const char *argv[] = { probe(), "getppid", NULL };
+	const char *argv2[] = { "/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+				probe(), "getppid", NULL };
+	char want[600], cg[512] = "", *line;
+	sgd_proc_t s;
+	run_result_t r;
+	json_object *log;
+	FILE *f;
+
+	/* The probe inherits this test's cgroup. */
+	f = fopen("/proc/self/cgroup", "r");
+	assert_non_null(f);
+	while (fgets(cg, sizeof(cg), f) && strncmp(cg, "0::", 3) != 0)
+		;
+	fclose(f);
+	cg[strcspn(cg, "\n")] = '\0';
+	line = strncmp(cg, "0::", 3) == 0 ? cg + 3 : cg;
+
+	START(&s, ident, NULL);
+	run_under(&s, "ident", argv, &r);
+	assert_exited(&r, 0);
+	run_under(&s, "ident", argv2, &r);
+	assert_exited(&r, 0);
+	assert_true(log_wait(&s, "target_end", 2));
+	log = sgd_log(&s);
+	snprintf(want, sizeof(want), "0 0 1 probe %s %s", probe(), line);
+	assert_non_null(log_find(log, "decision", "message", want));
+	snprintf(want, sizeof(want), "65534 65534 1 probe %s %s", probe(), line);
+	assert_non_null(log_find(log, "decision", "message", want));
+	json_object_put(log);
+	sgd_stop(&s);
+}
+
 POLICY(emulate, "return sysgate.policy { name = 'emulate', on = {\n"
 		"  mkdir = function(c) return sysgate.emulate(0):log(c.path) end } }\n");
 
@@ -802,6 +846,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_deny_openat, sgd_teardown),
 		cmocka_unit_test_teardown(test_open_flags, sgd_teardown),
 		cmocka_unit_test_teardown(test_connect_addr, sgd_teardown),
+		cmocka_unit_test_teardown(test_identity, sgd_teardown),
 		cmocka_unit_test_teardown(test_emulate_mkdir, sgd_teardown),
 		cmocka_unit_test_teardown(test_kill_kills, sgd_teardown),
 		cmocka_unit_test_teardown(test_kernel_deny_no_notification, sgd_teardown),

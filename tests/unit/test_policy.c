@@ -526,6 +526,56 @@ static void test_call_paths(void **state)
 	policy_free(p);
 }
 
+static int fake_ident(void *ctx, const call_t *c, call_ident_t *out)
+{
+	(void)ctx;
+	(void)c;
+	memset(out, 0, sizeof(*out));
+	out->uid = 1000;
+	out->gid = 100;
+	out->threads = 3;
+	snprintf(out->comm, sizeof(out->comm), "worker");
+	snprintf(out->exe, sizeof(out->exe), "/usr/bin/python3");
+	snprintf(out->cgroup, sizeof(out->cgroup), "/fn/42");
+	return 0;
+}
+
+static int gone_ident(void *ctx, const call_t *c, call_ident_t *out)
+{
+	(void)ctx;
+	(void)c;
+	(void)out;
+	return -ENOENT;
+}
+
+/* The caller's identity is read once per call, on demand; a caller that
+ * is gone is a handler error (so the fallback), never a guess. */
+static void test_call_identity(void **state)
+{
+	policy_t *p = load("return sysgate.policy { on = {\n"
+			   "  getuid = function(c) return sysgate.allow():log(string.format(\n"
+			   "    '%d %d %d %s %s %s %d', c.uid, c.gid, c.threads, c.comm, c.exe, c.cgroup, c.uid)) end,\n"
+			   "  getgid = function(c) return sysgate.allow() end } }\n");
+	call_t c;
+	verdict_t v;
+	(void)state;
+	make_call(&c, "getuid", NULL);
+	c.ident_fn = fake_ident;
+	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_OK);
+	assert_string_equal(v.message, "1000 100 3 worker /usr/bin/python3 /fn/42 1000");
+	assert_int_equal(c.ident_state, 1);
+	/* Not touched, not read. */
+	make_call(&c, "getgid", NULL);
+	c.ident_fn = gone_ident;
+	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_OK);
+	assert_int_equal(c.ident_state, 0);
+	make_call(&c, "getuid", NULL);
+	c.ident_fn = gone_ident;
+	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_ERROR);
+	assert_why("cannot read the caller's uid");
+	policy_free(p);
+}
+
 static void test_call_syscall_no_reads(void **state)
 {
 	policy_t *p = load(fields_policy);
@@ -1302,6 +1352,7 @@ int main(void)
 		cmocka_unit_test(test_call_open_flags),
 		cmocka_unit_test(test_call_addr),
 		cmocka_unit_test(test_call_paths),
+		cmocka_unit_test(test_call_identity),
 		cmocka_unit_test(test_call_syscall_no_reads),
 		cmocka_unit_test(test_call_target),
 		cmocka_unit_test(test_path_lazy),

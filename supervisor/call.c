@@ -15,6 +15,7 @@
 #include <sys/syscall.h>
 
 #include "call.h"
+#include "names.h"
 
 void call_reset(call_t *c)
 {
@@ -268,8 +269,45 @@ void call_addr_decode(const void *sa, size_t len, call_addr_t *out)
 		break;
 	}
 	default:
-		snprintf(out->family_name, sizeof(out->family_name), "af%u", (unsigned)family);
+		if (names_family(family))
+			snprintf(out->family_name, sizeof(out->family_name), "%s", names_family(family));
+		else
+			snprintf(out->family_name, sizeof(out->family_name), "af%u", (unsigned)family);
 		break;
+	}
+}
+
+int call_signal_args(const call_t *c, int *sig, int64_t *pid, int64_t *tid)
+{
+	*pid = *tid = 0;
+	switch (c->nr) {
+	case SYS_kill:
+		*pid = (int32_t)c->args[0];
+		*sig = (int)c->args[1];
+		return 0;
+	case SYS_tkill:
+		*tid = (int32_t)c->args[0];
+		*sig = (int)c->args[1];
+		return 0;
+	case SYS_tgkill:
+		*pid = (int32_t)c->args[0];
+		*tid = (int32_t)c->args[1];
+		*sig = (int)c->args[2];
+		return 0;
+	case SYS_rt_sigqueueinfo:
+		*pid = (int32_t)c->args[0];
+		*sig = (int)c->args[1];
+		return 0;
+	case SYS_rt_tgsigqueueinfo:
+		*pid = (int32_t)c->args[0];
+		*tid = (int32_t)c->args[1];
+		*sig = (int)c->args[2];
+		return 0;
+	case SYS_pidfd_send_signal:
+		*sig = (int)c->args[1];
+		return 0;
+	default:
+		return -EINVAL;
 	}
 }
 

@@ -131,6 +131,12 @@ int call_addr(call_t *c);
 /* Decodes len bytes of a struct sockaddr into out. Never reads past len. */
 void call_addr_decode(const void *sa, size_t len, call_addr_t *out);
 
+/* The signal of kill, tkill, tgkill, rt_sigqueueinfo, rt_tgsigqueueinfo
+ * and pidfd_send_signal, with the process (*pid) and thread (*tid) it is
+ * sent to where the call names them (0 otherwise): 0, or -EINVAL for
+ * other syscalls. */
+int call_signal_args(const call_t *c, int *sig, int64_t *pid, int64_t *tid);
+
 /* The open flags and mode of an open-family call (open, openat, creat,
  * whose flags are O_CREAT|O_WRONLY|O_TRUNC). Raw arguments only, no memory
  * read. 0, or -EINVAL when c's syscall takes no open flags. */

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -610,6 +611,63 @@ static bool pl_is_ident(const char *k)
 	return false;
 }
 
+/* Pushes name, or the number when the table has no name for it. */
+static void pl_push_name(lua_State *L, const char *name, lua_Integer v)
+{
+	if (name)
+		lua_pushstring(L, name);
+	else
+		lua_pushinteger(L, v);
+}
+
+/*
+ * The arguments decoded from registers alone: c.domain, c.type and
+ * c.protocol (socket, socketpair), c.signal, c.target_pid and c.target_tid
+ * (the kill family), c.option (prctl), c.request (ptrace: a name; ioctl: a
+ * number). Returns 0 when k is none of them, else 1 with the value (nil
+ * when the syscall has no such argument) pushed.
+ */
+static int pl_push_regs(lua_State *L, const call_t *c, const char *k)
+{
+	int sig;
+	int64_t pid, tid;
+	bool sock = c->nr == SYS_socket || c->nr == SYS_socketpair;
+
+	if (strcmp(k, "domain") == 0 || strcmp(k, "type") == 0 || strcmp(k, "protocol") == 0) {
+		if (!sock)
+			lua_pushnil(L);
+		else if (k[0] == 'd')
+			pl_push_name(L, names_family((int)c->args[0]), (lua_Integer)c->args[0]);
+		else if (k[0] == 't')
+			pl_push_name(L, names_socktype((int)c->args[1]), (lua_Integer)(c->args[1] & 0xf));
+		else
+			lua_pushinteger(L, (lua_Integer)(int)c->args[2]);
+	} else if (strcmp(k, "signal") == 0 || strcmp(k, "target_pid") == 0 ||
+		   strcmp(k, "target_tid") == 0) {
+		if (call_signal_args(c, &sig, &pid, &tid) < 0)
+			lua_pushnil(L);
+		else if (k[0] == 's')
+			pl_push_name(L, names_signal(sig), sig);
+		else
+			lua_pushinteger(L, k[7] == 'p' ? pid : tid);
+	} else if (strcmp(k, "option") == 0) {
+		if (c->nr == SYS_prctl)
+			pl_push_name(L, names_prctl(c->args[0]), (lua_Integer)c->args[0]);
+		else
+			lua_pushnil(L);
+	} else if (strcmp(k, "request") == 0) {
+		if (c->nr == SYS_ptrace)
+			pl_push_name(L, names_ptrace(c->args[0]), (lua_Integer)c->args[0]);
+		else if (c->nr == SYS_ioctl)
+			lua_pushinteger(L, (lua_Integer)(uint32_t)c->args[1]);
+		else
+			lua_pushnil(L);
+	} else {
+		return 0;
+	}
+	return 1;
+}
+
 /* c.flags and c.mode: nil for syscalls without open flags. */
 static int pl_push_open(lua_State *L, const call_t *c, bool want_mode)
 {
@@ -659,6 +717,8 @@ static int pl_call_index(lua_State *L)
 		return pl_push_addr(L, p);
 	else if (pl_is_ident(k))
 		return pl_push_ident(L, c, k);
+	else if (pl_push_regs(L, c, k))
+		return 1;
 	else if (strcmp(k, "has_flag") == 0)
 		lua_pushcfunction(L, pl_has_flag); /* a light function: no allocation */
 	else

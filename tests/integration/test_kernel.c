@@ -215,6 +215,39 @@ static void test_identity(void **state)
 	sgd_stop(&s);
 }
 
+POLICY(regs, "return sysgate.policy { name = 'regs', on = {\n"
+	     "  kill = function(c) return sysgate.deny('EPERM'):log(c.signal .. ' ' .. c.target_pid) end,\n"
+	     "  socket = function(c)\n"
+	     "    return sysgate.allow():log(c.domain .. ' ' .. c.type .. ' ' .. c.protocol)\n"
+	     "  end } }\n");
+
+/* Arguments decoded from the registers alone: kill's signal and target,
+ * socket's domain, type and protocol, as a real program passes them. */
+static void test_register_args(void **state)
+{
+	const char *argv[] = { probe(), "sigcont", "connect", "127.0.0.1", "1", NULL };
+	sgd_proc_t s;
+	run_result_t r;
+	json_object *log, *d;
+	char want[64];
+	json_object *v;
+
+	START(&s, regs, NULL);
+	run_under(&s, "regs", argv, &r);
+	assert_exited(&r, 0);
+	assert_contains(r.out, "sigcont: EPERM");
+	assert_true(log_wait(&s, "target_end", 1));
+	log = sgd_log(&s);
+	d = log_find(log, "decision", "syscall", "kill");
+	assert_non_null(d);
+	assert_true(json_object_object_get_ex(d, "pid", &v));
+	snprintf(want, sizeof(want), "SIGCONT %d", json_object_get_int(v));
+	assert_string_equal(str_field(d, "message"), want);
+	assert_non_null(log_find(log, "decision", "message", "inet stream 0"));
+	json_object_put(log);
+	sgd_stop(&s);
+}
+
 POLICY(emulate, "return sysgate.policy { name = 'emulate', on = {\n"
 		"  mkdir = function(c) return sysgate.emulate(0):log(c.path) end } }\n");
 
@@ -847,6 +880,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_open_flags, sgd_teardown),
 		cmocka_unit_test_teardown(test_connect_addr, sgd_teardown),
 		cmocka_unit_test_teardown(test_identity, sgd_teardown),
+		cmocka_unit_test_teardown(test_register_args, sgd_teardown),
 		cmocka_unit_test_teardown(test_emulate_mkdir, sgd_teardown),
 		cmocka_unit_test_teardown(test_kill_kills, sgd_teardown),
 		cmocka_unit_test_teardown(test_kernel_deny_no_notification, sgd_teardown),

@@ -11,6 +11,7 @@
  *   getppid          getppid()
  *   loop N           getppid() N times, prints nothing
  *   connect IP PORT  a TCP connect to IP (v4) and PORT
+ *   sigcont          kill(getpid(), SIGCONT): harmless, for the signal decoding
  *   wait             reads one line from stdin (for a test to act meanwhile)
  *   exit N           exits with status N
  */
@@ -19,6 +20,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +80,8 @@ int main(int argc, char **argv)
 			report(op, arg, r);
 			close(fd);
 			i += 2;
+		} else if (strcmp(op, "sigcont") == 0) {
+			report(op, NULL, syscall(SYS_kill, getpid(), SIGCONT));
 		} else if (strcmp(op, "wait") == 0) {
 			char line[64];
 

@@ -576,6 +576,47 @@ static void test_call_identity(void **state)
 	policy_free(p);
 }
 
+/* Names and numbers decoded from the registers alone. */
+static void test_call_register_args(void **state)
+{
+	policy_t *p = load("local function s(v) return tostring(v) end\n"
+			   "local function show(c) return sysgate.allow():log(table.concat({ s(c.domain),\n"
+			   "  s(c.type), s(c.protocol), s(c.signal), s(c.target_pid), s(c.target_tid),\n"
+			   "  s(c.option), s(c.request) }, ' ')) end\n"
+			   "return sysgate.policy { on = { socket = show, tgkill = show, kill = show,\n"
+			   "  prctl = show, ptrace = show, ioctl = show, getuid = show } }\n");
+	static const struct {
+		const char *syscall;
+		uint64_t a0, a1, a2;
+		const char *want;
+	} cases[] = {
+		{ "socket", AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 17, "inet6 dgram 17 nil nil nil nil nil" },
+		{ "socket", AF_NETLINK, SOCK_RAW, 0, "netlink raw 0 nil nil nil nil nil" },
+		{ "socket", 99, 9, 0, "99 9 0 nil nil nil nil nil" },
+		{ "tgkill", 10, 11, SIGKILL, "nil nil nil SIGKILL 10 11 nil nil" },
+		{ "kill", (uint64_t)-1, 0, 0, "nil nil nil 0 -1 0 nil nil" },
+		{ "prctl", 38, 1, 0, "nil nil nil nil nil nil PR_SET_NO_NEW_PRIVS nil" },
+		{ "prctl", 12345, 0, 0, "nil nil nil nil nil nil 12345 nil" },
+		{ "ptrace", 16, 42, 0, "nil nil nil nil nil nil nil PTRACE_ATTACH" },
+		{ "ioctl", 3, 0x5401, 0, "nil nil nil nil nil nil nil 21505" },
+		{ "getuid", 0, 0, 0, "nil nil nil nil nil nil nil nil" },
+	};
+	call_t c;
+	verdict_t v;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		make_call(&c, cases[i].syscall, NULL);
+		c.args[0] = cases[i].a0;
+		c.args[1] = cases[i].a1;
+		c.args[2] = cases[i].a2;
+		assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_OK);
+		assert_string_equal(v.message, cases[i].want);
+		assert_int_equal(c.mem_reads, 0);
+	}
+	policy_free(p);
+}
+
 static void test_call_syscall_no_reads(void **state)
 {
 	policy_t *p = load(fields_policy);
@@ -1353,6 +1394,7 @@ int main(void)
 		cmocka_unit_test(test_call_addr),
 		cmocka_unit_test(test_call_paths),
 		cmocka_unit_test(test_call_identity),
+		cmocka_unit_test(test_call_register_args),
 		cmocka_unit_test(test_call_syscall_no_reads),
 		cmocka_unit_test(test_call_target),
 		cmocka_unit_test(test_path_lazy),

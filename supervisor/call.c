@@ -29,6 +29,8 @@ void call_reset(call_t *c)
 	c->path2_len = 0;
 	c->path2[0] = '\0';
 	c->addr_state = 0;
+	c->argv.state = 0;
+	c->envp.state = 0;
 }
 
 /*
@@ -377,4 +379,87 @@ int call_addr(call_t *c)
 	call_addr_decode(&ss, (size_t)len, &c->addr);
 	c->addr_state = 1;
 	return 0;
+}
+
+/* Reads the NULL-terminated pointer array at addr one page at a time (a
+ * read never crosses into a page that may be unmapped), then each string,
+ * all within the bounds of call_strv_t. */
+static int read_strv(call_t *c, uint64_t addr, call_strv_t *v)
+{
+	uint64_t ptrs[CALL_ARGV_MAX];
+	unsigned n = 0;
+	size_t used = 0;
+	int r;
+
+	v->count = 0;
+	v->truncated = false;
+	if (addr == 0)
+		return 0; /* Linux takes a NULL argv or envp as empty */
+	while (n < CALL_ARGV_MAX) {
+		uint64_t at = addr + (uint64_t)n * sizeof(uint64_t);
+		unsigned room = (unsigned)((4096 - (at & 4095)) / sizeof(uint64_t));
+		unsigned k, want = room < CALL_ARGV_MAX - n ? room : CALL_ARGV_MAX - n;
+
+		if (want == 0)
+			want = 1;
+		c->mem_reads++;
+		r = c->read_mem(c->read_ctx, c, at, &ptrs[n], want * sizeof(uint64_t));
+		if (r < 0)
+			return r;
+		for (k = 0; k < want && ptrs[n + k]; k++)
+			;
+		n += k;
+		if (k < want)
+			break; /* the NULL that ends it */
+	}
+	if (n == CALL_ARGV_MAX)
+		v->truncated = true; /* at least as many as the bound; maybe more */
+	for (unsigned i = 0; i < n; i++) {
+		size_t cap = CALL_ARGV_BYTES - used;
+		ssize_t len;
+
+		if (cap > CALL_ARG_BYTES)
+			cap = CALL_ARG_BYTES;
+		if (cap < 2) {
+			v->truncated = true;
+			break;
+		}
+		c->mem_reads++;
+		len = c->read_str(c->read_ctx, c, ptrs[i], v->buf + used, cap);
+		if (len == -ENAMETOOLONG) {
+			/* Longer than the bound: keep what fits, say so. */
+			len = (ssize_t)cap - 1;
+			v->buf[used + (size_t)len] = '\0';
+			v->truncated = true;
+		} else if (len < 0) {
+			return (int)len;
+		}
+		v->off[i] = (uint32_t)used;
+		v->len[i] = (uint32_t)len;
+		used += (size_t)len + 1;
+		v->count = i + 1;
+	}
+	return 0;
+}
+
+int call_strv(call_t *c, bool envp)
+{
+	call_strv_t *v = envp ? &c->envp : &c->argv;
+	int idx;
+
+	if (v->state != 0)
+		return v->state < 0 ? v->state : 0;
+	if (c->nr == SYS_execve)
+		idx = envp ? 2 : 1;
+	else if (c->nr == SYS_execveat)
+		idx = envp ? 3 : 2;
+	else
+		return -EINVAL;
+	if (!c->read_mem || !c->read_str)
+		v->state = -EFAULT;
+	else
+		v->state = read_strv(c, c->args[idx], v);
+	if (v->state == 0)
+		v->state = 1;
+	return v->state < 0 ? v->state : 0;
 }

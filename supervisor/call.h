@@ -55,6 +55,21 @@ typedef struct call_ident {
 	char cgroup[PATH_MAX]; /* the cgroup v2 path ("0::" line) */
 } call_ident_t;
 
+#define CALL_ARGV_MAX 256        /* arguments (or environment entries) decoded */
+#define CALL_ARGV_BYTES 65536    /* bytes of them, in all */
+#define CALL_ARG_BYTES 4096      /* bytes of one of them */
+
+/* execve's argv or envp, decoded: count strings at strings[i] in buf.
+ * truncated: the program passed more, or longer ones, than the bounds. */
+typedef struct call_strv {
+	int state; /* 0 not read, 1 read, <0 -errno */
+	unsigned count;
+	bool truncated;
+	uint32_t off[CALL_ARGV_MAX];
+	uint32_t len[CALL_ARGV_MAX];
+	char buf[CALL_ARGV_BYTES];
+} call_strv_t;
+
 /* A socket address argument, decoded. */
 typedef struct call_addr {
 	int family;         /* AF_*; AF_UNSPEC when the call passed none */
@@ -104,6 +119,7 @@ typedef struct call {
 	/* addr_state: 0 not read, 1 read (addr.family AF_UNSPEC: none), <0 -errno. */
 	int addr_state;
 	call_addr_t addr;
+	call_strv_t argv, envp;
 } call_t;
 
 /* Resets the decoded part before a call is reused. */
@@ -136,6 +152,11 @@ void call_addr_decode(const void *sa, size_t len, call_addr_t *out);
  * sent to where the call names them (0 otherwise): 0, or -EINVAL for
  * other syscalls. */
 int call_signal_args(const call_t *c, int *sig, int64_t *pid, int64_t *tid);
+
+/* Decodes execve's (execveat's) argv (envp = false) or envp once, bounded
+ * by CALL_ARGV_MAX / CALL_ARGV_BYTES / CALL_ARG_BYTES with truncation
+ * flagged: 0, -EINVAL for other syscalls, or the read's negative errno. */
+int call_strv(call_t *c, bool envp);
 
 /* The open flags and mode of an open-family call (open, openat, creat,
  * whose flags are O_CREAT|O_WRONLY|O_TRUNC). Raw arguments only, no memory

@@ -284,6 +284,16 @@ static void put_call(json_object *o, const target_t *t, call_t *c, const log_pro
 		json_object_object_add(o, "path", json_object_new_string_len(c->path, (int)c->path_len));
 	if (c->path2_state == 1)
 		json_object_object_add(o, "path2", json_object_new_string_len(c->path2, (int)c->path2_len));
+	if (c->argv.state == 1) {
+		json_object *argv = json_object_new_array_ext((int)c->argv.count);
+
+		for (unsigned i = 0; argv && i < c->argv.count; i++)
+			json_object_array_add(argv, json_object_new_string_len(c->argv.buf + c->argv.off[i],
+									       (int)c->argv.len[i]));
+		json_object_object_add(o, "argv", argv);
+		if (c->argv.truncated)
+			json_object_object_add(o, "argv_truncated", json_object_new_boolean(1));
+	}
 	if (c->addr_state == 1 && c->addr.family != AF_UNSPEC)
 		json_object_object_add(o, "addr", addr_new(&c->addr));
 }

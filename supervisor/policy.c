@@ -611,6 +611,40 @@ static bool pl_is_ident(const char *k)
 	return false;
 }
 
+/* c.argv (the strings) and c.envkeys (each entry's name, up to '='): new
+ * tables, with truncated = true when the bounds cut the program's list. */
+static int pl_push_strv(lua_State *L, policy_t *p, bool envp)
+{
+	const call_strv_t *v = envp ? &p->call->envp : &p->call->argv;
+	int rc = call_strv(p->call, envp);
+
+	if (rc == -EINVAL) {
+		lua_pushnil(L);
+		return 1;
+	}
+	if (rc < 0) {
+		p->path_err = rc;
+		p->fault_what = envp ? "environment" : "argument vector";
+		return luaL_error(L, "cannot read %s: %s", p->fault_what, pl_strerror(-rc));
+	}
+	lua_createtable(L, (int)v->count, 1);
+	for (unsigned i = 0; i < v->count; i++) {
+		const char *str = v->buf + v->off[i];
+		size_t len = v->len[i];
+
+		if (envp) {
+			const char *eq = memchr(str, '=', len);
+
+			len = eq ? (size_t)(eq - str) : len;
+		}
+		lua_pushlstring(L, str, len);
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	lua_pushboolean(L, v->truncated);
+	lua_setfield(L, -2, "truncated");
+	return 1;
+}
+
 /* Pushes name, or the number when the table has no name for it. */
 static void pl_push_name(lua_State *L, const char *name, lua_Integer v)
 {
@@ -719,6 +753,8 @@ static int pl_call_index(lua_State *L)
 		return pl_push_ident(L, c, k);
 	else if (pl_push_regs(L, c, k))
 		return 1;
+	else if (strcmp(k, "argv") == 0 || strcmp(k, "envkeys") == 0)
+		return pl_push_strv(L, p, k[0] == 'e');
 	else if (strcmp(k, "has_flag") == 0)
 		lua_pushcfunction(L, pl_has_flag); /* a light function: no allocation */
 	else

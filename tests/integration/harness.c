@@ -179,7 +179,7 @@ int sgd_teardown(void **state)
 
 static const char **build_argv(const sgd_proc_t *s, const char *policy, const char *const *argv)
 {
-	static const char *v[64];
+	static const char *v[512];
 	size_t n = 0;
 
 	v[n++] = "sysgate-run";
@@ -188,7 +188,7 @@ static const char **build_argv(const sgd_proc_t *s, const char *policy, const ch
 	v[n++] = "-p";
 	v[n++] = policy;
 	v[n++] = "--";
-	for (size_t i = 0; argv[i] && n < 63; i++)
+	for (size_t i = 0; argv[i] && n < 511; i++)
 		v[n++] = argv[i];
 	v[n] = NULL;
 	return v;

@@ -248,6 +248,44 @@ static void test_register_args(void **state)
 	sgd_stop(&s);
 }
 
+POLICY(argv, "return sysgate.policy { name = 'argv', on = {\n"
+	     "  execve = function(c)\n"
+	     "    local env = {}\n"
+	     "    for _, k in ipairs(c.envkeys) do env[k] = true end\n"
+	     "    return sysgate.allow():log(string.format('%d %s %s %s', #c.argv, tostring(c.argv.truncated),\n"
+	     "      c.argv[2], tostring(env.SYSGATED)))\n"
+	     "  end } }\n");
+
+/* c.argv and c.envkeys of the command's own execve, read from its memory,
+ * bounded: 300 arguments are cut to 256 and flagged. */
+static void test_exec_argv(void **state)
+{
+	const char *argv[] = { probe(), "getppid", NULL };
+	const char *many[303];
+	sgd_proc_t s;
+	run_result_t r;
+	json_object *log, *d, *a;
+
+	many[0] = probe();
+	for (int i = 1; i < 301; i++)
+		many[i] = "getppid";
+	many[301] = NULL;
+	START(&s, argv, NULL);
+	run_under(&s, "argv", argv, &r);
+	assert_exited(&r, 0);
+	run_under(&s, "argv", many, &r);
+	assert_exited(&r, 0);
+	assert_true(log_wait(&s, "target_end", 2));
+	log = sgd_log(&s);
+	d = log_find(log, "decision", "message", "2 false getppid true");
+	assert_non_null(d);
+	assert_true(json_object_object_get_ex(d, "argv", &a));
+	assert_int_equal(json_object_array_length(a), 2);
+	assert_non_null(log_find(log, "decision", "message", "256 true getppid true"));
+	json_object_put(log);
+	sgd_stop(&s);
+}
+
 POLICY(emulate, "return sysgate.policy { name = 'emulate', on = {\n"
 		"  mkdir = function(c) return sysgate.emulate(0):log(c.path) end } }\n");
 
@@ -881,6 +919,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_connect_addr, sgd_teardown),
 		cmocka_unit_test_teardown(test_identity, sgd_teardown),
 		cmocka_unit_test_teardown(test_register_args, sgd_teardown),
+		cmocka_unit_test_teardown(test_exec_argv, sgd_teardown),
 		cmocka_unit_test_teardown(test_emulate_mkdir, sgd_teardown),
 		cmocka_unit_test_teardown(test_kill_kills, sgd_teardown),
 		cmocka_unit_test_teardown(test_kernel_deny_no_notification, sgd_teardown),

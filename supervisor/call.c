@@ -31,6 +31,7 @@ void call_reset(call_t *c)
 	c->addr_state = 0;
 	c->argv.state = 0;
 	c->envp.state = 0;
+	c->abspath_state[0] = c->abspath_state[1] = 0;
 }
 
 /*
@@ -462,4 +463,93 @@ int call_strv(call_t *c, bool envp)
 	if (v->state == 0)
 		v->state = 1;
 	return v->state < 0 ? v->state : 0;
+}
+
+/* Folds "//", "." and ".." of the absolute path in buf, in place. */
+static void normalise(char *buf)
+{
+	char *out = buf, *in = buf;
+
+	while (*in) {
+		while (*in == '/')
+			in++;
+		if (!*in)
+			break;
+		if (in[0] == '.' && (in[1] == '/' || !in[1])) {
+			in += 1;
+			continue;
+		}
+		if (in[0] == '.' && in[1] == '.' && (in[2] == '/' || !in[2])) {
+			in += 2;
+			while (out > buf && *--out != '/')
+				;
+			continue;
+		}
+		*out++ = '/';
+		while (*in && *in != '/')
+			*out++ = *in++;
+	}
+	if (out == buf)
+		*out++ = '/';
+	*out = '\0';
+}
+
+/* The dirfd argument a relative path is resolved from, or AT_FDCWD. */
+static int path_dirfd(const call_t *c, int idx)
+{
+	switch (c->nr) {
+	case SYS_open: case SYS_creat: case SYS_execve: case SYS_rename: case SYS_link:
+	case SYS_symlink: case SYS_mount: case SYS_pivot_root:
+		return AT_FDCWD;
+	default:
+		/* The *at calls (and inotify_add_watch, name_to_handle_at)
+		 * take the dirfd right before the path. */
+		return idx > 0 && call_path_arg(c->nr) != 0 ? (int)c->args[idx - 1] : AT_FDCWD;
+	}
+}
+
+int call_abspath(call_t *c, bool second)
+{
+	int *state = &c->abspath_state[second];
+	char *out = c->abspath[second], base[PATH_MAX], what[32];
+	int idx = second ? call_path2_arg(c->nr) : call_path_arg(c->nr);
+	const char *path;
+	size_t plen;
+	int r, fd;
+	ssize_t n;
+
+	if (*state != 0)
+		return *state < 0 ? *state : 0;
+	r = second ? call_path2(c) : call_path(c);
+	if (r < 0)
+		return r;
+	if ((second ? c->path2_state : c->path_state) == 2)
+		return -EINVAL; /* a NULL path: nothing to resolve */
+	path = second ? c->path2 : c->path;
+	plen = second ? c->path2_len : c->path_len;
+	if (path[0] == '/') {
+		base[0] = '\0';
+	} else {
+		fd = path_dirfd(c, idx);
+		if (fd == AT_FDCWD)
+			snprintf(what, sizeof(what), "cwd");
+		else
+			snprintf(what, sizeof(what), "fd/%d", fd);
+		n = c->read_link ? c->read_link(c->read_ctx, c, what, base, sizeof(base)) : -EFAULT;
+		if (n < 0) {
+			*state = (int)n;
+			return *state;
+		}
+	}
+	n = (ssize_t)strlen(base);
+	if ((size_t)n + 1 + plen + 1 > PATH_MAX) {
+		*state = -ENAMETOOLONG;
+		return *state;
+	}
+	memcpy(out, base, (size_t)n);
+	out[n] = '/';
+	memcpy(out + n + 1, path, plen + 1);
+	normalise(out);
+	*state = 1;
+	return 0;
 }

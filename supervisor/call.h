@@ -46,6 +46,14 @@ typedef ssize_t (*call_read_str_fn)(void *ctx, const struct call *c, uint64_t ad
 typedef int (*call_read_mem_fn)(void *ctx, const struct call *c, uint64_t addr, void *buf,
 				size_t len);
 
+/*
+ * Reads the link /proc/<caller>/<what> ("cwd", "fd/3") into buf (cap bytes,
+ * NUL-terminated) and checks that the notification is still valid after
+ * the read. The length, or a negative errno.
+ */
+typedef ssize_t (*call_read_link_fn)(void *ctx, const struct call *c, const char *what, char *buf,
+				     size_t cap);
+
 /* Who makes the call, read from /proc on demand. */
 typedef struct call_ident {
 	uid_t uid, gid;      /* effective */
@@ -95,6 +103,7 @@ typedef struct call {
 	/* Memory access, given by the notify layer or a test. */
 	call_read_str_fn read_str;
 	call_read_mem_fn read_mem;
+	call_read_link_fn read_link;
 	void *read_ctx;
 	/* The thread group (process) of pid, resolved on demand through
 	 * tgid_fn(read_ctx, c); tgid is 0 until then. NULL: tgid = pid. */
@@ -116,6 +125,9 @@ typedef struct call {
 	int path2_state;
 	size_t path2_len;
 	char path2[PATH_MAX];
+	/* The absolute forms of path and path2: state as path_state. */
+	int abspath_state[2];
+	char abspath[2][PATH_MAX];
 	/* addr_state: 0 not read, 1 read (addr.family AF_UNSPEC: none), <0 -errno. */
 	int addr_state;
 	call_addr_t addr;
@@ -137,6 +149,14 @@ int call_path2_arg(int nr);
  * the read's negative errno. */
 int call_path(call_t *c);
 int call_path2(call_t *c);
+
+/* c->path (second: c->path2) made absolute against the directory the
+ * kernel resolves it from (the dirfd of an *at call, else the caller's
+ * cwd, as the supervisor sees them) and lexically normalised ("." and ".."
+ * folded; symlinks are not followed). Cached: 0 with c->abspath[second],
+ * -EINVAL when there is no such path, -ENAMETOOLONG when the result does
+ * not fit PATH_MAX, or a read's negative errno. */
+int call_abspath(call_t *c, bool second);
 
 /* Decodes the socket address of connect, bind, sendto and sendmsg once
  * (cached in the call): 0 with c->addr filled (family AF_UNSPEC when the

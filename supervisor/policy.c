@@ -515,6 +515,30 @@ static int pl_push_path(lua_State *L, policy_t *p, bool second)
 	return 1;
 }
 
+/* c.abspath and c.abspath2: nil where c.path (c.path2) is nil. */
+static int pl_push_abspath(lua_State *L, policy_t *p, bool second)
+{
+	call_t *c = p->call;
+	int rc;
+
+	if ((second ? call_path2_arg(c->nr) : call_path_arg(c->nr)) < 0) {
+		lua_pushnil(L);
+		return 1;
+	}
+	rc = call_abspath(c, second);
+	if (rc == -EINVAL) {
+		lua_pushnil(L);
+		return 1;
+	}
+	if (rc < 0) {
+		p->path_err = rc;
+		p->fault_what = "path";
+		return luaL_error(L, "cannot resolve path argument: %s", pl_strerror(-rc));
+	}
+	lua_pushstring(L, c->abspath[second]);
+	return 1;
+}
+
 /* c.has_flag(name), for the open family. */
 static int pl_has_flag(lua_State *L)
 {
@@ -733,6 +757,8 @@ static int pl_call_index(lua_State *L)
 		return pl_push_path(L, p, false);
 	else if (strcmp(k, "path2") == 0)
 		return pl_push_path(L, p, true);
+	else if (strcmp(k, "abspath") == 0 || strcmp(k, "abspath2") == 0)
+		return pl_push_abspath(L, p, k[7] == '2');
 	else if (strcmp(k, "args") == 0)
 		pl_push_args(L, p);
 	else if (strcmp(k, "pid") == 0)
@@ -1052,7 +1078,9 @@ static void pl_fault(const policy_t *p, verdict_t *out, char *why, size_t why_le
 {
 	memset(out, 0, sizeof(*out));
 	out->kind = VERDICT_DENY;
-	out->err = p->path_err == -ENAMETOOLONG ? ENAMETOOLONG : EFAULT;
+	/* What the kernel itself would say for these; anything else is a
+	 * pointer that could not be read. */
+	out->err = p->path_err == -ENAMETOOLONG ? ENAMETOOLONG : p->path_err == -EBADF ? EBADF : EFAULT;
 	pl_why(why, why_len, "cannot read %s argument: %s", p->fault_what, pl_strerror(-p->path_err));
 }
 

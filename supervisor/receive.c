@@ -145,6 +145,23 @@ static int read_mem(void *ctx, const call_t *c, uint64_t addr, void *buf, size_t
 	return receive_id_valid(t->d, t->listener, c->id) < 0 ? -ENOENT : 0;
 }
 
+/* call_read_link_fn over /proc/<tid>/<what>. */
+static ssize_t read_link(void *ctx, const call_t *c, const char *what, char *buf, size_t cap)
+{
+	const target_t *t = ctx;
+	char path[64];
+	ssize_t n;
+
+	if (c->pid <= 0)
+		return -ESRCH;
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)c->pid, what);
+	n = readlink(path, buf, cap - 1);
+	if (n < 0)
+		return errno == ENOENT ? -EBADF : -errno;
+	buf[n] = '\0';
+	return receive_id_valid(t->d, t->listener, c->id) < 0 ? -ENOENT : n;
+}
+
 static pid_t read_tgid(void *ctx, const call_t *c)
 {
 	const target_t *t = ctx;
@@ -244,6 +261,7 @@ static void call_fill(call_t *c, target_t *t, const struct seccomp_notif *req)
 	c->target = &t->info;
 	c->read_str = read_str;
 	c->read_mem = read_mem;
+	c->read_link = read_link;
 	c->read_ctx = t;
 	c->tgid_fn = read_tgid;
 	c->ident_fn = read_ident;

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -282,6 +283,35 @@ static void test_exec_argv(void **state)
 	assert_true(json_object_object_get_ex(d, "argv", &a));
 	assert_int_equal(json_object_array_length(a), 2);
 	assert_non_null(log_find(log, "decision", "message", "256 true getppid true"));
+	json_object_put(log);
+	sgd_stop(&s);
+}
+
+POLICY(abs, "return sysgate.policy { name = 'abs', on = {\n"
+	    "  openat = function(c)\n"
+	    "    if c.path:sub(1, 1) == '/' then return sysgate.allow() end\n"
+	    "    return sysgate.deny('ENOENT'):log(c.abspath)\n"
+	    "  end } }\n");
+
+/* c.abspath of a relative path is the caller's cwd joined and folded, as
+ * the kernel would resolve it. */
+static void test_abspath(void **state)
+{
+	const char *argv[] = { probe(), "open", "no/./such/../file", NULL };
+	char cwd[PATH_MAX], want[PATH_MAX + 32];
+	sgd_proc_t s;
+	run_result_t r;
+	json_object *log;
+
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	START(&s, abs, NULL);
+	run_under(&s, "abs", argv, &r);
+	assert_exited(&r, 0);
+	assert_contains(r.out, "open no/./such/../file: ENOENT");
+	assert_true(log_wait(&s, "target_end", 1));
+	log = sgd_log(&s);
+	snprintf(want, sizeof(want), "%s/no/file", strcmp(cwd, "/") == 0 ? "" : cwd);
+	assert_non_null(log_find(log, "decision", "message", want));
 	json_object_put(log);
 	sgd_stop(&s);
 }
@@ -920,6 +950,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_identity, sgd_teardown),
 		cmocka_unit_test_teardown(test_register_args, sgd_teardown),
 		cmocka_unit_test_teardown(test_exec_argv, sgd_teardown),
+		cmocka_unit_test_teardown(test_abspath, sgd_teardown),
 		cmocka_unit_test_teardown(test_emulate_mkdir, sgd_teardown),
 		cmocka_unit_test_teardown(test_kill_kills, sgd_teardown),
 		cmocka_unit_test_teardown(test_kernel_deny_no_notification, sgd_teardown),

@@ -617,6 +617,68 @@ static void test_call_register_args(void **state)
 	policy_free(p);
 }
 
+static ssize_t fake_read_link(void *ctx, const call_t *c, const char *what, char *buf, size_t cap)
+{
+	(void)ctx;
+	(void)c;
+	if (strcmp(what, "cwd") == 0)
+		return snprintf(buf, cap, "/home/u");
+	if (strcmp(what, "fd/3") == 0)
+		return snprintf(buf, cap, "/srv/d");
+	return -EBADF;
+}
+
+/* c.abspath resolves against the dirfd of an *at call or the cwd, as the
+ * kernel would, and folds "." and ".." lexically. */
+static void test_call_abspath(void **state)
+{
+	static const struct {
+		const char *syscall;
+		int dirfd;
+		const char *path, *path2, *want;
+	} cases[] = {
+		{ "openat", AT_FDCWD, "a/../b/./c", NULL, "/home/u/b/c nil" },
+		{ "openat", 3, "x", NULL, "/srv/d/x nil" },
+		{ "open", -1, "/etc//passwd", NULL, "/etc/passwd nil" },
+		{ "open", -1, "../../../..", NULL, "/ nil" },
+		{ "unlinkat", 3, "/abs/./y", NULL, "/abs/y nil" },
+		{ "renameat", 3, "a", "../b", "/srv/d/a /srv/b" },
+		{ "rename", -1, "a", "b", "/home/u/a /home/u/b" },
+		{ "getuid", -1, NULL, NULL, "nil nil" },
+	};
+	fake_mem_t m = { 0 };
+	call_t c;
+	verdict_t v;
+	policy_t *p = load("local function show(c)\n"
+			   "  return sysgate.allow():log(tostring(c.abspath) .. ' ' .. tostring(c.abspath2))\n"
+			   "end\n"
+			   "return sysgate.policy { on = { openat = show, open = show, unlinkat = show,\n"
+			   "  renameat = show, rename = show, getuid = show } }\n");
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		m.path = cases[i].path;
+		m.path2 = cases[i].path2;
+		make_call(&c, cases[i].syscall, &m);
+		c.read_link = fake_read_link;
+		if (cases[i].dirfd != -1)
+			c.args[0] = (uint64_t)(int64_t)cases[i].dirfd;
+		if (strcmp(cases[i].syscall, "renameat") == 0)
+			c.args[2] = 3;
+		assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_OK);
+		assert_string_equal(v.message, cases[i].want);
+	}
+	/* A dirfd the caller does not have: the kernel's EBADF. */
+	m.path = "x";
+	m.path2 = NULL;
+	make_call(&c, "openat", &m);
+	c.read_link = fake_read_link;
+	c.args[0] = 9;
+	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_FAULT);
+	assert_int_equal(v.err, EBADF);
+	policy_free(p);
+}
+
 static void test_call_syscall_no_reads(void **state)
 {
 	policy_t *p = load(fields_policy);
@@ -1395,6 +1457,7 @@ int main(void)
 		cmocka_unit_test(test_call_paths),
 		cmocka_unit_test(test_call_identity),
 		cmocka_unit_test(test_call_register_args),
+		cmocka_unit_test(test_call_abspath),
 		cmocka_unit_test(test_call_syscall_no_reads),
 		cmocka_unit_test(test_call_target),
 		cmocka_unit_test(test_path_lazy),

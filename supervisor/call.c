@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <linux/sched.h>
 #include <linux/netlink.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -32,6 +33,8 @@ void call_reset(call_t *c)
 	c->argv.state = 0;
 	c->envp.state = 0;
 	c->abspath_state[0] = c->abspath_state[1] = 0;
+	c->flags_state = 0;
+	c->flags_kind = CALL_FLAGS_NONE;
 }
 
 /*
@@ -156,50 +159,114 @@ pid_t call_tgid(call_t *c)
 	return c->tgid;
 }
 
-int call_open_flags(const call_t *c, uint64_t *flags, uint64_t *mode)
+/* Reads the struct open_how of openat2 or clone_args of clone3. */
+static int read_struct_flags(call_t *c, uint64_t addr, uint64_t size, uint64_t *out, unsigned n)
 {
+	if (size < n * sizeof(uint64_t))
+		return -EINVAL; /* the kernel refuses it: nothing to decide on */
+	if (!c->read_mem)
+		return -EFAULT;
+	c->mem_reads++;
+	return c->read_mem(c->read_ctx, c, addr, out, n * sizeof(uint64_t));
+}
+
+static int decode_flags(call_t *c)
+{
+	uint64_t how[3];
+	int r;
+
+	c->mode = c->resolve = 0;
 	switch (c->nr) {
-#ifdef SYS_open
 	case SYS_open:
-		*flags = c->args[1];
-		*mode = c->args[2];
+		c->flags_kind = CALL_FLAGS_OPEN;
+		c->flags = c->args[1];
+		c->mode = c->args[2];
 		return 0;
-#endif
-#ifdef SYS_creat
 	case SYS_creat:
-		*flags = O_CREAT | O_WRONLY | O_TRUNC;
-		*mode = c->args[1];
+		c->flags_kind = CALL_FLAGS_OPEN;
+		c->flags = O_CREAT | O_WRONLY | O_TRUNC;
+		c->mode = c->args[1];
 		return 0;
-#endif
 	case SYS_openat:
-		*flags = c->args[2];
-		*mode = c->args[3];
+		c->flags_kind = CALL_FLAGS_OPEN;
+		c->flags = c->args[2];
+		c->mode = c->args[3];
+		return 0;
+	case SYS_openat2:
+		/* struct open_how { u64 flags, mode, resolve; } */
+		r = read_struct_flags(c, c->args[2], c->args[3], how, 3);
+		if (r < 0)
+			return r;
+		c->flags_kind = CALL_FLAGS_OPEN;
+		c->flags = how[0];
+		c->mode = how[1];
+		c->resolve = how[2];
+		return 0;
+	case SYS_clone:
+		c->flags_kind = CALL_FLAGS_CLONE;
+		c->flags = c->args[0];
+		return 0;
+	case SYS_clone3:
+		/* struct clone_args starts with u64 flags. */
+		r = read_struct_flags(c, c->args[0], c->args[1], how, 1);
+		if (r < 0)
+			return r;
+		c->flags_kind = CALL_FLAGS_CLONE;
+		c->flags = how[0];
 		return 0;
 	default:
 		return -EINVAL;
 	}
 }
 
-int call_has_open_flag(uint64_t flags, const char *name)
+int call_flags(call_t *c)
 {
-	/* mask and value: a flag is set when (flags & mask) == value. */
-	static const struct {
-		const char *name;
-		uint64_t mask, value;
-	} table[] = {
-		{ "O_RDONLY", O_ACCMODE, O_RDONLY },
-		{ "O_WRONLY", O_ACCMODE, O_WRONLY },
-		{ "O_RDWR", O_ACCMODE, O_RDWR },
-#define F(x) { #x, x, x }
-		F(O_CREAT), F(O_EXCL), F(O_NOCTTY), F(O_TRUNC), F(O_APPEND), F(O_NONBLOCK),
-		F(O_DSYNC), F(O_SYNC), F(O_DIRECT), F(O_LARGEFILE), F(O_DIRECTORY),
-		F(O_NOFOLLOW), F(O_NOATIME), F(O_CLOEXEC), F(O_PATH), F(O_TMPFILE),
-#undef F
-	};
+	if (c->flags_state == 0) {
+		int r = decode_flags(c);
 
-	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
-		if (strcmp(table[i].name, name) == 0)
-			return (flags & table[i].mask) == table[i].value;
+		c->flags_state = r < 0 ? r : 1;
+	}
+	return c->flags_state < 0 ? c->flags_state : 0;
+}
+
+typedef struct flag_name {
+	const char *name;
+	uint64_t mask, value; /* set when (flags & mask) == value */
+} flag_name_t;
+
+#define F(x) { #x, x, x }
+static const flag_name_t open_flags[] = {
+	{ "O_RDONLY", O_ACCMODE, O_RDONLY },
+	{ "O_WRONLY", O_ACCMODE, O_WRONLY },
+	{ "O_RDWR", O_ACCMODE, O_RDWR },
+	F(O_CREAT), F(O_EXCL), F(O_NOCTTY), F(O_TRUNC), F(O_APPEND), F(O_NONBLOCK),
+	F(O_DSYNC), F(O_SYNC), F(O_DIRECT), F(O_LARGEFILE), F(O_DIRECTORY),
+	F(O_NOFOLLOW), F(O_NOATIME), F(O_CLOEXEC), F(O_PATH), F(O_TMPFILE),
+};
+
+static const flag_name_t clone_flags[] = {
+	F(CLONE_VM), F(CLONE_FS), F(CLONE_FILES), F(CLONE_SIGHAND), F(CLONE_PIDFD),
+	F(CLONE_PTRACE), F(CLONE_VFORK), F(CLONE_PARENT), F(CLONE_THREAD), F(CLONE_NEWNS),
+	F(CLONE_SYSVSEM), F(CLONE_SETTLS), F(CLONE_PARENT_SETTID), F(CLONE_CHILD_CLEARTID),
+	F(CLONE_DETACHED), F(CLONE_UNTRACED), F(CLONE_CHILD_SETTID), F(CLONE_NEWCGROUP),
+	F(CLONE_NEWUTS), F(CLONE_NEWIPC), F(CLONE_NEWUSER), F(CLONE_NEWPID), F(CLONE_NEWNET),
+	F(CLONE_IO), F(CLONE_NEWTIME),
+	{ "CLONE_CLEAR_SIGHAND", 0x100000000ULL, 0x100000000ULL },
+	{ "CLONE_INTO_CGROUP", 0x200000000ULL, 0x200000000ULL },
+};
+#undef F
+
+int call_has_flag(call_flags_kind_t kind, uint64_t flags, const char *name)
+{
+	const flag_name_t *t = kind == CALL_FLAGS_OPEN ? open_flags : clone_flags;
+	size_t n = kind == CALL_FLAGS_OPEN ? sizeof(open_flags) / sizeof(open_flags[0])
+					   : sizeof(clone_flags) / sizeof(clone_flags[0]);
+
+	if (kind == CALL_FLAGS_NONE)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(t[i].name, name) == 0)
+			return (flags & t[i].mask) == t[i].value;
 	return -EINVAL;
 }
 

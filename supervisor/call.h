@@ -78,6 +78,12 @@ typedef struct call_strv {
 	char buf[CALL_ARGV_BYTES];
 } call_strv_t;
 
+typedef enum call_flags_kind {
+	CALL_FLAGS_NONE = 0,
+	CALL_FLAGS_OPEN,  /* open, openat, openat2, creat: O_* */
+	CALL_FLAGS_CLONE, /* clone, clone3: CLONE_* */
+} call_flags_kind_t;
+
 /* A socket address argument, decoded. */
 typedef struct call_addr {
 	int family;         /* AF_*; AF_UNSPEC when the call passed none */
@@ -132,6 +138,10 @@ typedef struct call {
 	int addr_state;
 	call_addr_t addr;
 	call_strv_t argv, envp;
+	/* call_flags(): state as path_state. */
+	int flags_state;
+	call_flags_kind_t flags_kind;
+	uint64_t flags, mode, resolve;
 } call_t;
 
 /* Resets the decoded part before a call is reused. */
@@ -178,15 +188,20 @@ int call_signal_args(const call_t *c, int *sig, int64_t *pid, int64_t *tid);
  * flagged: 0, -EINVAL for other syscalls, or the read's negative errno. */
 int call_strv(call_t *c, bool envp);
 
-/* The open flags and mode of an open-family call (open, openat, creat,
- * whose flags are O_CREAT|O_WRONLY|O_TRUNC). Raw arguments only, no memory
- * read. 0, or -EINVAL when c's syscall takes no open flags. */
-int call_open_flags(const call_t *c, uint64_t *flags, uint64_t *mode);
+/*
+ * The flags of c and the family they belong to, decoded once: the open
+ * flags and mode of open, openat and creat (whose flags are
+ * O_CREAT|O_WRONLY|O_TRUNC) from the registers, of openat2 from its struct
+ * open_how (with resolve); the clone flags of clone from the registers,
+ * of clone3 from its struct clone_args. 0, -EINVAL for syscalls without
+ * such flags, or a read's negative errno.
+ */
+int call_flags(call_t *c);
 
-/* Whether flags has the open flag called name ("O_WRONLY", "O_CREAT"...):
- * 1 or 0, or -EINVAL for a name that is not an open flag. The access modes
+/* Whether flags of family kind have the flag called name ("O_WRONLY",
+ * "CLONE_NEWUSER"): 1 or 0, or -EINVAL for a name not of that family.
  * O_RDONLY, O_WRONLY and O_RDWR compare the access mode, not a bit. */
-int call_has_open_flag(uint64_t flags, const char *name);
+int call_has_flag(call_flags_kind_t kind, uint64_t flags, const char *name);
 
 /* The calling process (thread group), resolved once per call; 0 when it
  * could not be resolved. */

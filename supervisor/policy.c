@@ -539,22 +539,37 @@ static int pl_push_abspath(lua_State *L, policy_t *p, bool second)
 	return 1;
 }
 
-/* c.has_flag(name), for the open family. */
+/* Decodes the call's flags; a failed read (openat2's open_how, clone3's
+ * clone_args) marks the call as faulted and raises. */
+static int pl_flags(lua_State *L, policy_t *p)
+{
+	int rc = call_flags(p->call);
+
+	if (rc < 0 && rc != -EINVAL) {
+		p->path_err = rc;
+		p->fault_what = "flags";
+		return luaL_error(L, "cannot read flags argument: %s", pl_strerror(-rc));
+	}
+	return rc;
+}
+
+/* c.has_flag(name): open flags for the open family, clone flags for
+ * clone and clone3. */
 static int pl_has_flag(lua_State *L)
 {
 	policy_t *p = sandbox_owner(L);
 	const char *name = luaL_checkstring(L, 1);
-	uint64_t flags, mode;
 	int r;
 
 	if (!p->call)
 		return luaL_error(L, "the call object is only valid during its call");
-	if (call_open_flags(p->call, &flags, &mode) < 0)
-		return luaL_error(L, "c.has_flag: %s takes no open flags",
+	if (pl_flags(L, p) < 0)
+		return luaL_error(L, "c.has_flag: %s takes no open or clone flags",
 				  p->call->syscall ? p->call->syscall : "this syscall");
-	r = call_has_open_flag(flags, name);
+	r = call_has_flag(p->call->flags_kind, p->call->flags, name);
 	if (r < 0)
-		return luaL_error(L, "c.has_flag: unknown open flag '%s'", name);
+		return luaL_error(L, "c.has_flag: unknown %s flag '%s'",
+				  p->call->flags_kind == CALL_FLAGS_OPEN ? "open" : "clone", name);
 	lua_pushboolean(L, r);
 	return 1;
 }
@@ -726,15 +741,22 @@ static int pl_push_regs(lua_State *L, const call_t *c, const char *k)
 	return 1;
 }
 
-/* c.flags and c.mode: nil for syscalls without open flags. */
-static int pl_push_open(lua_State *L, const call_t *c, bool want_mode)
+/* c.flags, c.mode, c.resolve: nil for syscalls without such flags (mode
+ * and resolve: for the open family; resolve: openat2's). */
+static int pl_push_flags(lua_State *L, policy_t *p, const char *k)
 {
-	uint64_t flags, mode;
+	const call_t *c = p->call;
 
-	if (call_open_flags(c, &flags, &mode) < 0)
+	if (pl_flags(L, p) < 0 || (k[0] != 'f' && c->flags_kind != CALL_FLAGS_OPEN))
 		lua_pushnil(L);
+	else if (k[0] == 'f')
+		lua_pushinteger(L, (lua_Integer)c->flags);
+	else if (k[0] == 'm')
+		lua_pushinteger(L, (lua_Integer)c->mode);
+	else if (c->nr == SYS_openat2)
+		lua_pushinteger(L, (lua_Integer)c->resolve);
 	else
-		lua_pushinteger(L, (lua_Integer)(want_mode ? mode : flags));
+		lua_pushnil(L);
 	return 1;
 }
 
@@ -771,8 +793,8 @@ static int pl_call_index(lua_State *L)
 		lua_pushstring(L, names_arch_name(c->arch));
 	else if (strcmp(k, "id") == 0)
 		lua_pushinteger(L, (lua_Integer)c->id);
-	else if (strcmp(k, "flags") == 0 || strcmp(k, "mode") == 0)
-		return pl_push_open(L, c, k[0] == 'm');
+	else if (strcmp(k, "flags") == 0 || strcmp(k, "mode") == 0 || strcmp(k, "resolve") == 0)
+		return pl_push_flags(L, p, k);
 	else if (strcmp(k, "addr") == 0)
 		return pl_push_addr(L, p);
 	else if (pl_is_ident(k))

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <fcntl.h>
+#include <linux/sched.h>
 #include <netinet/in.h>
 #include <sys/un.h>
 #include <sys/socket.h>
@@ -369,7 +370,7 @@ static void test_call_open_flags(void **state)
 	assert_string_equal(v.message, "nil nil");
 	make_call(&c, "getgid", NULL);
 	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_ERROR);
-	assert_why("getgid takes no open flags");
+	assert_why("getgid takes no open or clone flags");
 	policy_free(p);
 
 	p = load("return sysgate.policy { on = { openat = function(c)\n"
@@ -676,6 +677,60 @@ static void test_call_abspath(void **state)
 	c.args[0] = 9;
 	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_FAULT);
 	assert_int_equal(v.err, EBADF);
+	policy_free(p);
+}
+
+/* openat2's flags come from its struct open_how, clone3's from its
+ * struct clone_args; clone flags have names of their own. */
+static void test_call_struct_flags(void **state)
+{
+	policy_t *p = load("local function show(c)\n"
+			   "  local out = { tostring(c.flags), tostring(c.mode), tostring(c.resolve) }\n"
+			   "  for _, n in ipairs{ 'O_RDONLY', 'O_CLOEXEC', 'CLONE_NEWUSER', 'CLONE_NEWNET' } do\n"
+			   "    local ok, v = pcall(c.has_flag, n)\n"
+			   "    if ok and v then out[#out + 1] = n end\n"
+			   "  end\n"
+			   "  return sysgate.allow():log(table.concat(out, ' '))\n"
+			   "end\n"
+			   "return sysgate.policy { on = { openat2 = show, clone = show, clone3 = show } }\n");
+	uint64_t how[3] = { O_RDONLY | O_CLOEXEC, 0, 0x08 };
+	uint64_t cargs[11] = { CLONE_NEWNET };
+	fake_mem_t m = { .at = { 0x1000 }, .bytes = { how }, .len = { sizeof(how) } };
+	char want[128];
+	call_t c;
+	verdict_t v;
+
+	(void)state;
+	make_call(&c, "openat2", &m);
+	c.args[2] = 0x1000;
+	c.args[3] = sizeof(how);
+	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_OK);
+	snprintf(want, sizeof(want), "%d 0 8 O_RDONLY O_CLOEXEC", O_RDONLY | O_CLOEXEC);
+	assert_string_equal(v.message, want);
+
+	make_call(&c, "clone", &m);
+	c.args[0] = CLONE_NEWUSER | SIGCHLD;
+	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_OK);
+	snprintf(want, sizeof(want), "%d nil nil CLONE_NEWUSER", CLONE_NEWUSER | SIGCHLD);
+	assert_string_equal(v.message, want);
+
+	m.bytes[0] = cargs;
+	m.len[0] = sizeof(cargs);
+	make_call(&c, "clone3", &m);
+	c.args[0] = 0x1000;
+	c.args[1] = sizeof(cargs);
+	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_OK);
+	snprintf(want, sizeof(want), "%d nil nil CLONE_NEWNET", CLONE_NEWNET);
+	assert_string_equal(v.message, want);
+
+	/* clone_args that cannot be read: denied, never allowed. */
+	make_call(&c, "clone3", &m);
+	c.args[0] = 0x5000;
+	c.args[1] = sizeof(cargs);
+	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_FAULT);
+	assert_int_equal(v.kind, VERDICT_DENY);
+	assert_int_equal(v.err, EFAULT);
+	assert_why("cannot read flags argument");
 	policy_free(p);
 }
 
@@ -1458,6 +1513,7 @@ int main(void)
 		cmocka_unit_test(test_call_identity),
 		cmocka_unit_test(test_call_register_args),
 		cmocka_unit_test(test_call_abspath),
+		cmocka_unit_test(test_call_struct_flags),
 		cmocka_unit_test(test_call_syscall_no_reads),
 		cmocka_unit_test(test_call_target),
 		cmocka_unit_test(test_path_lazy),

@@ -1042,7 +1042,10 @@ static const char pattern_policy[] =
  * pcall. Ordinary patterns, on long subjects too, still work. */
 static void test_budget_pattern(void **state)
 {
-	policy_t *p = load(pattern_policy);
+	/* A whole second: the refusals below must come from the bounds, not
+	 * from a slow (sanitized, loaded) machine running out of time first. */
+	policy_limits_t l = { .time_ms = 1000 };
+	policy_t *p = load_with(pattern_policy, &l);
 	const char *costly[] = { "getuid", "getgid", "geteuid", "getegid", "sync" };
 	struct timespec t0, t1;
 	verdict_t v;

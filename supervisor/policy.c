@@ -65,8 +65,8 @@ struct policy {
 	/* The call being decided, and what came out. */
 	call_t *call;
 	bool args_filled;
-	int path_err;            /* a pointer argument could not be read */
-	const char *fault_what;  /* which one: "path", "address" */
+	int fault;               /* a pointer argument could not be read: its -errno */
+	const char *fault_what;  /* which one: "path", "address", "flags", "argv" */
 	bool got;
 	const char *badtype;
 	verdict_t result;
@@ -489,6 +489,15 @@ static void pl_push_target(lua_State *L, policy_t *p)
 
 /* c.path: a failed read raises, and is remembered so that the call is
  * denied whatever the handler does with the error. */
+/* Records that the argument what could not be read (the call is then
+ * denied, whatever the handler returns) and raises in the handler. */
+static int pl_fault_raise(lua_State *L, policy_t *p, int rc, const char *what)
+{
+	p->fault = rc;
+	p->fault_what = what;
+	return luaL_error(L, "cannot read %s argument: %s", what, pl_strerror(-rc));
+}
+
 /* c.path and c.path2: nil for syscalls without that path, and for a NULL
  * pointer; a failed read raises and marks the call as faulted. */
 static int pl_push_path(lua_State *L, policy_t *p, bool second)
@@ -502,9 +511,7 @@ static int pl_push_path(lua_State *L, policy_t *p, bool second)
 	}
 	rc = second ? call_path2(c) : call_path(c);
 	if (rc < 0) {
-		p->path_err = rc;
-		p->fault_what = "path";
-		return luaL_error(L, "cannot read path argument: %s", pl_strerror(-rc));
+		return pl_fault_raise(L, p, rc, "path");
 	}
 	if ((second ? c->path2_state : c->path_state) == 2)
 		lua_pushnil(L);
@@ -531,9 +538,7 @@ static int pl_push_abspath(lua_State *L, policy_t *p, bool second)
 		return 1;
 	}
 	if (rc < 0) {
-		p->path_err = rc;
-		p->fault_what = "path";
-		return luaL_error(L, "cannot resolve path argument: %s", pl_strerror(-rc));
+		return pl_fault_raise(L, p, rc, "path");
 	}
 	lua_pushstring(L, c->abspath[second]);
 	return 1;
@@ -546,9 +551,7 @@ static int pl_flags(lua_State *L, policy_t *p)
 	int rc = call_flags(p->call);
 
 	if (rc < 0 && rc != -EINVAL) {
-		p->path_err = rc;
-		p->fault_what = "flags";
-		return luaL_error(L, "cannot read flags argument: %s", pl_strerror(-rc));
+		return pl_fault_raise(L, p, rc, "flags");
 	}
 	return rc;
 }
@@ -586,9 +589,7 @@ static int pl_push_addr(lua_State *L, policy_t *p)
 		return 1;
 	}
 	if (rc < 0) {
-		p->path_err = rc;
-		p->fault_what = "address";
-		return luaL_error(L, "cannot read address argument: %s", pl_strerror(-rc));
+		return pl_fault_raise(L, p, rc, "address");
 	}
 	if (a->family == AF_UNSPEC) {
 		lua_pushnil(L);
@@ -662,9 +663,7 @@ static int pl_push_strv(lua_State *L, policy_t *p, bool envp)
 		return 1;
 	}
 	if (rc < 0) {
-		p->path_err = rc;
-		p->fault_what = envp ? "environment" : "argument vector";
-		return luaL_error(L, "cannot read %s: %s", p->fault_what, pl_strerror(-rc));
+		return pl_fault_raise(L, p, rc, envp ? "envp" : "argv");
 	}
 	lua_createtable(L, (int)v->count, 1);
 	for (unsigned i = 0; i < v->count; i++) {
@@ -1102,8 +1101,8 @@ static void pl_fault(const policy_t *p, verdict_t *out, char *why, size_t why_le
 	out->kind = VERDICT_DENY;
 	/* What the kernel itself would say for these; anything else is a
 	 * pointer that could not be read. */
-	out->err = p->path_err == -ENAMETOOLONG ? ENAMETOOLONG : p->path_err == -EBADF ? EBADF : EFAULT;
-	pl_why(why, why_len, "cannot read %s argument: %s", p->fault_what, pl_strerror(-p->path_err));
+	out->err = p->fault == -ENAMETOOLONG ? ENAMETOOLONG : p->fault == -EBADF ? EBADF : EFAULT;
+	pl_why(why, why_len, "cannot read %s argument: %s", p->fault_what, pl_strerror(-p->fault));
 }
 
 policy_fail_t policy_decide(policy_t *p, call_t *c, verdict_t *out, char *why, size_t why_len)
@@ -1116,13 +1115,13 @@ policy_fail_t policy_decide(policy_t *p, call_t *c, verdict_t *out, char *why, s
 	}
 	p->call = c;
 	p->args_filled = false;
-	p->path_err = 0;
+	p->fault = 0;
 	p->got = false;
 	p->badtype = "nothing";
 	st = sandbox_call(p->sb, pl_decide_cb, p, &p->call_budget, why, why_len);
 	p->call = NULL;
 	/* Never allow after a failed read, even when the handler caught it. */
-	if (p->path_err < 0) {
+	if (p->fault < 0) {
 		pl_fault(p, out, why, why_len);
 		return POLICY_FAULT;
 	}

@@ -863,6 +863,150 @@ static void test_path_too_long(void **state)
 	policy_free(p);
 }
 
+static int one_thread_ident(void *ctx, const call_t *c, call_ident_t *out)
+{
+	int r = fake_ident(ctx, c, out);
+
+	out->threads = 1;
+	return r;
+}
+
+/* sysgate.open: the verdict carries the path, flags, mode and identity
+ * the handler gave, or none of them (the call's own); its arguments are
+ * checked where they are given; it answers the open family only. */
+static void test_open_verdict(void **state)
+{
+	policy_t *p = load("return sysgate.policy { on = {\n"
+			   "  openat = function(c)\n"
+			   "    if c.path == '/own' then return sysgate.open() end\n"
+			   "    if c.path == '/str' then return sysgate.open('/x'):log(tostring(sysgate.open('/y'))) end\n"
+			   "    if c.path == '/sup' then return sysgate.open(nil, nil, nil, { as = 'supervisor' }) end\n"
+			   "    return sysgate.open('/given', 0, 420)\n"
+			   "  end,\n"
+			   "  mkdir = function(c) return sysgate.open() end,\n"
+			   "  creat = sysgate.open(),\n"
+			   "} }\n");
+	fake_mem_t m = { .path = "/own" };
+	verdict_t v;
+	call_t c;
+
+	(void)state;
+	make_call(&c, "openat", &m);
+	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_OK);
+	assert_int_equal(v.kind, VERDICT_OPEN);
+	assert_null(v.path);
+	assert_true(v.flags < 0 && v.mode < 0 && !v.as_supervisor && !v.advisory);
+	m.path = "/str";
+	make_call(&c, "openat", &m);
+	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_OK);
+	assert_int_equal(v.kind, VERDICT_OPEN);
+	assert_string_equal(v.path, "/x"); /* the returned one, not the later one */
+	assert_string_equal(v.message, "open(/y)");
+	assert_true(v.log);
+	m.path = "/sup";
+	make_call(&c, "openat", &m);
+	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_OK);
+	assert_true(v.as_supervisor);
+	m.path = "/other";
+	make_call(&c, "openat", &m);
+	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_OK);
+	assert_string_equal(v.path, "/given");
+	assert_int_equal(v.flags, 0);
+	assert_int_equal(v.mode, 0644);
+	make_call(&c, "creat", &m);
+	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_OK);
+	assert_int_equal(v.kind, VERDICT_OPEN);
+	make_call(&c, "mkdir", &m);
+	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_BADRESULT);
+	assert_why("sysgate.open answers open, openat, openat2 and creat, not mkdir");
+	policy_free(p);
+
+	/* Bad arguments raise where they are given. */
+	p = load("return sysgate.policy { on = { getuid = function(c) return sysgate.open('') end,\n"
+		 "  getgid = function(c) return sysgate.open('/a', -1) end,\n"
+		 "  getpid = function(c) return sysgate.open('/a', 0, 8^5) end,\n"
+		 "  getppid = function(c) return sysgate.open('/a', { as = 'root' }) end,\n"
+		 "  gettid = function(c) return sysgate.open('/a', { who = 1 }) end } }\n");
+	make_call(&c, "getuid", &m);
+	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_ERROR);
+	assert_why("the path must be 1..4095 bytes");
+	make_call(&c, "getgid", &m);
+	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_ERROR);
+	assert_why("are not open flags");
+	make_call(&c, "getpid", &m);
+	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_ERROR);
+	make_call(&c, "getppid", &m);
+	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_ERROR);
+	assert_why("'as' must be \"caller\" or \"supervisor\"");
+	make_call(&c, "gettid", &m);
+	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_ERROR);
+	assert_why("unknown field 'who'");
+	policy_free(p);
+	load_fails("return sysgate.policy { default = sysgate.open() }\n", 1, "default must be");
+	load_fails("return sysgate.policy { pointer_args = 'strict' }\n", 1,
+		   "pointer_args must be \"advisory\" or \"enforce\"");
+}
+
+/* pointer_args: an allow after the handler read a pointer argument is
+ * marked advisory by default; "enforce" makes it a brokered open for the
+ * open family and a deny for other calls of multi-threaded processes. An
+ * allow that read no pointer is an allow either way. */
+static void test_pointer_args(void **state)
+{
+	static const char *const src =
+		"return sysgate.policy { pointer_args = %s, on = {\n"
+		"  openat = function(c) if c.path == '/x' then return sysgate.deny() end\n"
+		"    return sysgate.allow() end,\n"
+		"  mkdir = function(c) if c.path == '/x' then return sysgate.deny() end\n"
+		"    return sysgate.allow():log('m') end,\n"
+		"  getuid = sysgate.allow() } }\n";
+	char text[1024];
+	fake_mem_t m = { .path = "/ok" };
+	policy_t *p;
+	verdict_t v;
+	call_t c;
+
+	(void)state;
+	snprintf(text, sizeof(text), src, "'advisory'");
+	p = load(text);
+	make_call(&c, "openat", &m);
+	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_OK);
+	assert_int_equal(v.kind, VERDICT_ALLOW);
+	assert_true(v.advisory);
+	make_call(&c, "getuid", &m);
+	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_OK);
+	assert_false(v.advisory);
+	policy_free(p);
+
+	snprintf(text, sizeof(text), src, "'enforce'");
+	p = load(text);
+	make_call(&c, "openat", &m);
+	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_OK);
+	assert_int_equal(v.kind, VERDICT_OPEN);
+	assert_null(v.path);
+	assert_false(v.advisory);
+	assert_non_null(strstr(v.reason, "brokered open of the checked path"));
+	make_call(&c, "mkdir", &m);
+	c.ident_fn = fake_ident; /* three threads */
+	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_OK);
+	assert_int_equal(v.kind, VERDICT_DENY);
+	assert_int_equal(v.err, EPERM);
+	assert_string_equal(v.message, "m");
+	assert_non_null(strstr(v.reason, "more than one thread"));
+	make_call(&c, "mkdir", &m);
+	c.ident_fn = one_thread_ident;
+	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_OK);
+	assert_int_equal(v.kind, VERDICT_ALLOW);
+	make_call(&c, "mkdir", &m); /* no ident_fn: the threads are unknown */
+	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_OK);
+	assert_int_equal(v.kind, VERDICT_DENY);
+	make_call(&c, "getuid", &m);
+	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_OK);
+	assert_int_equal(v.kind, VERDICT_ALLOW);
+	assert_null(v.reason);
+	policy_free(p);
+}
+
 /* The per-call path allocates nothing in steady state: the call object,
  * its args table and the cached verdicts are reused. */
 static void test_steady_state_no_alloc(void **state)
@@ -1523,6 +1667,8 @@ int main(void)
 		cmocka_unit_test(test_path_fault_caught),
 		cmocka_unit_test(test_path_too_long),
 		cmocka_unit_test(test_steady_state_no_alloc),
+		cmocka_unit_test(test_open_verdict),
+		cmocka_unit_test(test_pointer_args),
 		cmocka_unit_test(test_handler_error),
 		cmocka_unit_test(test_bad_result),
 		cmocka_unit_test(test_budget_instructions),

@@ -443,8 +443,9 @@ static int fail(verdict_t *v, int err, const char *reason)
 	return err;
 }
 
-/* Whether the caller's own /proc entries are what fd is, seen from the
- * supervisor: then they are the supervisor's, not the caller's. */
+/* Whether fd is one of the supervisor's own /proc entries, reached some
+ * other way than a leading /proc/self (a symlink such as /etc/mtab, a
+ * dirfd): the caller asked for its own, and must not get ours. */
 static bool is_own_proc_entry(int fd)
 {
 	struct statfs sf;

@@ -2,12 +2,15 @@
  * Decoding tests on the real kernel: what sysgated says a call's arguments
  * were, checked against readers that owe it nothing. strace traces the
  * oracle target while sysgated decides its calls, and every decoded field
- * the policy logs must equal what strace printed for the same call.
+ * the policy logs must equal what strace printed for the same call; a
+ * target in a child pid namespace must be logged under the supervisor's
+ * view of its pid, as /proc shows it.
  */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -884,10 +887,160 @@ static void test_strace_oracle(void **state)
 	sgd_stop(&s);
 }
 
+/* Logs the openat of a file called ns-file, and kill, with the pids the
+ * handler sees. */
+POLICY(ns, "return sysgate.policy { name = 'ns', on = {\n"
+	   "  openat = function(c)\n"
+	   "    if not c.path:find('/ns%-file$') then return sysgate.allow() end\n"
+	   "    return sysgate.allow():log(string.format('%d %d %s', c.pid, c.tid, c.path))\n"
+	   "  end,\n"
+	   "  kill = function(c)\n"
+	   "    return sysgate.allow():log(string.format('%d %s %d', c.pid, c.signal, c.target_pid))\n"
+	   "  end } }\n");
+
+/* Reads from fd until buf holds needle (or 10 s pass, or EOF). */
+static bool read_until(int fd, char *buf, size_t len, const char *needle)
+{
+	size_t off = strlen(buf);
+
+	while (!strstr(buf, needle) && off + 1 < len) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&p, 1, 10000) != 1)
+			return false;
+		n = read(fd, buf + off, len - off - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return false;
+		off += (size_t)n;
+		buf[off] = '\0';
+	}
+	return strstr(buf, needle) != NULL;
+}
+
+/* The pids of /proc/<pid>/status's NSpid line, outermost namespace first. */
+static int ns_pids(pid_t pid, long *out, int max)
+{
+	char path[64], line[256];
+	int n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, "NSpid:", 6) == 0)
+			for (char *p = line + 6, *end; n < max; p = end) {
+				long v = strtol(p, &end, 10);
+
+				if (end == p)
+					break;
+				out[n++] = v;
+			}
+	fclose(f);
+	return n;
+}
+
+/*
+ * A target in a child pid namespace (unshare --pid --fork, which makes it
+ * the namespace's pid 1): the decision log and c.pid give the process as
+ * the supervisor sees it, the pid whose /proc status says which pid it has
+ * inside, while kill's c.target_pid stays the pid the call names. The
+ * probe waits on its stdin so that /proc can be read while it lives.
+ */
+static void test_pid_namespace(void **state)
+{
+	char file[400], want[600], out[4096] = "", exe[PATH_MAX], link[64];
+	const char *argv[] = { env_path("UNSHARE"), "--pid", "--fork", env_path("SYSGATE_RUN"), "-s",
+			       NULL, "-p", "ns", "--", probe(), "getpid", "open", file,
+			       "sigcont", "wait", NULL };
+	long inner, pids[8];
+	int in[2], outp[2], status, n;
+	json_object *log, *d;
+	int64_t pid;
+	sgd_proc_t s;
+	pid_t child;
+	ssize_t len;
+	FILE *f;
+
+	assert_true(argv[0][0] != '\0'); /* meson found no unshare (util-linux) */
+	START(&s, ns, NULL);
+	argv[5] = s.socket;
+	snprintf(file, sizeof(file), "%s/ns-file", s.dir);
+	f = fopen(file, "w");
+	assert_non_null(f);
+	fclose(f);
+
+	assert_int_equal(pipe2(in, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(outp, O_CLOEXEC), 0);
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		dup2(in[0], 0);
+		dup2(outp[1], 1);
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(in[0]);
+	close(outp[1]);
+	if (!read_until(outp[0], out, sizeof(out), "sigcont:"))
+		fail_msg("the probe did not get to wait; it wrote:\n%s", out);
+	assert_int_equal(sscanf(strstr(out, "getpid: ok "), "getpid: ok %ld", &inner), 1);
+	snprintf(want, sizeof(want), "open %s: ok", file);
+	assert_non_null(strstr(out, want));
+	assert_true(log_wait(&s, "decision", 2));
+
+	log = sgd_log(&s);
+	d = log_find(log, "decision", "syscall", "openat");
+	assert_non_null(d);
+	pid = int_field(d, "pid");
+	assert_int_equal(int_field(d, "tid"), pid);
+	assert_string_equal(str_field(d, "path"), file);
+	snprintf(want, sizeof(want), "%lld %lld %s", (long long)pid, (long long)pid, file);
+	assert_string_equal(str_field(d, "message"), want);
+	/* The process sysgate-run became, as the handshake named it. */
+	assert_int_equal(int_field(log_find(log, "target_start", "policy", "ns"), "pid"), pid);
+
+	/* While the probe waits: the logged pid is the probe, seen from
+	 * outside its namespace, and its innermost pid is what it got from
+	 * getpid(). */
+	assert_true(pid != inner);
+	snprintf(link, sizeof(link), "/proc/%lld/exe", (long long)pid);
+	len = readlink(link, exe, sizeof(exe) - 1);
+	assert_true(len > 0);
+	exe[len] = '\0';
+	assert_string_equal(exe, probe());
+	n = ns_pids((pid_t)pid, pids, 8);
+	assert_true(n >= 2);
+	assert_int_equal(pids[0], pid);
+	assert_int_equal(pids[n - 1], inner);
+
+	/* kill(getpid(), ...) names the process by its inner pid. */
+	d = log_find(log, "decision", "syscall", "kill");
+	assert_non_null(d);
+	assert_int_equal(int_field(d, "pid"), pid);
+	snprintf(want, sizeof(want), "%lld SIGCONT %ld", (long long)pid, inner);
+	assert_string_equal(str_field(d, "message"), want);
+	json_object_put(log);
+
+	assert_int_equal(write(in[1], "\n", 1), 1);
+	close(in[1]);
+	close(outp[0]);
+	assert_int_equal(waitpid(child, &status, 0), child);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		fail_msg("unshare status 0x%x", status);
+	assert_true(log_wait(&s, "target_end", 1));
+	sgd_stop(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_strace_oracle, sgd_teardown),
+		cmocka_unit_test_teardown(test_pid_namespace, sgd_teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

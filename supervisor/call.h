@@ -193,8 +193,11 @@ int call_strv(call_t *c, bool envp);
  * flags and mode of open, openat and creat (whose flags are
  * O_CREAT|O_WRONLY|O_TRUNC) from the registers, of openat2 from its struct
  * open_how (with resolve); the clone flags of clone from the registers,
- * of clone3 from its struct clone_args. 0, -EINVAL for syscalls without
- * such flags, or a read's negative errno.
+ * of clone3 from its struct clone_args. Register arguments are decoded as
+ * the kernel reads them: open's flags are an int and clone's the low 32
+ * bits; the mode is its permission bits, and 0 when the call cannot create
+ * a file. 0, -EINVAL for syscalls without such flags, or a read's negative
+ * errno.
  */
 int call_flags(call_t *c);
 

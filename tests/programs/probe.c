@@ -9,6 +9,7 @@
  *   write PATH       openat(AT_FDCWD, PATH, O_WRONLY|O_CREAT|O_TRUNC, 0600)
  *   mkdir PATH       mkdir(PATH, 0700)
  *   getppid          getppid()
+ *   getpid           getpid(): the pid in the probe's own pid namespace
  *   loop N           getppid() N times, prints nothing
  *   connect IP PORT  a TCP connect to IP (v4) and PORT
  *   sigcont          kill(getpid(), SIGCONT): harmless, for the signal decoding
@@ -65,6 +66,8 @@ int main(int argc, char **argv)
 			i++;
 		} else if (strcmp(op, "getppid") == 0) {
 			report(op, NULL, syscall(SYS_getppid));
+		} else if (strcmp(op, "getpid") == 0) {
+			report(op, NULL, syscall(SYS_getpid));
 		} else if (strcmp(op, "loop") == 0 && arg) {
 			for (long n = strtol(arg, NULL, 10); n > 0; n--)
 				syscall(SYS_getppid);

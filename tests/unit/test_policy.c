@@ -318,7 +318,8 @@ static void test_call_fields(void **state)
 
 static const char flags_policy[] =
 	"local sg = sysgate\n"
-	"local names = { 'O_RDONLY', 'O_WRONLY', 'O_RDWR', 'O_CREAT', 'O_TRUNC', 'O_CLOEXEC', 'O_SYNC' }\n"
+	"local names = { 'O_RDONLY', 'O_WRONLY', 'O_RDWR', 'O_CREAT', 'O_TRUNC', 'O_CLOEXEC', 'O_SYNC',\n"
+	"  'O_LARGEFILE' }\n"
 	"local function show(c)\n"
 	"  local out = { tostring(c.flags), tostring(c.mode) }\n"
 	"  for _, n in ipairs(names) do if c.has_flag(n) then out[#out + 1] = n end end\n"
@@ -358,6 +359,21 @@ static void test_call_open_flags(void **state)
 	make_call(&c, "openat", NULL); /* flags 0: read-only */
 	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_OK);
 	assert_string_equal(v.message, "0 0 O_RDONLY");
+
+	/* What the kernel reads: an int of flags, a umode_t of mode whose
+	 * permission bits alone count, and only when the call creates. The
+	 * kernel's O_LARGEFILE, which glibc spells 0 on x86_64. */
+	make_call(&c, "openat", NULL);
+	c.args[2] = (1ULL << 32) | O_RDONLY | 0100000;
+	c.args[3] = 0644;
+	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_OK);
+	assert_string_equal(v.message, "32768 0 O_RDONLY O_LARGEFILE");
+	make_call(&c, "openat", NULL);
+	c.args[2] = (1ULL << 32) | O_WRONLY | O_CREAT;
+	c.args[3] = (1ULL << 16) | S_IFREG | 0640;
+	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_OK);
+	snprintf(want, sizeof(want), "%d 416 O_WRONLY O_CREAT", O_WRONLY | O_CREAT);
+	assert_string_equal(v.message, want);
 
 	make_call(&c, "creat", NULL); /* creat's flags are implied */
 	c.args[1] = 0600;
@@ -708,8 +724,9 @@ static void test_call_struct_flags(void **state)
 	snprintf(want, sizeof(want), "%d 0 8 O_RDONLY O_CLOEXEC", O_RDONLY | O_CLOEXEC);
 	assert_string_equal(v.message, want);
 
+	/* clone's flags are the low 32 bits; CLONE_CLEAR_SIGHAND is clone3's. */
 	make_call(&c, "clone", &m);
-	c.args[0] = CLONE_NEWUSER | SIGCHLD;
+	c.args[0] = 0x100000000ULL | CLONE_NEWUSER | SIGCHLD;
 	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_OK);
 	snprintf(want, sizeof(want), "%d nil nil CLONE_NEWUSER", CLONE_NEWUSER | SIGCHLD);
 	assert_string_equal(v.message, want);

@@ -786,7 +786,7 @@ static int pl_push_regs(lua_State *L, const call_t *c, const char *k)
 		if (!sock)
 			lua_pushnil(L);
 		else if (k[0] == 'd')
-			pl_push_name(L, names_family((int)c->args[0]), (lua_Integer)c->args[0]);
+			pl_push_name(L, names_family((int)c->args[0]), (int)c->args[0]);
 		else if (k[0] == 't')
 			pl_push_name(L, names_socktype((int)c->args[1]), (lua_Integer)(c->args[1] & 0xf));
 		else
@@ -800,8 +800,10 @@ static int pl_push_regs(lua_State *L, const call_t *c, const char *k)
 		else
 			lua_pushinteger(L, k[7] == 'p' ? pid : tid);
 	} else if (strcmp(k, "option") == 0) {
+		/* The kernel takes an int: the upper half of the register is
+		 * not part of the option, and must not hide its name. */
 		if (c->nr == SYS_prctl)
-			pl_push_name(L, names_prctl(c->args[0]), (lua_Integer)c->args[0]);
+			pl_push_name(L, names_prctl((int)c->args[0]), (int)c->args[0]);
 		else
 			lua_pushnil(L);
 	} else if (strcmp(k, "request") == 0) {

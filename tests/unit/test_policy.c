@@ -614,6 +614,9 @@ static void test_call_register_args(void **state)
 		{ "kill", (uint64_t)-1, 0, 0, "nil nil nil 0 -1 0 nil nil" },
 		{ "prctl", 38, 1, 0, "nil nil nil nil nil nil PR_SET_NO_NEW_PRIVS nil" },
 		{ "prctl", 12345, 0, 0, "nil nil nil nil nil nil 12345 nil" },
+		/* The kernel reads an int: high bits do not hide the option. */
+		{ "prctl", 38 | (1ull << 32), 1, 0, "nil nil nil nil nil nil PR_SET_NO_NEW_PRIVS nil" },
+		{ "socket", AF_INET | (1ull << 40), SOCK_STREAM, 0, "inet stream 0 nil nil nil nil nil" },
 		{ "ptrace", 16, 42, 0, "nil nil nil nil nil nil nil PTRACE_ATTACH" },
 		{ "ioctl", 3, 0x5401, 0, "nil nil nil nil nil nil nil 21505" },
 		{ "getuid", 0, 0, 0, "nil nil nil nil nil nil nil nil" },

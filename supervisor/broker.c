@@ -558,7 +558,7 @@ static int open_as(verdict_t *v, int dirfd, const char *path, struct open_how *h
 static void open_how_of(const call_t *c, const verdict_t *v, struct open_how *how)
 {
 	const uint64_t valid = O_ACCMODE | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_APPEND |
-			       O_NONBLOCK | O_SYNC | FASYNC | O_DIRECT | O_LARGEFILE |
+			       O_NONBLOCK | O_SYNC | FASYNC | O_DIRECT | CALL_O_LARGEFILE |
 			       O_DIRECTORY | O_NOFOLLOW | O_NOATIME | O_CLOEXEC | O_PATH | __O_TMPFILE;
 	bool own = v->flags < 0;
 

@@ -252,9 +252,6 @@ typedef struct flag_name {
 	uint64_t mask, value; /* set when (flags & mask) == value */
 } flag_name_t;
 
-/* glibc defines O_LARGEFILE as 0 on x86_64, where every open is large;
- * the bit a program can pass, and the kernel knows, is this one. */
-#define KERNEL_O_LARGEFILE 0100000
 
 #define F(x) { #x, x, x }
 static const flag_name_t open_flags[] = {
@@ -263,7 +260,7 @@ static const flag_name_t open_flags[] = {
 	{ "O_RDWR", O_ACCMODE, O_RDWR },
 	F(O_CREAT), F(O_EXCL), F(O_NOCTTY), F(O_TRUNC), F(O_APPEND), F(O_NONBLOCK),
 	F(O_DSYNC), F(O_SYNC), F(O_DIRECT), F(O_DIRECTORY),
-	{ "O_LARGEFILE", KERNEL_O_LARGEFILE, KERNEL_O_LARGEFILE },
+	{ "O_LARGEFILE", CALL_O_LARGEFILE, CALL_O_LARGEFILE },
 	F(O_NOFOLLOW), F(O_NOATIME), F(O_CLOEXEC), F(O_PATH), F(O_TMPFILE),
 };
 

@@ -201,6 +201,10 @@ int call_strv(call_t *c, bool envp);
  */
 int call_flags(call_t *c);
 
+/* glibc defines O_LARGEFILE as 0 on x86_64, where every open is large;
+ * the bit a program can pass, and the kernel knows, is this one. */
+#define CALL_O_LARGEFILE 0100000
+
 /* open, openat, openat2 and creat: the calls a brokered open answers. */
 bool call_is_open(int nr);
 

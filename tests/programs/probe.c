@@ -12,12 +12,14 @@
  *   getpid           getpid(): the pid in the probe's own pid namespace
  *   loop N           getppid() N times, prints nothing
  *   connect IP PORT  a TCP connect to IP (v4) and PORT
+ *   nlbind GROUPS    bind a NETLINK_ROUTE socket to pid 0 and the GROUPS mask
  *   sigcont          kill(getpid(), SIGCONT): harmless, for the signal decoding
  *   wait             reads one line from stdin (for a test to act meanwhile)
  *   exit N           exits with status N
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/netlink.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <fcntl.h>
@@ -83,6 +85,14 @@ int main(int argc, char **argv)
 			report(op, arg, r);
 			close(fd);
 			i += 2;
+		} else if (strcmp(op, "nlbind") == 0 && arg) {
+			struct sockaddr_nl nl = { .nl_family = AF_NETLINK };
+			int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+
+			nl.nl_groups = (uint32_t)strtoul(arg, NULL, 0);
+			report(op, arg, syscall(SYS_bind, fd, &nl, sizeof(nl)));
+			close(fd);
+			i++;
 		} else if (strcmp(op, "sigcont") == 0) {
 			report(op, NULL, syscall(SYS_kill, getpid(), SIGCONT));
 		} else if (strcmp(op, "wait") == 0) {

@@ -45,9 +45,12 @@ typedef struct loader {
 } loader_t;
 
 static const char *const top_keys[] = {
-	"socket", "socket_mode", "allow_uids", "allow_gids", "log", "fallback", "lua", "policies", NULL,
+	"socket", "socket_mode", "allow_uids", "allow_gids", "log", "log_limits", "fallback", "lua",
+	"policies", NULL,
 };
 static const char *const lua_keys[] = { "instructions", "memory", "time_ms", "memory_total", NULL };
+static const char *const log_limit_keys[] = { "target_rate", "target_burst", "global_rate",
+					      "global_burst", "report_ms", NULL };
 static const char *const policy_keys[] = { "name", "file", "fallback", NULL };
 
 static int setting_line(const config_setting_t *s)
@@ -307,6 +310,58 @@ static int load_fallback(const loader_t *ld, const config_setting_t *root)
 	if (rc < 0)
 		return rc;
 	return parse_fallback(ld, s, "", v, &ld->out->fallback);
+}
+
+/* One rate (0: unlimited) and its burst (default: LOG_DEFAULT_BURST_FACTOR
+ * seconds of the rate) of the log_limits group. */
+static int load_log_rate(const loader_t *ld, const config_setting_t *g, const char *which,
+			 uint32_t *rate, uint32_t *burst)
+{
+	char key[32], what[48];
+	long long v;
+	int rc;
+
+	snprintf(key, sizeof(key), "%s_rate", which);
+	snprintf(what, sizeof(what), "'log_limits.%s'", key);
+	if ((rc = get_int_range(ld, g, key, what, 0, 1000000, &v)) < 0)
+		return rc;
+	if (rc)
+		*rate = (uint32_t)v;
+	*burst = *rate * LOG_DEFAULT_BURST_FACTOR;
+	snprintf(key, sizeof(key), "%s_burst", which);
+	snprintf(what, sizeof(what), "'log_limits.%s'", key);
+	if ((rc = get_int_range(ld, g, key, what, 1, 100000000, &v)) < 0)
+		return rc;
+	if (rc)
+		*burst = (uint32_t)v;
+	return 0;
+}
+
+static int load_log_limits(const loader_t *ld, const config_setting_t *root)
+{
+	config_setting_t *g = config_setting_get_member(root, "log_limits");
+	log_limits_t *l = &ld->out->log_limits;
+	long long v;
+	int rc;
+
+	l->target_rate = LOG_DEFAULT_TARGET_RATE;
+	l->global_rate = LOG_DEFAULT_GLOBAL_RATE;
+	l->target_burst = l->target_rate * LOG_DEFAULT_BURST_FACTOR;
+	l->global_burst = l->global_rate * LOG_DEFAULT_BURST_FACTOR;
+	l->report_ms = LOG_DEFAULT_REPORT_MS;
+	if (!g)
+		return 0;
+	if (!config_setting_is_group(g))
+		return fail(ld, g, -EINVAL, "'log_limits' must be a group");
+	if ((rc = check_keys(ld, g, log_limit_keys, "log_limits: ")) < 0 ||
+	    (rc = load_log_rate(ld, g, "target", &l->target_rate, &l->target_burst)) < 0 ||
+	    (rc = load_log_rate(ld, g, "global", &l->global_rate, &l->global_burst)) < 0)
+		return rc;
+	if ((rc = get_int_range(ld, g, "report_ms", "'log_limits.report_ms'", 100, 3600000, &v)) < 0)
+		return rc;
+	if (rc)
+		l->report_ms = (uint32_t)v;
+	return 0;
 }
 
 static int load_lua(const loader_t *ld, const config_setting_t *root)
@@ -685,6 +740,7 @@ static int load_root(const loader_t *ld, const config_setting_t *root)
 	    (rc = load_ids(ld, root, "allow_gids", ld->out->allow_gids,
 			   &ld->out->n_allow_gids, false)) < 0 ||
 	    (rc = load_log(ld, root)) < 0 ||
+	    (rc = load_log_limits(ld, root)) < 0 ||
 	    (rc = load_fallback(ld, root)) < 0 ||
 	    (rc = load_lua(ld, root)) < 0)
 		return rc;

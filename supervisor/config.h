@@ -39,6 +39,21 @@ typedef struct config_policy {
 	verdict_t fallback;  /* the policy's own, or the global one */
 } config_policy_t;
 
+/* Budgets of the log's per-call events (decision, error) and refused
+ * handshakes: rate per second (0: unlimited) and burst, per target and
+ * for the whole supervisor; what does not fit is counted and reported
+ * every report_ms in a `suppressed` event. */
+typedef struct log_limits {
+	uint32_t target_rate, target_burst;
+	uint32_t global_rate, global_burst;
+	uint32_t report_ms;
+} log_limits_t;
+
+#define LOG_DEFAULT_TARGET_RATE 200u
+#define LOG_DEFAULT_GLOBAL_RATE 2000u
+#define LOG_DEFAULT_BURST_FACTOR 10u /* burst = 10 s of rate unless given */
+#define LOG_DEFAULT_REPORT_MS 10000u
+
 typedef struct config {
 	char path[PATH_MAX];
 	char socket[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -48,6 +63,7 @@ typedef struct config {
 	gid_t allow_gids[CONFIG_MAX_IDS];
 	size_t n_allow_gids;
 	char log[PATH_MAX]; /* "-" for stdout, else resolved path */
+	log_limits_t log_limits;
 	verdict_t fallback;
 	policy_limits_t limits;
 	config_policy_t *policies;

@@ -96,6 +96,8 @@ static void stop(sgd_t *d, int signum)
 		       (unsigned long long)log_write_failures());
 	accept_stop(d);
 	target_close_all(d);
+	log_report_suppressed(d);
+	uv_close((uv_handle_t *)&d->log_report, NULL);
 	uv_close((uv_handle_t *)&d->sigterm, NULL);
 	uv_close((uv_handle_t *)&d->sigint, NULL);
 }
@@ -103,6 +105,11 @@ static void stop(sgd_t *d, int signum)
 static void signal_cb(uv_signal_t *h, int signum)
 {
 	stop(h->data, signum);
+}
+
+static void log_report_cb(uv_timer_t *h)
+{
+	log_report_suppressed(h->data);
 }
 
 static int serve(sgd_t *d)
@@ -132,6 +139,10 @@ static int serve(sgd_t *d)
 		print_error(&err);
 		return r;
 	}
+	uv_timer_init(d->loop, &d->log_report);
+	d->log_report.data = d;
+	uv_timer_start(&d->log_report, log_report_cb, d->cfg->log_limits.report_ms,
+		       d->cfg->log_limits.report_ms);
 	uv_signal_init(d->loop, &d->sigterm);
 	uv_signal_init(d->loop, &d->sigint);
 	d->sigterm.data = d->sigint.data = d;
@@ -192,6 +203,7 @@ int main(int argc, char **argv)
 	if (r == 0 && check) {
 		printf("%s: ok, %zu polic%s\n", path, d->npolicies, d->npolicies == 1 ? "y" : "ies");
 	} else if (r == 0) {
+		log_set_limits(&cfg.log_limits);
 		r = log_open(cfg.log, &err);
 		if (r < 0)
 			print_error(&err);

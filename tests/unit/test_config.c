@@ -234,6 +234,36 @@ static void test_lua_memory_raises_default_total(void **state)
 	config_free(&c);
 }
 
+/* log_limits: defaults bound the log; a rate alone brings its burst;
+ * 0 is unlimited; bad values and keys name their line. */
+static void test_log_limits(void **state)
+{
+	sg_config_t c;
+
+	expect_ok(state, POLICY_DEMO, &c);
+	assert_int_equal(c.log_limits.target_rate, LOG_DEFAULT_TARGET_RATE);
+	assert_int_equal(c.log_limits.target_burst, LOG_DEFAULT_TARGET_RATE * LOG_DEFAULT_BURST_FACTOR);
+	assert_int_equal(c.log_limits.global_rate, LOG_DEFAULT_GLOBAL_RATE);
+	assert_int_equal(c.log_limits.report_ms, LOG_DEFAULT_REPORT_MS);
+	config_free(&c);
+	expect_ok(state, "log_limits = { target_rate = 5; global_rate = 0; global_burst = 7;\n"
+			 "  report_ms = 250; };\n" POLICY_DEMO, &c);
+	assert_int_equal(c.log_limits.target_rate, 5);
+	assert_int_equal(c.log_limits.target_burst, 50);
+	assert_int_equal(c.log_limits.global_rate, 0);
+	assert_int_equal(c.log_limits.global_burst, 7);
+	assert_int_equal(c.log_limits.report_ms, 250);
+	config_free(&c);
+	expect_fail(state, "log_limits = {\n  target_rate = -1;\n};\n" POLICY_DEMO, -EINVAL, 2,
+		    "'log_limits.target_rate' must be between 0 and 1000000");
+	expect_fail(state, "log_limits = {\n  global_burst = 0;\n};\n" POLICY_DEMO, -EINVAL, 2,
+		    "'log_limits.global_burst' must be between 1");
+	expect_fail(state, "log_limits = { report_ms = 5; };\n" POLICY_DEMO, -EINVAL, 1,
+		    "'log_limits.report_ms' must be between 100");
+	expect_fail(state, "log_limits = {\n rate = 5; };\n" POLICY_DEMO, -EINVAL, 2, "rate");
+	expect_fail(state, "log_limits = 5;\n" POLICY_DEMO, -EINVAL, 1, "'log_limits' must be a group");
+}
+
 /* A config named by a relative path: path kept as given, directory resolved. */
 static void test_relative_config_path(void **state)
 {
@@ -781,6 +811,7 @@ int main(void)
 		T(test_defaults),
 		T(test_empty_id_lists),
 		T(test_lua_memory_raises_default_total),
+		T(test_log_limits),
 		T(test_relative_config_path),
 		T(test_absolute_paths_kept),
 		T(test_socket_path_longest),

@@ -9,6 +9,7 @@
  *   fallback = "deny:EPERM";
  *   lua = { instructions = 1000000; memory = 8388608; time_ms = 100; memory_total = 67108864; };
  *   policies = ( { name = "demo"; file = "policies/demo.lua"; fallback = "kill"; } );
+ *   metrics_listen = "127.0.0.1:9469";   # optional: no endpoint when absent
  *
  * Policy files and the log path are relative to the directory of the
  * config file. Unknown keys, wrong types and bad values are errors that
@@ -21,6 +22,8 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/un.h>
 
@@ -68,6 +71,11 @@ typedef struct config {
 	policy_limits_t limits;
 	config_policy_t *policies;
 	size_t npolicies;
+	/* metrics_listen: the loopback address of the metrics endpoint, as
+	 * written and parsed; metrics_addrlen is 0 when there is none. */
+	char metrics_listen[64];
+	struct sockaddr_storage metrics_addr;
+	socklen_t metrics_addrlen;
 } sg_config_t;
 
 /* Loads path into *out (zeroed first). 0 or a negative errno with err set. */

@@ -26,7 +26,9 @@
 
 static int log_fd = -1;
 static bool log_owned;
-static uint64_t log_failures;
+/* Atomic, like the budget's counts: the metrics endpoint reads them from
+ * its own thread while the loop thread writes them. */
+static _Atomic uint64_t log_failures;
 
 /*
  * The log's budgets (M5: audit volume stays bounded). Per-call events
@@ -39,7 +41,7 @@ static struct {
 	log_limits_t lim;
 	tokens_t global;
 	uint64_t untargeted; /* suppressed refused handshakes since the last report */
-	uint64_t events, bytes, suppressed;
+	_Atomic uint64_t events, bytes, suppressed;
 } budget = { .lim = { 0, 1, 0, 1, LOG_DEFAULT_REPORT_MS } };
 
 void log_set_limits(const log_limits_t *l)

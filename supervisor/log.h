@@ -36,7 +36,8 @@ uint64_t log_write_failures(void);
 /* The budgets of per-call events and refused handshakes (config.h). */
 void log_set_limits(const log_limits_t *l);
 /* Events written, their bytes, and events suppressed by the budgets,
- * since start. */
+ * since start. Safe to call from another thread than the loop's (the
+ * metrics endpoint's). */
 void log_stats(uint64_t *events, uint64_t *bytes, uint64_t *suppressed);
 /* Writes a `suppressed` event for each target (and for refused
  * handshakes) that had events suppressed since the last report. */

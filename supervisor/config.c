@@ -442,6 +442,7 @@ static int load_metrics(const loader_t *ld, const config_setting_t *root)
 			    "'metrics_listen': '%s' is not a loopback address; the endpoint has no "
 			    "authentication, so it listens on 127.0.0.0/8 or [::1] only", v);
 	snprintf(c->metrics_listen, sizeof(c->metrics_listen), "%s", v);
+	c->metrics_line = setting_line(s);
 	return 0;
 }
 

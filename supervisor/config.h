@@ -76,6 +76,7 @@ typedef struct config {
 	char metrics_listen[64];
 	struct sockaddr_storage metrics_addr;
 	socklen_t metrics_addrlen;
+	int metrics_line; /* where the key stands, for errors at start-up */
 } sg_config_t;
 
 /* Loads path into *out (zeroed first). 0 or a negative errno with err set. */

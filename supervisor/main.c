@@ -15,6 +15,7 @@
 #include "broker.h"
 #include "config.h"
 #include "log.h"
+#include "metrics.h"
 #include "names.h"
 #include "policy.h"
 #include "sgd.h"
@@ -134,6 +135,13 @@ static int serve(sgd_t *d)
 		fprintf(stderr, "sysgated: cannot start the receive watchdog: %s\n", strerror(-r));
 		return r;
 	}
+	/* Before the socket: a port taken by someone else stops the start
+	 * before any program is accepted. */
+	r = metrics_start(d->cfg, &err);
+	if (r < 0) {
+		print_error(&err);
+		return r;
+	}
 	r = accept_start(d, &err);
 	if (r < 0) {
 		print_error(&err);
@@ -148,8 +156,10 @@ static int serve(sgd_t *d)
 	d->sigterm.data = d->sigint.data = d;
 	uv_signal_start(&d->sigterm, signal_cb, SIGTERM);
 	uv_signal_start(&d->sigint, signal_cb, SIGINT);
-	log_supervisor("supervisor_start", "sysgated %s listening on %s with %zu polic%s",
-		       SYSGATE_VERSION, d->cfg->socket, d->npolicies, d->npolicies == 1 ? "y" : "ies");
+	log_supervisor("supervisor_start", "sysgated %s listening on %s with %zu polic%s%s%s%s",
+		       SYSGATE_VERSION, d->cfg->socket, d->npolicies, d->npolicies == 1 ? "y" : "ies",
+		       d->cfg->metrics_addrlen ? "; metrics at http://" : "", d->cfg->metrics_listen,
+		       d->cfg->metrics_addrlen ? "/metrics" : "");
 	uv_run(d->loop, UV_RUN_DEFAULT);
 	return 0;
 }
@@ -210,6 +220,7 @@ int main(int argc, char **argv)
 		else {
 			d->loop = uv_default_loop();
 			r = serve(d);
+			metrics_stop();
 			uv_loop_close(d->loop);
 			log_close();
 		}

@@ -538,6 +538,7 @@ static void test_metrics_listen_v4(void **state)
 	assert_int_equal(a->sin_family, AF_INET);
 	assert_int_equal(ntohs(a->sin_port), 9469);
 	assert_int_equal(ntohl(a->sin_addr.s_addr), 0x7f000001);
+	assert_int_equal(c.metrics_line, 1);
 	config_free(&c);
 }
 

@@ -322,13 +322,14 @@ static void by_verdict(FILE *f, const metrics_t *m, const char *name, const char
 			const counter_t *r = &arr[(i * (m->nsys + 1) + s) * NKINDS];
 
 			for (size_t k = 0; k < NKINDS; k++) {
-				label_t l[3] = { { "policy", m->pol[i].name },
-						 { "syscall", syscall_label(m, s) },
-						 { "verdict", verdict_kind_name((verdict_kind_t)k) } };
 				uint64_t v = get(&r[k]);
+				label_t l[3] = { { "policy", m->pol[i].name }, { "syscall", NULL },
+						 { "verdict", verdict_kind_name((verdict_kind_t)k) } };
 
-				if (v)
-					sample(f, name, l, 3, v);
+				if (v == 0)
+					continue;
+				l[1].value = syscall_label(m, s);
+				sample(f, name, l, 3, v);
 			}
 		}
 	}
@@ -343,11 +344,13 @@ static void rate_limited(FILE *f, const metrics_t *m)
 	       "policy and syscall. Calls the kernel decides are never limited.");
 	for (size_t i = 0; i < m->npolicies; i++) {
 		for (size_t s = 0; s <= m->nsys; s++) {
-			label_t l[2] = { { "policy", m->pol[i].name }, { "syscall", syscall_label(m, s) } };
 			uint64_t v = get(&m->limited[i * (m->nsys + 1) + s]);
+			label_t l[2] = { { "policy", m->pol[i].name }, { "syscall", NULL } };
 
-			if (v)
-				sample(f, name, l, 2, v);
+			if (v == 0)
+				continue;
+			l[1].value = syscall_label(m, s);
+			sample(f, name, l, 2, v);
 		}
 	}
 }

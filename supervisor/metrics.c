@@ -442,12 +442,14 @@ static void log_counters(FILE *f)
 
 	log_stats(&events, &bytes, &suppressed);
 	family(f, "sysgate_log_events_total", "counter",
-	       "Events (JSON lines) written to the log, whole.");
+	       "Events (JSON lines) handed to the log; the lines lost on the way are in "
+	       "sysgate_log_write_failures_total.");
 	sample(f, "sysgate_log_events_total", NULL, 0, events);
-	family(f, "sysgate_log_bytes_total", "counter", "Bytes written to the log.");
+	family(f, "sysgate_log_bytes_total", "counter", "Bytes of the events handed to the log.");
 	sample(f, "sysgate_log_bytes_total", NULL, 0, bytes);
 	family(f, "sysgate_log_events_suppressed_total", "counter",
-	       "Decision events a log budget held back instead of writing.");
+	       "Events the log budgets (log_limits) held back: decision and error events, refused "
+	       "handshakes. The calls were decided and counted all the same.");
 	sample(f, "sysgate_log_events_suppressed_total", NULL, 0, suppressed);
 	family(f, "sysgate_log_write_failures_total", "counter",
 	       "Log lines lost: dropped because a stream reader stalled, or failed to write.");

@@ -307,6 +307,39 @@ static void test_metrics_active_target(void **state)
 	sgd_stop(&s);
 }
 
+/* The log budget holds events back; the metrics count every decision,
+ * and the suppressed counter equals what target_end reports. */
+static void test_metrics_count_what_the_log_budget_drops(void **state)
+{
+	const char *argv[] = { probe(), "mkdir", "/a", "mkdir", "/b", "mkdir", "/c", "mkdir", "/d",
+			       "mkdir", "/e", "mkdir", "/f", "exit", "0", NULL };
+	char extra[192];
+	sgd_proc_t s;
+	run_result_t r;
+	json_object *log, *end, *v;
+	int port = free_port();
+	char *body;
+
+	snprintf(extra, sizeof(extra),
+		 "metrics_listen = \"127.0.0.1:%d\";\n"
+		 "log_limits = { target_rate = 1; target_burst = 2; };", port);
+	START(&s, m, extra);
+	run_under(&s, "m", argv, &r);
+	assert_exited(&r, 0);
+	assert_true(log_wait(&s, "target_end", 1));
+	body = scrape(port);
+	log = sgd_log(&s);
+	end = log_find(log, "target_end", NULL, NULL);
+	assert_true(json_object_object_get_ex(end, "suppressed", &v));
+	assert_true(json_object_get_int(v) > 0);
+	expect_metric(body, "sysgate_log_events_suppressed_total", json_object_get_int(v));
+	expect_metric(body, "sysgate_decisions_total{policy=\"m\",syscall=\"mkdir\",verdict=\"emulate\"}", 6);
+	assert_true(log_count(log, "decision", "syscall", "mkdir") < 6);
+	json_object_put(log);
+	free(body);
+	sgd_stop(&s);
+}
+
 /* Reads one line of fd (the probe's report of its getppid). */
 static void read_line(int fd, char *buf, size_t len)
 {
@@ -392,6 +425,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_metrics_equal_the_log, sgd_teardown),
 		cmocka_unit_test_teardown(test_metrics_active_target, sgd_teardown),
+		cmocka_unit_test_teardown(test_metrics_count_what_the_log_budget_drops, sgd_teardown),
 		cmocka_unit_test_teardown(test_metrics_no_alloc_steady_state, sgd_teardown),
 	};
 

@@ -42,7 +42,7 @@ static const char *const bucket_le[METRICS_NBUCKETS] = {
 
 typedef struct metrics_policy {
 	const char *name;
-	counter_t notifications, answered;
+	counter_t notifications, answered; /* answered: or abandoned */
 	counter_t started, ended[NREASONS];
 	counter_t errors, fallbacks, kills, opens_ok, opens_failed;
 	counter_t buckets[METRICS_NBUCKETS + 1]; /* per bucket, not cumulative; the last is +Inf */
@@ -188,6 +188,12 @@ void metrics_note_decision(metrics_t *m, size_t policy, int nr, const verdict_t 
 	inc_release(&p->answered);
 }
 
+void metrics_note_abandoned(metrics_t *m, size_t policy)
+{
+	if (m && policy < m->npolicies)
+		inc_release(&m->pol[policy].answered);
+}
+
 void metrics_note_target_started(metrics_t *m, size_t policy)
 {
 	if (m && policy < m->npolicies)
@@ -232,6 +238,12 @@ void metrics_decided(const target_t *t, const call_t *c, const verdict_t *v, boo
 		return;
 	metrics_note_decision(active, policy_of(t), c->arch == names_native_arch() ? c->nr : -1, v,
 			      error, fallback, sent, sgd_now_ns() - t0);
+}
+
+void metrics_abandoned(const target_t *t)
+{
+	if (active)
+		metrics_note_abandoned(active, policy_of(t));
 }
 
 void metrics_target_started(const target_t *t)

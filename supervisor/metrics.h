@@ -45,6 +45,9 @@ void metrics_free(metrics_t *m);
 void metrics_note_received(metrics_t *m, size_t policy);
 void metrics_note_decision(metrics_t *m, size_t policy, int nr, const verdict_t *v, bool error,
 			   bool fallback, int sent, uint64_t latency_ns);
+/* A received call sysgated will never answer (dropped while parked, or
+ * its target closed meanwhile): it leaves the in-flight gauge. */
+void metrics_note_abandoned(metrics_t *m, size_t policy);
 void metrics_note_target_started(metrics_t *m, size_t policy);
 void metrics_note_target_closed(metrics_t *m, size_t policy, const char *reason);
 
@@ -65,6 +68,7 @@ void metrics_received(const target_t *t);
  * error (logged); t0: when the notification was received. */
 void metrics_decided(const target_t *t, const call_t *c, const verdict_t *v, bool error,
 		     bool fallback, int sent, uint64_t t0);
+void metrics_abandoned(const target_t *t);
 void metrics_target_started(const target_t *t);
 void metrics_target_closed(const target_t *t, const char *reason);
 

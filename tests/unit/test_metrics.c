@@ -166,6 +166,11 @@ static void test_gauges(void **state)
 	text = render(m);
 	expect(text, "sysgate_notifications_total{policy=\"demo\"}", 3);
 	expect(text, "sysgate_notifications_in_flight{policy=\"demo\"}", 2);
+	free(text);
+	metrics_note_abandoned(m, 0);
+	text = render(m);
+	expect(text, "sysgate_notifications_in_flight{policy=\"demo\"}", 1);
+	expect(text, "sysgate_notifications_total{policy=\"demo\"}", 3);
 	expect(text, "sysgate_notifications_in_flight{policy=\"strict\"}", 0);
 	expect(text, "sysgate_targets_started_total{policy=\"strict\"}", 4);
 	expect(text, "sysgate_targets_ended_total{policy=\"strict\",reason=\"exited\"}", 1);

@@ -8,7 +8,9 @@
  *   log = "-";
  *   fallback = "deny:EPERM";
  *   lua = { instructions = 1000000; memory = 8388608; time_ms = 100; memory_total = 67108864; };
- *   policies = ( { name = "demo"; file = "policies/demo.lua"; fallback = "kill"; } );
+ *   learn_dir = "/var/lib/sysgate/learned";
+ *   policies = ( { name = "demo"; file = "policies/demo.lua"; fallback = "kill";
+ *                  modes = [ "enforce", "audit" ]; } );
  *
  * Policy files and the log path are relative to the directory of the
  * config file. Unknown keys, wrong types and bad values are errors that
@@ -37,7 +39,13 @@ typedef struct config_policy {
 	char file[PATH_MAX]; /* resolved against the config's directory */
 	int line;            /* where the entry stands in the config */
 	verdict_t fallback;  /* the policy's own, or the global one */
+	/* The modes a target may ask for with sysgate-run --mode, as bits
+	 * 1 << SG_MODE_*; the policy's own mode is always allowed (0: only
+	 * that one). */
+	unsigned modes;
 } config_policy_t;
+
+#define CONFIG_MODE_BIT(m) (1u << (m))
 
 typedef struct config {
 	char path[PATH_MAX];
@@ -48,6 +56,7 @@ typedef struct config {
 	gid_t allow_gids[CONFIG_MAX_IDS];
 	size_t n_allow_gids;
 	char log[PATH_MAX]; /* "-" for stdout, else resolved path */
+	char learn_dir[PATH_MAX]; /* where learn mode writes policies; "" when not set */
 	verdict_t fallback;
 	policy_limits_t limits;
 	config_policy_t *policies;

@@ -210,6 +210,7 @@ void log_target_start(const target_t *t)
 	if (!o)
 		return;
 	put_target(o, t);
+	put_str(o, "mode", sg_proto_mode_name(t->mode));
 	put_int(o, "pid", t->pid);
 	put_int(o, "uid", t->uid);
 	log_proc_read(t->pid, t->pid, &proc);

@@ -66,6 +66,9 @@ struct policy {
 	 * read becomes a brokered open or a deny (policy_decide). */
 	bool pointer_enforce;
 
+	/* The policy's own mode (sysgate.policy{ mode = }). */
+	sg_mode_t mode;
+
 	/* The call being decided, and what came out. */
 	call_t *call;
 	bool args_filled;
@@ -437,6 +440,7 @@ static void pl_read_header(lua_State *L, policy_t *p)
 			luaL_error(L, "mode '%s' is not supported yet", s);
 		if (strcmp(s, "enforce") != 0)
 			luaL_error(L, "mode must be \"enforce\"");
+		p->mode = SG_MODE_ENFORCE;
 	}
 	if (pl_rawfield(L, 1, "pointer_args") != LUA_TNIL) {
 		s = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
@@ -1108,6 +1112,7 @@ int policy_load(const char *name, const char *path, const policy_limits_t *limit
 		return -ENOMEM;
 	}
 	snprintf(p->name, sizeof(p->name), "%s", name);
+	p->mode = SG_MODE_ENFORCE;
 	for (int i = 0; i < NAMES_MAX_NR; i++)
 		p->handler[i] = LUA_NOREF;
 	pl_set_chunkname(p, path);
@@ -1145,6 +1150,11 @@ const char *policy_name(const policy_t *p)
 const sg_spec_t *policy_spec(const policy_t *p)
 {
 	return &p->spec;
+}
+
+sg_mode_t policy_mode(const policy_t *p)
+{
+	return p->mode;
 }
 
 bool policy_handles(const policy_t *p, int nr)

@@ -62,6 +62,9 @@ const char *policy_name(const policy_t *p);
  * (those with a handler) and the default action. */
 const sg_spec_t *policy_spec(const policy_t *p);
 
+/* The policy's own mode: SG_MODE_ENFORCE unless it says otherwise. */
+sg_mode_t policy_mode(const policy_t *p);
+
 /* True when nr has a handler. */
 bool policy_handles(const policy_t *p, int nr);
 

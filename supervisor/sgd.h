@@ -84,7 +84,7 @@ void accept_stop(sgd_t *d);
 
 /* target.c: a registered listener and the process behind it. */
 int target_add(sgd_t *d, int listener, int pidfd, pid_t pid, uid_t uid, size_t policy_index,
-	       const sg_hello_t *hello, target_t **out);
+	       const sg_hello_t *hello, sg_mode_t mode, target_t **out);
 void target_close(target_t *t, const char *reason);
 void target_close_all(sgd_t *d);
 uint64_t target_id(const target_t *t);

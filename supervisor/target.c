@@ -178,7 +178,7 @@ static void target_poll_cb(uv_poll_t *h, int status, int events)
 }
 
 int target_add(sgd_t *d, int listener, int pidfd, pid_t pid, uid_t uid, size_t policy_index,
-	       const sg_hello_t *hello, target_t **out)
+	       const sg_hello_t *hello, sg_mode_t mode, target_t **out)
 {
 	target_t *t = calloc(1, sizeof(*t));
 	int r;
@@ -190,6 +190,7 @@ int target_add(sgd_t *d, int listener, int pidfd, pid_t pid, uid_t uid, size_t p
 	t->policy = d->policies[policy_index];
 	t->pconf = &d->cfg->policies[policy_index];
 	t->hello = *hello;
+	t->mode = mode;
 	t->listener = listener;
 	t->pidfd = pidfd;
 	t->pid = pid;

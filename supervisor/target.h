@@ -22,6 +22,7 @@ struct target {
 	const config_policy_t *pconf; /* the config entry: name, fallback */
 	call_target_t info;           /* what handlers see as c.target */
 	sg_hello_t hello;             /* labels */
+	sg_mode_t mode;               /* the mode it runs in: the policy's, or the one it asked for */
 
 	int listener; /* owned; closed with the target */
 	int pidfd;    /* owned; -1 when none: the process sysgate-run became */

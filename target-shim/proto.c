@@ -22,6 +22,7 @@
 #define HDR_SIZE sizeof(sg_msg_header_t)
 #define LABEL_MAX (SG_PROTO_MAX_KEY + 1 + SG_PROTO_MAX_VALUE) /* "key=value" */
 #define HELLO_FIXED 8u   /* name_len, nlabels, flags */
+#define HELLO_MODE_MASK 3u /* flags: the requested sg_mode_t; the other bits are zero */
 #define SPEC_FIXED 32u   /* arch .. reserved[2] */
 #define REFUSE_FIXED 8u  /* code, reason_len, reserved */
 #define LISTENER_BODY 8u /* flags, reserved */
@@ -218,6 +219,21 @@ int sg_proto_parse_label(const char *kv, sg_label_t *out)
 	return label_parse(kv, n, out) < 0 ? -EINVAL : 0;
 }
 
+static const char *const mode_names[] = { "policy", "enforce", "audit", "learn" };
+
+int sg_proto_parse_mode(const char *s)
+{
+	for (int m = SG_MODE_ENFORCE; s && m <= SG_MODE_LEARN; m++)
+		if (strcmp(s, mode_names[m]) == 0)
+			return m;
+	return -EINVAL;
+}
+
+const char *sg_proto_mode_name(uint32_t mode)
+{
+	return mode <= SG_MODE_LEARN ? mode_names[mode] : "unknown";
+}
+
 /* Checks a label held in a struct (both ends run this). */
 static int label_check(const sg_label_t *l)
 {
@@ -251,6 +267,8 @@ ssize_t sg_proto_encode_hello(const sg_hello_t *in, void *buf, size_t cap)
 
 	if (nlen == sizeof in->policy || in->nlabels > SG_PROTO_MAX_LABELS)
 		return -EMSGSIZE;
+	if (in->mode & ~HELLO_MODE_MASK)
+		return -EBADMSG;
 	rc = check_name(in->policy, nlen, SG_PROTO_MAX_NAME);
 	for (uint32_t i = 0; rc == 0 && i < in->nlabels; i++)
 		rc = label_check(&in->labels[i]);
@@ -263,7 +281,7 @@ ssize_t sg_proto_encode_hello(const sg_hello_t *in, void *buf, size_t cap)
 	if (rc == 0)
 		rc = put_u16(&w, (uint16_t)in->nlabels);
 	if (rc == 0)
-		rc = put_u32(&w, 0);
+		rc = put_u32(&w, in->mode);
 	if (rc == 0)
 		rc = put_bytes(&w, in->policy, nlen);
 	for (uint32_t i = 0; rc == 0 && i < in->nlabels; i++) {
@@ -310,8 +328,9 @@ int sg_proto_decode_hello(const void *buf, size_t len, sg_hello_t *out)
 		rc = get_u32(&r, &flags);
 	if (rc < 0)
 		return rc;
-	if (flags != 0)
+	if (flags & ~HELLO_MODE_MASK)
 		return -EBADMSG;
+	out->mode = flags & HELLO_MODE_MASK;
 	if (nlen > SG_PROTO_MAX_NAME || nlabels > SG_PROTO_MAX_LABELS)
 		return -EMSGSIZE;
 	rc = get_bytes(&r, out->policy, nlen);

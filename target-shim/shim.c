@@ -181,6 +181,15 @@ static int build_hello(const sg_shim_opts_t *o, sg_hello_t *h, char *err, size_t
 			}
 	}
 	h->nlabels = (uint32_t)o->nlabels;
+	if (o->mode) {
+		int m = sg_proto_parse_mode(o->mode);
+
+		if (m < 0) {
+			errf(err, errlen, "invalid mode '%s' (want enforce, audit or learn)", o->mode);
+			return -EINVAL;
+		}
+		h->mode = (uint32_t)m;
+	}
 	return 0;
 }
 

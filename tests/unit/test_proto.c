@@ -441,7 +441,9 @@ static void test_hello_content(void **state)
 	buf[HDR + 8 + 1] = '\0';
 	assert_int_equal(sg_proto_decode_hello(buf, n, &out), -EBADMSG);
 
-	n = raw_hello("x", 2, two, 1); /* flags */
+	n = raw_hello("x", 2, two, 4); /* flags beyond the mode's two bits */
+	assert_int_equal(sg_proto_decode_hello(buf, n, &out), -EBADMSG);
+	n = raw_hello("x", 2, two, 0x80000000u);
 	assert_int_equal(sg_proto_decode_hello(buf, n, &out), -EBADMSG);
 	n = raw_hello("x", SG_PROTO_MAX_LABELS, two, 0);
 	assert_int_equal(sg_proto_decode_hello(buf, n, &out), -EBADMSG); /* duplicate keys */
@@ -464,6 +466,42 @@ static void test_hello_content(void **state)
 	sample_hello(&in);
 	strcpy(in.labels[1].key, "tenant");
 	assert_int_equal(sg_proto_encode_hello(&in, buf, sizeof buf), -EBADMSG);
+}
+
+/* The mode rides in HELLO's flags: each value round-trips, the policy's
+ * own is 0 (what an older shim sends), anything else is refused by both
+ * ends. */
+static void test_hello_mode(void **state)
+{
+	const char *two[2] = { "a=1", "b=2" };
+	sg_hello_t in, out;
+	ssize_t n;
+
+	(void)state;
+	for (uint32_t m = SG_MODE_POLICY; m <= SG_MODE_LEARN; m++) {
+		sample_hello(&in);
+		in.mode = m;
+		n = sg_proto_encode_hello(&in, buf, sizeof buf);
+		assert_true(n > 0);
+		memset(&out, 0xff, sizeof out);
+		assert_int_equal(sg_proto_decode_hello(buf, (size_t)n, &out), 0);
+		assert_int_equal(out.mode, m);
+		n = (ssize_t)raw_hello("x", 2, two, m);
+		assert_int_equal(sg_proto_decode_hello(buf, (size_t)n, &out), 0);
+		assert_int_equal(out.mode, m);
+	}
+	sample_hello(&in);
+	in.mode = 4;
+	assert_int_equal(sg_proto_encode_hello(&in, buf, sizeof buf), -EBADMSG);
+	assert_int_equal(sg_proto_parse_mode("enforce"), SG_MODE_ENFORCE);
+	assert_int_equal(sg_proto_parse_mode("audit"), SG_MODE_AUDIT);
+	assert_int_equal(sg_proto_parse_mode("learn"), SG_MODE_LEARN);
+	assert_int_equal(sg_proto_parse_mode("policy"), -EINVAL);
+	assert_int_equal(sg_proto_parse_mode("Audit"), -EINVAL);
+	assert_int_equal(sg_proto_parse_mode(""), -EINVAL);
+	assert_int_equal(sg_proto_parse_mode(NULL), -EINVAL);
+	assert_string_equal(sg_proto_mode_name(SG_MODE_AUDIT), "audit");
+	assert_string_equal(sg_proto_mode_name(7), "unknown");
 }
 
 static void test_validators(void **state)
@@ -1159,6 +1197,7 @@ int main(void)
 		cmocka_unit_test(test_header_faults),
 		cmocka_unit_test(test_oversized),
 		cmocka_unit_test(test_hello_content),
+		cmocka_unit_test(test_hello_mode),
 		cmocka_unit_test(test_validators),
 		cmocka_unit_test(test_spec_content),
 		cmocka_unit_test(test_refuse_listener_content),

@@ -244,6 +244,8 @@ void log_target_end(const target_t *t, const char *reason, bool status_known, in
 	json_object_object_add(o, "errors", json_object_new_uint64(t->errors));
 	json_object_object_add(o, "brokered", json_object_new_uint64(t->brokered));
 	json_object_object_add(o, "advisory", json_object_new_uint64(t->advisory));
+	if (t->mode == SG_MODE_AUDIT)
+		json_object_object_add(o, "would_deny", json_object_new_uint64(t->would_deny));
 	put_int(o, "duration_ns", (int64_t)(sgd_now_ns() - t->started_ns));
 	event_emit(o);
 }
@@ -337,15 +339,29 @@ static void put_verdict(json_object *o, const verdict_t *v)
 		put_str(o, "message", v->message);
 }
 
+/* Audit mode: the verdict enforce mode would have given, and what was sent. */
+static void put_would(json_object *o, const verdict_t *v)
+{
+	verdict_t w = *v;
+
+	w.kind = v->would;
+	w.err = v->would_err;
+	put_verdict(o, &w);
+	put_str(o, "sent", verdict_kind_name(v->kind));
+}
+
 void log_decision(const target_t *t, call_t *c, const log_proc_t *proc, const verdict_t *v,
 		  uint64_t latency_ns, bool fallback)
 {
-	json_object *o = event_new("decision");
+	json_object *o = event_new(v->would != VERDICT_NONE ? "would_deny" : "decision");
 
 	if (!o)
 		return;
 	put_call(o, t, c, proc);
-	put_verdict(o, v);
+	if (v->would != VERDICT_NONE)
+		put_would(o, v);
+	else
+		put_verdict(o, v);
 	if (fallback)
 		json_object_object_add(o, "fallback", json_object_new_boolean(1));
 	put_int(o, "latency_ns", (int64_t)latency_ns);

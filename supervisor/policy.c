@@ -50,6 +50,7 @@ struct policy {
 	policy_limits_t limits;
 	sandbox_budget_t call_budget;
 	sg_spec_t spec;
+	sg_spec_t audit_spec; /* spec, with every kernel deny and kill forwarded instead */
 	int handler[NAMES_MAX_NR]; /* registry refs; LUA_NOREF when none */
 
 	/* Registry refs of the objects made once per state. */
@@ -436,11 +437,11 @@ static void pl_read_header(lua_State *L, policy_t *p)
 	}
 	if (pl_rawfield(L, 1, "mode") != LUA_TNIL) {
 		s = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
-		if (strcmp(s, "audit") == 0 || strcmp(s, "learn") == 0)
+		if (strcmp(s, "learn") == 0)
 			luaL_error(L, "mode '%s' is not supported yet", s);
-		if (strcmp(s, "enforce") != 0)
-			luaL_error(L, "mode must be \"enforce\"");
-		p->mode = SG_MODE_ENFORCE;
+		if (strcmp(s, "enforce") != 0 && strcmp(s, "audit") != 0)
+			luaL_error(L, "mode must be \"enforce\" or \"audit\"");
+		p->mode = s[0] == 'a' ? SG_MODE_AUDIT : SG_MODE_ENFORCE;
 	}
 	if (pl_rawfield(L, 1, "pointer_args") != LUA_TNIL) {
 		s = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
@@ -471,6 +472,30 @@ static void pl_build_spec(policy_t *p)
 		default:
 			break;
 		}
+	}
+}
+
+/*
+ * The audit filter: what the kernel would deny or kill is forwarded
+ * instead, so that the supervisor can allow it and log what would have
+ * happened (policy_kernel_verdict); a default deny or kill forwards every
+ * syscall the policy does not name. Kernel-allowed calls stay in the
+ * kernel.
+ */
+static void pl_build_audit_spec(policy_t *p)
+{
+	const sg_spec_t *s = &p->spec;
+	sg_spec_t *a = &p->audit_spec;
+
+	*a = *s;
+	a->n_deny = a->n_kill = 0;
+	for (uint32_t i = 0; i < s->n_deny; i++)
+		a->notify[a->n_notify++] = s->deny[i].nr;
+	for (uint32_t i = 0; i < s->n_kill; i++)
+		a->notify[a->n_notify++] = s->kill[i];
+	if (s->default_action != SG_ACT_ALLOW) {
+		a->default_action = SG_ACT_NOTIFY;
+		a->default_errno = 0;
 	}
 }
 
@@ -510,6 +535,7 @@ static int pl_policy(lua_State *L)
 		luaL_error(L, "on must be a table, not %s", luaL_typename(L, 2));
 	lua_pop(L, 1);
 	pl_build_spec(p);
+	pl_build_audit_spec(p);
 	p->compiled = true;
 	lua_newuserdatauv(L, 0, 0);
 	luaL_setmetatable(L, PL_COMPILED_MT);
@@ -1155,6 +1181,33 @@ const sg_spec_t *policy_spec(const policy_t *p)
 sg_mode_t policy_mode(const policy_t *p)
 {
 	return p->mode;
+}
+
+const sg_spec_t *policy_spec_for(const policy_t *p, sg_mode_t mode)
+{
+	return mode == SG_MODE_AUDIT ? &p->audit_spec : &p->spec;
+}
+
+void policy_kernel_verdict(const policy_t *p, int nr, verdict_t *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->fd = -1;
+	out->kind = VERDICT_ALLOW;
+	if (nr >= 0 && nr < NAMES_MAX_NR && p->where[nr] == PL_DENY) {
+		out->kind = VERDICT_DENY;
+		out->err = p->deny_err[nr];
+		out->reason = "kernel.deny";
+	} else if (nr >= 0 && nr < NAMES_MAX_NR && p->where[nr] == PL_KILL) {
+		out->kind = VERDICT_KILL;
+		out->reason = "kernel.kill";
+	} else if (p->spec.default_action == SG_ACT_ERRNO) {
+		out->kind = VERDICT_DENY;
+		out->err = (int)p->spec.default_errno;
+		out->reason = "default";
+	} else if (p->spec.default_action == SG_ACT_KILL) {
+		out->kind = VERDICT_KILL;
+		out->reason = "default";
+	}
 }
 
 bool policy_handles(const policy_t *p, int nr)

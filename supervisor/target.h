@@ -39,6 +39,7 @@ struct target {
 	uint64_t notifications, decisions, denied, errors, gone;
 	uint64_t advisory; /* allows sent after a pointer read, unchecked (pointer_args) */
 	uint64_t brokered; /* calls answered by a brokered open (or its failure) */
+	uint64_t would_deny; /* audit mode: calls allowed that enforce mode would not have */
 
 	target_t *prev, *next;
 };

@@ -166,10 +166,6 @@ static void on_hello(conn_t *c, size_t len)
 		conn_refuse(c, EACCES, "%s", why);
 		return;
 	}
-	if (c->mode == SG_MODE_LEARN) {
-		conn_refuse(c, ENOSYS, "mode '%s' is not implemented yet", sg_proto_mode_name(c->mode));
-		return;
-	}
 	out = sg_proto_encode_spec(policy_spec_for(d->policies[c->policy_index], c->mode), d->msg,
 				   sizeof(d->msg));
 	if (out < 0 || sg_proto_send(c->fd, d->msg, (size_t)out, -1) < 0) {

@@ -368,6 +368,27 @@ void log_decision(const target_t *t, call_t *c, const log_proc_t *proc, const ve
 	event_emit(o);
 }
 
+void log_learned(const target_t *t, const learn_stats_t *st, const char *path, const char *why)
+{
+	json_object *o = event_new(path ? "learned" : "error");
+
+	if (!o)
+		return;
+	put_target(o, t);
+	put_int(o, "pid", t->pid);
+	if (path)
+		put_str(o, "file", path);
+	json_object_object_add(o, "calls", json_object_new_uint64(st->calls));
+	put_int(o, "syscalls", st->syscalls);
+	put_int(o, "paths", st->paths);
+	put_int(o, "addresses", st->addrs);
+	put_int(o, "programs", st->execs);
+	json_object_object_add(o, "dropped", json_object_new_uint64(st->dropped));
+	if (why)
+		put_str(o, "message", why);
+	event_emit(o);
+}
+
 void log_error(const target_t *t, call_t *c, const log_proc_t *proc, const verdict_t *v,
 	       const char *message)
 {

@@ -73,6 +73,13 @@ static int load_policies(sgd_t *d, const sg_config_t *cfg)
 			return r;
 		}
 		d->npolicies++;
+		if (policy_mode(d->policies[i]) == SG_MODE_LEARN && !cfg->learn_dir[0]) {
+			sg_error_set(&err, cfg->path, cfg->policies[i].line,
+				     "policy '%s' is in learn mode but the config sets no 'learn_dir'",
+				     cfg->policies[i].name);
+			print_error(&err);
+			return -EINVAL;
+		}
 	}
 	return 0;
 }

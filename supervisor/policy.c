@@ -39,9 +39,9 @@
 #define PL_LOAD_FACTOR 10        /* loading gets 10x the per-call budget */
 
 /* Where a syscall is named in the policy; each may be named once. */
-enum pl_where { PL_NONE = 0, PL_DENY, PL_KILL, PL_ON };
+enum pl_where { PL_NONE = 0, PL_DENY, PL_KILL, PL_ON, PL_ALLOW };
 
-static const char *const pl_where_name[] = { "", "kernel.deny", "kernel.kill", "on" };
+static const char *const pl_where_name[] = { "", "kernel.deny", "kernel.kill", "on", "kernel.allow" };
 
 struct policy {
 	sandbox_t *sb;
@@ -51,6 +51,7 @@ struct policy {
 	sandbox_budget_t call_budget;
 	sg_spec_t spec;
 	sg_spec_t audit_spec; /* spec, with every kernel deny and kill forwarded instead */
+	sg_spec_t learn_spec; /* every syscall forwarded */
 	int handler[NAMES_MAX_NR]; /* registry refs; LUA_NOREF when none */
 
 	/* Registry refs of the objects made once per state. */
@@ -353,12 +354,35 @@ static void pl_read_kill(lua_State *L, policy_t *p, int idx)
 	}
 }
 
+/* kernel.allow: allowed in the kernel whatever the default (a learned
+ * policy's syscalls that need no decision, under default = "deny"). */
+static void pl_read_allow(lua_State *L, policy_t *p, int idx)
+{
+	static const char *const keys[] = { NULL };
+
+	pl_check_keys(L, idx, keys, true, "kernel.allow");
+	for (lua_Integer i = 1, n = (lua_Integer)lua_rawlen(L, idx); i <= n; i++) {
+		lua_rawgeti(L, idx, i);
+		if (lua_type(L, -1) != LUA_TSTRING)
+			luaL_error(L, "kernel.allow entries must be syscall names, not %s",
+				   luaL_typename(L, -1));
+		pl_add_syscall(L, p, lua_tostring(L, -1), PL_ALLOW, 0);
+		lua_pop(L, 1);
+	}
+}
+
 static void pl_read_kernel(lua_State *L, policy_t *p, int idx)
 {
-	static const char *const keys[] = { "deny", "kill", NULL };
+	static const char *const keys[] = { "allow", "deny", "kill", NULL };
 	int t;
 
 	pl_check_keys(L, idx, keys, false, "kernel");
+	t = pl_rawfield(L, idx, "allow");
+	if (t == LUA_TTABLE)
+		pl_read_allow(L, p, lua_gettop(L));
+	else if (t != LUA_TNIL)
+		luaL_error(L, "kernel.allow must be a table, not %s", luaL_typename(L, -1));
+	lua_pop(L, 1);
 	t = pl_rawfield(L, idx, "deny");
 	if (t == LUA_TTABLE)
 		pl_read_deny(L, p, lua_gettop(L), EPERM, 0);
@@ -437,11 +461,14 @@ static void pl_read_header(lua_State *L, policy_t *p)
 	}
 	if (pl_rawfield(L, 1, "mode") != LUA_TNIL) {
 		s = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
-		if (strcmp(s, "learn") == 0)
-			luaL_error(L, "mode '%s' is not supported yet", s);
-		if (strcmp(s, "enforce") != 0 && strcmp(s, "audit") != 0)
-			luaL_error(L, "mode must be \"enforce\" or \"audit\"");
-		p->mode = s[0] == 'a' ? SG_MODE_AUDIT : SG_MODE_ENFORCE;
+		if (strcmp(s, "enforce") == 0)
+			p->mode = SG_MODE_ENFORCE;
+		else if (strcmp(s, "audit") == 0)
+			p->mode = SG_MODE_AUDIT;
+		else if (strcmp(s, "learn") == 0)
+			p->mode = SG_MODE_LEARN;
+		else
+			luaL_error(L, "mode must be \"enforce\", \"audit\" or \"learn\"");
 	}
 	if (pl_rawfield(L, 1, "pointer_args") != LUA_TNIL) {
 		s = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
@@ -468,6 +495,9 @@ static void pl_build_spec(policy_t *p)
 			break;
 		case PL_ON:
 			s->notify[s->n_notify++] = (uint32_t)nr;
+			break;
+		case PL_ALLOW:
+			s->allow[s->n_allow++] = (uint32_t)nr;
 			break;
 		default:
 			break;
@@ -536,6 +566,9 @@ static int pl_policy(lua_State *L)
 	lua_pop(L, 1);
 	pl_build_spec(p);
 	pl_build_audit_spec(p);
+	/* Learn mode forwards everything, so that every syscall is seen. */
+	p->learn_spec.arch = p->spec.arch;
+	p->learn_spec.default_action = SG_ACT_NOTIFY;
 	p->compiled = true;
 	lua_newuserdatauv(L, 0, 0);
 	luaL_setmetatable(L, PL_COMPILED_MT);
@@ -1185,6 +1218,8 @@ sg_mode_t policy_mode(const policy_t *p)
 
 const sg_spec_t *policy_spec_for(const policy_t *p, sg_mode_t mode)
 {
+	if (mode == SG_MODE_LEARN)
+		return &p->learn_spec;
 	return mode == SG_MODE_AUDIT ? &p->audit_spec : &p->spec;
 }
 
@@ -1193,7 +1228,9 @@ void policy_kernel_verdict(const policy_t *p, int nr, verdict_t *out)
 	memset(out, 0, sizeof(*out));
 	out->fd = -1;
 	out->kind = VERDICT_ALLOW;
-	if (nr >= 0 && nr < NAMES_MAX_NR && p->where[nr] == PL_DENY) {
+	if (nr >= 0 && nr < NAMES_MAX_NR && p->where[nr] == PL_ALLOW) {
+		out->reason = "kernel.allow";
+	} else if (nr >= 0 && nr < NAMES_MAX_NR && p->where[nr] == PL_DENY) {
 		out->kind = VERDICT_DENY;
 		out->err = p->deny_err[nr];
 		out->reason = "kernel.deny";

@@ -65,9 +65,10 @@ const sg_spec_t *policy_spec(const policy_t *p);
 /* The policy's own mode: SG_MODE_ENFORCE unless it says otherwise. */
 sg_mode_t policy_mode(const policy_t *p);
 
-/* The filter spec a target in mode gets: policy_spec() in enforce (and
- * the policy's own) mode; in audit mode the same with every kernel deny
- * and kill, and a default deny or kill, forwarded to the supervisor. */
+/* The filter spec a target in mode gets: policy_spec() in enforce mode;
+ * in audit mode the same with every kernel deny and kill, and a default
+ * deny or kill, forwarded to the supervisor; in learn mode, a filter that
+ * forwards every syscall. */
 const sg_spec_t *policy_spec_for(const policy_t *p, sg_mode_t mode);
 
 /* What the enforce filter does with nr without asking the supervisor

@@ -340,6 +340,24 @@ static bool worth_logging(const verdict_t *v, const char *error)
 	       (v->kind != VERDICT_ALLOW && v->kind != VERDICT_OPEN);
 }
 
+/*
+ * Learn mode: the call is recorded and goes on, unlogged (the run makes
+ * thousands; the learned policy is the record). No handler runs: learn
+ * mode enforces nothing, which is why the config must allow it.
+ */
+static void learn_call(target_t *t, call_t *c)
+{
+	verdict_t v = { .kind = VERDICT_ALLOW, .fd = -1 };
+	char rwhy[256];
+	int r;
+
+	learn_record(t->learn, c);
+	r = respond_send(t, c, &v, t->d->resp, t->d->resp_size, rwhy, sizeof(rwhy));
+	t->decisions++;
+	if (r < 0 && r != -ENOENT)
+		log_error(t, c, NULL, &v, rwhy);
+}
+
 static void handle(target_t *t, const struct seccomp_notif *req, uint64_t t0)
 {
 	sgd_t *d = t->d;
@@ -352,6 +370,10 @@ static void handle(target_t *t, const struct seccomp_notif *req, uint64_t t0)
 	int r;
 
 	call_fill(c, t, req);
+	if (t->mode == SG_MODE_LEARN) {
+		learn_call(t, c);
+		return;
+	}
 	error = decide(t, c, &v, &fallback, why, sizeof(why));
 	if (t->mode == SG_MODE_AUDIT)
 		audit(&v);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -100,8 +101,33 @@ static void target_handle_closed_cb(uv_handle_t *h)
 {
 	target_t *t = h->data;
 
-	if (--t->handles == 0)
+	if (--t->handles == 0) {
+		learn_free(t->learn);
 		free(t);
+	}
+}
+
+/* Learn mode: the policy the target's run amounts to, written to
+ * learn_dir when it ends (whatever the reason: a run cut short by a stop
+ * is still worth reading). */
+static void target_learned(target_t *t)
+{
+	learn_about_t about = {
+		.policy = t->pconf->name,
+		.target = t->id,
+		.pid = t->pid,
+		.started = t->started_wall,
+		.ended = time(NULL),
+	};
+	learn_stats_t st;
+	char path[PATH_MAX], why[PATH_MAX + 128];
+	int r;
+
+	if (!t->learn)
+		return;
+	learn_stats(t->learn, &st);
+	r = learn_write(t->learn, t->d->cfg->learn_dir, &about, path, sizeof(path), why, sizeof(why));
+	log_learned(t, &st, r == 0 ? path : NULL, r == 0 ? NULL : why);
 }
 
 static void target_close_handle(target_t *t, uv_handle_t *h)
@@ -196,6 +222,11 @@ int target_add(sgd_t *d, int listener, int pidfd, pid_t pid, uid_t uid, size_t p
 	t->pid = pid;
 	t->uid = uid;
 	t->started_ns = sgd_now_ns();
+	t->started_wall = time(NULL);
+	if (mode == SG_MODE_LEARN && !(t->learn = learn_new())) {
+		free(t);
+		return -ENOMEM;
+	}
 	t->info.id = t->id;
 	t->info.policy = t->pconf->name;
 	t->info.hello = &t->hello;
@@ -203,6 +234,7 @@ int target_add(sgd_t *d, int listener, int pidfd, pid_t pid, uid_t uid, size_t p
 
 	r = uv_poll_init(d->loop, &t->poll, listener);
 	if (r < 0) {
+		learn_free(t->learn);
 		free(t);
 		return r;
 	}
@@ -255,6 +287,7 @@ void target_close(target_t *t, const char *reason)
 		t->next->prev = t->prev;
 	d->ntargets--;
 
+	target_learned(t);
 	if (strcmp(reason, "exited") != 0 || !target_wait_exit(t))
 		target_end(t, reason);
 }

@@ -12,6 +12,7 @@
 
 #include "call.h"
 #include "config.h"
+#include "learn.h"
 #include "policy.h"
 #include "sgd.h"
 
@@ -40,6 +41,8 @@ struct target {
 	uint64_t advisory; /* allows sent after a pointer read, unchecked (pointer_args) */
 	uint64_t brokered; /* calls answered by a brokered open (or its failure) */
 	uint64_t would_deny; /* audit mode: calls allowed that enforce mode would not have */
+	learn_t *learn;      /* learn mode: what the target did; owned */
+	time_t started_wall; /* for the learned policy's header */
 
 	target_t *prev, *next;
 };

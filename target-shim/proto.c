@@ -23,7 +23,7 @@
 #define LABEL_MAX (SG_PROTO_MAX_KEY + 1 + SG_PROTO_MAX_VALUE) /* "key=value" */
 #define HELLO_FIXED 8u   /* name_len, nlabels, flags */
 #define HELLO_MODE_MASK 3u /* flags: the requested sg_mode_t; the other bits are zero */
-#define SPEC_FIXED 32u   /* arch .. reserved[2] */
+#define SPEC_FIXED 32u   /* arch .. n_kill, n_allow, reserved */
 #define REFUSE_FIXED 8u  /* code, reason_len, reserved */
 #define LISTENER_BODY 8u /* flags, reserved */
 #define READY_BODY 8u    /* target_id */
@@ -372,7 +372,7 @@ static int spec_check(const sg_spec_t *s)
 	int rc = 0;
 
 	if (s->n_notify > SG_PROTO_MAX_RULES || s->n_deny > SG_PROTO_MAX_RULES ||
-	    s->n_kill > SG_PROTO_MAX_RULES)
+	    s->n_kill > SG_PROTO_MAX_RULES || s->n_allow > SG_PROTO_MAX_RULES)
 		return -EMSGSIZE;
 	if (s->default_action > SG_ACT_NOTIFY)
 		return -EBADMSG;
@@ -384,13 +384,15 @@ static int spec_check(const sg_spec_t *s)
 		rc = errno_valid(s->deny[i].err) ? spec_mark(seen, s->deny[i].nr) : -EBADMSG;
 	for (uint32_t i = 0; rc == 0 && i < s->n_kill; i++)
 		rc = spec_mark(seen, s->kill[i]);
+	for (uint32_t i = 0; rc == 0 && i < s->n_allow; i++)
+		rc = spec_mark(seen, s->allow[i]);
 	return rc;
 }
 
 ssize_t sg_proto_encode_spec(const sg_spec_t *in, void *buf, size_t cap)
 {
 	uint32_t fixed[8] = { in->arch, in->default_action, in->default_errno,
-			      in->n_notify, in->n_deny, in->n_kill, 0, 0 };
+			      in->n_notify, in->n_deny, in->n_kill, in->n_allow, 0 };
 	wcur_t w = { 0 };
 	int rc = spec_check(in);
 
@@ -407,6 +409,8 @@ ssize_t sg_proto_encode_spec(const sg_spec_t *in, void *buf, size_t cap)
 	}
 	for (uint32_t i = 0; rc == 0 && i < in->n_kill; i++)
 		rc = put_u32(&w, in->kill[i]);
+	for (uint32_t i = 0; rc == 0 && i < in->n_allow; i++)
+		rc = put_u32(&w, in->allow[i]);
 	return rc < 0 ? rc : wfinish(&w);
 }
 
@@ -419,9 +423,10 @@ static int spec_fixed(rcur_t *r, sg_spec_t *out)
 		rc = get_u32(r, &f[i]);
 	if (rc < 0)
 		return rc;
-	if (f[6] != 0 || f[7] != 0)
+	if (f[7] != 0)
 		return -EBADMSG;
-	if (f[3] > SG_PROTO_MAX_RULES || f[4] > SG_PROTO_MAX_RULES || f[5] > SG_PROTO_MAX_RULES)
+	if (f[3] > SG_PROTO_MAX_RULES || f[4] > SG_PROTO_MAX_RULES || f[5] > SG_PROTO_MAX_RULES ||
+	    f[6] > SG_PROTO_MAX_RULES)
 		return -EMSGSIZE;
 	out->arch = f[0];
 	out->default_action = f[1];
@@ -429,6 +434,7 @@ static int spec_fixed(rcur_t *r, sg_spec_t *out)
 	out->n_notify = f[3];
 	out->n_deny = f[4];
 	out->n_kill = f[5];
+	out->n_allow = f[6];
 	return 0;
 }
 
@@ -442,7 +448,8 @@ int sg_proto_decode_spec(const void *buf, size_t len, sg_spec_t *out)
 	if (rc < 0)
 		return rc;
 	/* The counts say exactly how long the message is; check before reading. */
-	if (len != HDR_SIZE + SPEC_FIXED + 4u * out->n_notify + 8u * out->n_deny + 4u * out->n_kill)
+	if (len != HDR_SIZE + SPEC_FIXED + 4u * out->n_notify + 8u * out->n_deny + 4u * out->n_kill +
+			   4u * out->n_allow)
 		return -EBADMSG;
 	for (uint32_t i = 0; rc == 0 && i < out->n_notify; i++)
 		rc = get_u32(&r, &out->notify[i]);
@@ -453,6 +460,8 @@ int sg_proto_decode_spec(const void *buf, size_t len, sg_spec_t *out)
 	}
 	for (uint32_t i = 0; rc == 0 && i < out->n_kill; i++)
 		rc = get_u32(&r, &out->kill[i]);
+	for (uint32_t i = 0; rc == 0 && i < out->n_allow; i++)
+		rc = get_u32(&r, &out->allow[i]);
 	if (rc == 0)
 		rc = rfinish(&r);
 	return rc < 0 ? rc : spec_check(out);

@@ -103,16 +103,20 @@ typedef struct sg_spec_errno {
 /*
  * SPEC: the filter compiled from the policy. arch is the AUDIT_ARCH_* value
  * the supervisor compiled for; a shim of another arch refuses it. A syscall
- * number appears in at most one list.
+ * number appears in at most one list. allow names syscalls the kernel
+ * allows when the default is not allow (a learned policy's); its count
+ * takes the first of the two words that were reserved, so a shim that
+ * predates it refuses such a SPEC instead of dropping the list.
  */
 typedef struct sg_spec {
 	uint32_t arch;
 	uint32_t default_action; /* sg_action_t */
 	uint32_t default_errno;  /* for SG_ACT_ERRNO, else 0 */
-	uint32_t n_notify, n_deny, n_kill;
+	uint32_t n_notify, n_deny, n_kill, n_allow;
 	uint32_t notify[SG_PROTO_MAX_RULES];
 	sg_spec_errno_t deny[SG_PROTO_MAX_RULES];
 	uint32_t kill[SG_PROTO_MAX_RULES];
+	uint32_t allow[SG_PROTO_MAX_RULES];
 } sg_spec_t;
 
 /* REFUSE: code is a positive errno describing the class of refusal. */

@@ -3,7 +3,9 @@
  * denied), learn (record a run, write a policy) and the per-target
  * override with sysgate-run --mode, which the config must allow.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -13,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -172,11 +175,205 @@ static void test_mode_override_refused(void **state)
 	sgd_stop(&s);
 }
 
+/* ---- learn ---- */
+
+/* The workload: reads files, runs ls, cat and sh -c, connects to a
+ * loopback port with the probe; with "more", also reads a file and runs
+ * a program it did not before. */
+static const char workload[] =
+	"cd \"$1\"\n"
+	"cat a.txt\n"
+	"ls\n"
+	"sh -c 'cat b.txt; echo inner'\n"
+	"\"$2\" connect 127.0.0.1 \"$3\"\n"
+	"if [ \"$4\" = more ]; then\n"
+	"  cat never.txt\n"
+	"  id -u\n"
+	"fi\n"
+	"exit 3\n";
+
+typedef struct work {
+	char dir[64], data[96], script[96], learned[96], port[16];
+	int server;
+} work_t;
+
+static void put_file(const char *dir, const char *name, const char *text, char *path, size_t len)
+{
+	FILE *f;
+
+	snprintf(path, len, "%s/%s", dir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+}
+
+static void work_init(work_t *w)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t len = sizeof(sa);
+	char path[160];
+
+	snprintf(w->dir, sizeof(w->dir), "/tmp/sysgate-modes.XXXXXX");
+	assert_non_null(mkdtemp(w->dir));
+	assert_int_equal(chmod(w->dir, 0755), 0);
+	snprintf(w->data, sizeof(w->data), "%s/data", w->dir);
+	assert_int_equal(mkdir(w->data, 0755), 0);
+	put_file(w->data, "a.txt", "alpha\n", path, sizeof(path));
+	put_file(w->data, "b.txt", "beta\n", path, sizeof(path));
+	put_file(w->data, "never.txt", "never\n", path, sizeof(path));
+	put_file(w->dir, "work.sh", workload, w->script, sizeof(w->script));
+	/* learn_dir: the supervisor's alone. */
+	snprintf(w->learned, sizeof(w->learned), "%s/learned", w->dir);
+	assert_int_equal(mkdir(w->learned, 0700), 0);
+	/* The loopback peer: connections wait in its backlog. */
+	w->server = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(w->server >= 0);
+	assert_int_equal(bind(w->server, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(w->server, 64), 0);
+	assert_int_equal(getsockname(w->server, (struct sockaddr *)&sa, &len), 0);
+	snprintf(w->port, sizeof(w->port), "%d", ntohs(sa.sin_port));
+}
+
+static void work_free(work_t *w)
+{
+	char cmd[128];
+
+	close(w->server);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", w->dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+static char *slurp_file(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = calloc(1, 1 << 20);
+	size_t n;
+
+	assert_non_null(f);
+	assert_non_null(buf);
+	n = fread(buf, 1, (1 << 20) - 1, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+static const char *const work_names[] = { "work" };
+static const char *const work_srcs[] = { "return sysgate.policy { name = 'work' }\n" };
+static const char *const work_entries[] = { "modes = [ \"learn\" ];" };
+
+/* Runs sysgated --check on a config naming the file; its stdout. */
+static void check_policy(const work_t *w, const char *file, char *out, size_t len)
+{
+	char conf[160], cmd[512];
+	FILE *f, *p;
+	size_t n;
+
+	snprintf(conf, sizeof(conf), "%s/check.conf", w->dir);
+	f = fopen(conf, "w");
+	assert_non_null(f);
+	fprintf(f, "socket = \"%s/check.sock\";\npolicies = ( { name = \"learned\"; file = \"%s\"; } );\n",
+		w->dir, file);
+	assert_int_equal(fclose(f), 0);
+	snprintf(cmd, sizeof(cmd), "'%s' -c '%s' --check 2>&1", env_path("SYSGATED"), conf);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	n = fread(out, 1, len - 1, p);
+	out[n] = '\0';
+	assert_int_equal(pclose(p), 0);
+}
+
+/* Learn a policy from a real workload, load it in enforce mode, run the
+ * workload again: the same output and exit status, and nothing denied.
+ * Reading a file it never read, and running a program it never ran, are
+ * denied. */
+static void test_learn_roundtrip(void **state)
+{
+	work_t w;
+	sgd_proc_t s;
+	run_result_t learned_run, r;
+	json_object *log, *ev;
+	char extra[160], out[1024], *src;
+	const char *file, *names[1] = { "learned" }, *srcs[1];
+
+	(void)state;
+	work_init(&w);
+	const char *argv[] = { "/bin/sh", w.script, w.data, probe(), w.port, NULL };
+	const char *more[] = { "/bin/sh", w.script, w.data, probe(), w.port, "more", NULL };
+
+	snprintf(extra, sizeof(extra), "learn_dir = \"%s\";", w.learned);
+	sgd_start_entries(&s, extra, 1, work_names, work_srcs, work_entries);
+	run_under_mode(&s, "work", "learn", argv, &learned_run);
+	assert_exited(&learned_run, 3);
+	assert_contains(learned_run.out, "alpha\na.txt\nb.txt\nnever.txt\n");
+	assert_contains(learned_run.out, "beta\ninner\n");
+	assert_contains(learned_run.out, "connect 127.0.0.1: ok 0");
+	assert_true(log_wait(&s, "learned", 1));
+	log = sgd_log(&s);
+	ev = log_find(log, "learned", "policy", "work");
+	assert_non_null(ev);
+	file = str_field(ev, "file");
+	assert_non_null(file);
+	assert_int_equal(strncmp(file, w.learned, strlen(w.learned)), 0);
+	assert_string_equal(str_field(ev, "dropped"), "0");
+	assert_non_null(log_find(log, "target_start", "mode", "learn"));
+	assert_int_equal(log_count(log, "decision", NULL, NULL), 0);
+	src = slurp_file(file);
+	check_policy(&w, file, out, sizeof(out));
+	assert_contains(out, "ok, 1 policy");
+	json_object_put(log);
+	sgd_stop(&s);
+
+	/* What it learned, by name. */
+	assert_contains(src, "default = \"deny\"");
+	assert_contains(src, "/data/a.txt\"");
+	assert_contains(src, "\"/usr/bin/ls\"");
+	assert_contains(src, "\"inet 127.0.0.1 ");
+	assert_null(strstr(src, "never.txt\""));
+
+	srcs[0] = src;
+	sgd_start(&s, NULL, 1, names, srcs);
+	run_under(&s, "learned", argv, &r);
+	assert_exited(&r, 3);
+	assert_string_equal(r.out, learned_run.out);
+	assert_string_equal(r.err, learned_run.err);
+	assert_true(log_wait(&s, "target_end", 1));
+	log = sgd_log(&s);
+	assert_int_equal(log_count(log, "decision", NULL, NULL), 0);
+	assert_int_equal(log_count(log, "error", NULL, NULL), 0);
+	assert_non_null(log_find(log, "target_end", "denied", "0"));
+	json_object_put(log);
+
+	/* Outside what was learned: denied, and the rest still works. */
+	run_under(&s, "learned", more, &r);
+	assert_exited(&r, 3);
+	assert_contains(r.out, "connect 127.0.0.1: ok 0");
+	assert_null(strstr(r.out, "never\n"));
+	assert_contains(r.err, "never.txt: Permission denied");
+	assert_contains(r.err, "id: Permission denied");
+	assert_true(log_wait(&s, "target_end", 2));
+	log = sgd_log(&s);
+	ev = log_find(log, "decision", "path", "never.txt");
+	assert_non_null(ev);
+	assert_string_equal(str_field(ev, "verdict"), "deny");
+	assert_string_equal(str_field(ev, "errno"), "EACCES");
+	assert_string_equal(str_field(ev, "message"), "read not in the learned policy");
+	ev = log_find(log, "decision", "syscall", "execve");
+	assert_non_null(ev);
+	assert_string_equal(str_field(ev, "verdict"), "deny");
+	assert_string_equal(str_field(ev, "message"), "exec not in the learned policy");
+	json_object_put(log);
+	sgd_stop(&s);
+	free(src);
+	work_free(&w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_mode_override_refused, sgd_teardown),
 		cmocka_unit_test_teardown(test_audit, sgd_teardown),
+		cmocka_unit_test_teardown(test_learn_roundtrip, sgd_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

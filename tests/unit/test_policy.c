@@ -1500,8 +1500,12 @@ static void test_load_bad_fields(void **state)
 		   "return sg.policy {\n"
 		   "  bogus = 1,\n"
 		   "}\n", 2, "unknown field 'bogus' in sysgate.policy");
-	load_fails("return sysgate.policy { kernel = { allow = {} } }\n", 1,
-		   "unknown field 'allow' in kernel");
+	load_fails("return sysgate.policy { kernel = { permit = {} } }\n", 1,
+		   "unknown field 'permit' in kernel");
+	load_fails("return sysgate.policy { kernel = { allow = { 'read', 3 } } }\n", 1,
+		   "kernel.allow entries must be syscall names");
+	load_fails("return sysgate.policy { kernel = { allow = { 'read' } }, on = { read = "
+		   "sysgate.allow() } }\n", 1, "syscall 'read' is named twice (in kernel.allow and in on)");
 	load_fails("return sysgate.policy { kernel = { deny = { 'bpf', erno = 'EPERM' } } }\n", 1,
 		   "unknown field 'erno' in kernel.deny");
 	load_fails("local sg = sysgate\n"
@@ -1518,7 +1522,7 @@ static void test_load_bad_fields(void **state)
 	load_fails("\nreturn sysgate.policy { name = 'other' }\n", 2,
 		   "policy name 'other' does not match the name 'demo'");
 	load_fails("\n\nreturn sysgate.policy { mode = 'permissive' }\n", 3, "mode must be");
-	load_fails("return sysgate.policy { mode = 'learn' }\n", 1, "mode 'learn' is not supported yet");
+	load_fails("return sysgate.policy { mode = 1 }\n", 1, "mode must be");
 }
 
 static void test_load_missing_return(void **state)

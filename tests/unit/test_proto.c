@@ -568,6 +568,46 @@ static void mod_nr_over(sg_spec_t *s) { s->kill[0] = SG_PROTO_MAX_NR + 1; }
 static void mod_errno0(sg_spec_t *s) { s->deny[0].err = 0; }
 static void mod_count_over(sg_spec_t *s) { s->n_kill = SG_PROTO_MAX_RULES + 1; }
 
+/* The allow list (a learned policy's kernel.allow) takes the first
+ * reserved word for its count and follows the kill list; a number in it
+ * may be in no other list. */
+static void test_spec_allow(void **state)
+{
+	sg_spec_t *in = sample_spec();
+	sg_spec_t *out = calloc(1, sizeof *out);
+	ssize_t n;
+
+	(void)state;
+	assert_non_null(out);
+	in->default_action = SG_ACT_ERRNO;
+	in->default_errno = EPERM;
+	in->n_allow = 3;
+	in->allow[0] = SYS_read;
+	in->allow[1] = SYS_write;
+	in->allow[2] = SYS_exit_group;
+	n = sg_proto_encode_spec(in, buf, sizeof buf);
+	assert_int_equal(n, HDR + 32 + 4 * 2 + 8 * 2 + 4 * 1 + 4 * 3);
+	assert_int_equal(sg_proto_decode_spec(buf, (size_t)n, out), 0);
+	assert_int_equal(out->n_allow, 3);
+	assert_int_equal(out->allow[2], SYS_exit_group);
+	assert_int_equal(out->n_kill, 1);
+	assert_int_equal(out->kill[0], SYS_reboot);
+	put32(buf, SP_RES1, 2); /* the count must match the bytes */
+	assert_int_equal(sg_proto_decode_spec(buf, (size_t)n, out), -EBADMSG);
+	put32(buf, SP_RES1, 3);
+	put32(buf, SP_RES2, 3); /* the last reserved word stays zero */
+	assert_int_equal(sg_proto_decode_spec(buf, (size_t)n, out), -EBADMSG);
+	put32(buf, SP_RES2, 0);
+	put32(buf, (size_t)n - 4, SYS_openat); /* in notify too */
+	assert_int_equal(sg_proto_decode_spec(buf, (size_t)n, out), -EBADMSG);
+	in->allow[2] = SYS_ptrace; /* in deny too */
+	assert_int_equal(sg_proto_encode_spec(in, buf, sizeof buf), -EBADMSG);
+	in->n_allow = SG_PROTO_MAX_RULES + 1;
+	assert_int_equal(sg_proto_encode_spec(in, buf, sizeof buf), -EMSGSIZE);
+	free(in);
+	free(out);
+}
+
 static void test_spec_content(void **state)
 {
 	/* Layout: notify[2] at SP_ARRAYS, deny[2] after, kill[1] last. */
@@ -1198,6 +1238,7 @@ int main(void)
 		cmocka_unit_test(test_oversized),
 		cmocka_unit_test(test_hello_content),
 		cmocka_unit_test(test_hello_mode),
+		cmocka_unit_test(test_spec_allow),
 		cmocka_unit_test(test_validators),
 		cmocka_unit_test(test_spec_content),
 		cmocka_unit_test(test_refuse_listener_content),

@@ -394,8 +394,10 @@ static void put_header(FILE *f, const learn_t *l, const learn_about_t *a)
 	put_quoted(f, a->policy);
 	fputs(",\n-- from ", f);
 	put_time(f, a->started);
-	fputs(" to ", f);
+	fputs(a->snapshot ? " to " : " to its end at ", f);
 	put_time(f, a->ended);
+	if (a->snapshot)
+		fputs(" (a snapshot: the target was still running)", f);
 	fprintf(f, ": %llu calls, %u syscalls, %u paths, %u addresses, %u programs.\n",
 		(unsigned long long)st.calls, st.syscalls, st.paths, st.addrs, st.execs);
 	if (st.dropped)
@@ -648,8 +650,8 @@ int learn_write(const learn_t *l, const char *dir, const learn_about_t *about, c
 	gmtime_r(&about->ended, &tm);
 	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
 	/* The policy name is [A-Za-z0-9_.-]: it cannot name another directory. */
-	snprintf(name, sizeof(name), "%s-%llu-%s.lua", about->policy,
-		 (unsigned long long)about->target, stamp);
+	snprintf(name, sizeof(name), "%s-%llu-%s%s.lua", about->policy,
+		 (unsigned long long)about->target, stamp, about->snapshot ? "-snapshot" : "");
 	snprintf(tmp, sizeof(tmp), ".%s.tmp", name);
 	dfd = open_dir(dir, why, why_len);
 	if (dfd < 0) {

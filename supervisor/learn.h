@@ -12,6 +12,7 @@
 #ifndef SG_LEARN_H
 #define SG_LEARN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -42,6 +43,7 @@ typedef struct learn_about {
 	uint64_t target;
 	pid_t pid;
 	time_t started, ended; /* wall clock */
+	bool snapshot;         /* written on request while the target runs */
 } learn_about_t;
 
 /* A new, empty record; NULL when out of memory. Freed with learn_free. */
@@ -60,7 +62,8 @@ void learn_stats(const learn_t *l, learn_stats_t *out);
 int learn_render(const learn_t *l, const learn_about_t *about, char **out, size_t *len);
 
 /*
- * Renders and writes the policy into dir as "<policy>-<target>-<time>.lua",
+ * Renders and writes the policy into dir as "<policy>-<target>-<time>.lua"
+ * ("...-<time>-snapshot.lua" for a snapshot),
  * mode 0600: written to a temporary file created with O_EXCL and renamed
  * without replacing anything, in a directory that must belong to root or
  * the supervisor's uid and be writable by its owner alone. 0 with the

@@ -32,7 +32,8 @@ static void usage(FILE *f)
 	      "  -V, --version       show the version and exit\n"
 	      "\n"
 	      "Runs in the foreground. SIGTERM or SIGINT stop it: every target's listener\n"
-	      "is closed, so their forwarded calls fail with ENOSYS from then on.\n"
+	      "is closed, so their forwarded calls fail with ENOSYS from then on. SIGUSR1\n"
+	      "writes the policies learned so far from the targets in learn mode.\n"
 	      "Exit status: 0 on success or a clean stop, 1 on a config or policy error\n"
 	      "or a failure to start, 2 on a usage error. See sysgated(8).\n",
 	      f);
@@ -105,11 +106,17 @@ static void stop(sgd_t *d, int signum)
 	target_close_all(d);
 	uv_close((uv_handle_t *)&d->sigterm, NULL);
 	uv_close((uv_handle_t *)&d->sigint, NULL);
+	uv_close((uv_handle_t *)&d->sigusr1, NULL);
 }
 
 static void signal_cb(uv_signal_t *h, int signum)
 {
 	stop(h->data, signum);
+}
+
+static void snapshot_cb(uv_signal_t *h, int signum)
+{
+	target_learn_snapshot_all(h->data);
 }
 
 static int serve(sgd_t *d)
@@ -144,6 +151,9 @@ static int serve(sgd_t *d)
 	d->sigterm.data = d->sigint.data = d;
 	uv_signal_start(&d->sigterm, signal_cb, SIGTERM);
 	uv_signal_start(&d->sigint, signal_cb, SIGINT);
+	uv_signal_init(d->loop, &d->sigusr1);
+	d->sigusr1.data = d;
+	uv_signal_start(&d->sigusr1, snapshot_cb, SIGUSR1);
 	log_supervisor("supervisor_start", "sysgated %s listening on %s with %zu polic%s",
 		       SYSGATE_VERSION, d->cfg->socket, d->npolicies, d->npolicies == 1 ? "y" : "ies");
 	uv_run(d->loop, UV_RUN_DEFAULT);

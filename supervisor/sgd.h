@@ -51,6 +51,7 @@ typedef struct sgd {
 	uv_timer_t accept_retry; /* resumes accepting after EMFILE */
 	bool listening;
 	uv_signal_t sigterm, sigint;
+	uv_signal_t sigusr1; /* learn mode: write what was learned so far */
 	bool stopping;
 
 	conn_t *conns;
@@ -87,6 +88,9 @@ int target_add(sgd_t *d, int listener, int pidfd, pid_t pid, uid_t uid, size_t p
 	       const sg_hello_t *hello, sg_mode_t mode, target_t **out);
 void target_close(target_t *t, const char *reason);
 void target_close_all(sgd_t *d);
+/* Learn mode, on request (SIGUSR1): writes the policy learned so far from
+ * every target in learn mode, as a snapshot; they go on running. */
+void target_learn_snapshot_all(sgd_t *d);
 uint64_t target_id(const target_t *t);
 
 /* receive.c: sizes the buffers, then drains a listener when it wakes. */

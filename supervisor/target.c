@@ -110,7 +110,7 @@ static void target_handle_closed_cb(uv_handle_t *h)
 /* Learn mode: the policy the target's run amounts to, written to
  * learn_dir when it ends (whatever the reason: a run cut short by a stop
  * is still worth reading). */
-static void target_learned(target_t *t)
+static void target_learned(target_t *t, bool snapshot)
 {
 	learn_about_t about = {
 		.policy = t->pconf->name,
@@ -118,6 +118,7 @@ static void target_learned(target_t *t)
 		.pid = t->pid,
 		.started = t->started_wall,
 		.ended = time(NULL),
+		.snapshot = snapshot,
 	};
 	learn_stats_t st;
 	char path[PATH_MAX], why[PATH_MAX + 128];
@@ -287,9 +288,15 @@ void target_close(target_t *t, const char *reason)
 		t->next->prev = t->prev;
 	d->ntargets--;
 
-	target_learned(t);
+	target_learned(t, false);
 	if (strcmp(reason, "exited") != 0 || !target_wait_exit(t))
 		target_end(t, reason);
+}
+
+void target_learn_snapshot_all(sgd_t *d)
+{
+	for (target_t *t = d->targets; t; t = t->next)
+		target_learned(t, true);
 }
 
 void target_close_all(sgd_t *d)

@@ -368,12 +368,112 @@ static void test_learn_roundtrip(void **state)
 	work_free(&w);
 }
 
+static const char *const learner_names[] = { "learner" };
+static const char *const learner_srcs[] = {
+	"return sysgate.policy { name = 'learner', mode = 'learn' }\n"
+};
+
+/* Reads the target's stdout until it holds want. */
+static void read_until(int fd, const char *want)
+{
+	char buf[4096] = "";
+	size_t off = 0;
+
+	while (!strstr(buf, want)) {
+		ssize_t n = read(fd, buf + off, sizeof(buf) - 1 - off);
+
+		if (n <= 0)
+			fail_msg("the target ended before printing '%s'", want);
+		off += (size_t)n;
+		buf[off] = '\0';
+	}
+}
+
+/* A policy whose own mode is learn; SIGUSR1 writes what was learned so
+ * far while the target runs, and its end writes the whole run. Learn
+ * mode without a learn_dir is a config error. */
+static void test_learn_snapshot(void **state)
+{
+	work_t w;
+	sgd_proc_t s;
+	json_object *log;
+	char extra[160], out[1024], *src;
+	const char *file;
+	int in, outfd, status;
+	pid_t pid;
+
+	(void)state;
+	work_init(&w);
+	snprintf(extra, sizeof(extra), "learn_dir = \"%s\";", w.learned);
+	sgd_start(&s, extra, 1, learner_names, learner_srcs);
+	const char *argv[] = { probe(), "open", "/etc/hostname", "wait", "open", "/etc/passwd", NULL };
+	pid = run_under_async(&s, "learner", argv, &in, &outfd);
+	read_until(outfd, "open /etc/hostname: ok");
+	assert_int_equal(kill(s.pid, SIGUSR1), 0);
+	assert_true(log_wait(&s, "learned", 1));
+	log = sgd_log(&s);
+	file = str_field(log_find(log, "learned", "policy", "learner"), "file");
+	assert_non_null(file);
+	assert_non_null(strstr(file, "-snapshot.lua"));
+	src = slurp_file(file);
+	assert_contains(src, "\"/etc/hostname\"");
+	assert_contains(src, "a snapshot: the target was still running");
+	assert_null(strstr(src, "/etc/passwd"));
+	free(src);
+	json_object_put(log);
+
+	assert_int_equal(write(in, "\n", 1), 1);
+	close(in);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	close(outfd);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_true(log_wait(&s, "learned", 2));
+	log = sgd_log(&s);
+	assert_int_equal(log_count(log, "learned", NULL, NULL), 2);
+	file = NULL;
+	for (size_t i = 0; i < json_object_array_length(log); i++) {
+		const char *f = str_field(json_object_array_get_idx(log, i), "file");
+
+		if (f && !strstr(f, "snapshot"))
+			file = f;
+	}
+	assert_non_null(file);
+	src = slurp_file(file);
+	assert_contains(src, "\"/etc/passwd\"");
+	check_policy(&w, file, out, sizeof(out));
+	assert_contains(out, "ok, 1 policy");
+	free(src);
+	json_object_put(log);
+	sgd_stop(&s);
+
+	/* Learn mode needs somewhere to write. */
+	{
+		char conf[160], pol[160], cmd[512];
+		FILE *p;
+		size_t n;
+
+		put_file(w.dir, "learner.lua", learner_srcs[0], pol, sizeof(pol));
+		snprintf(out, sizeof(out), "socket = \"%s/s\";\npolicies = ( { name = \"learner\"; "
+			 "file = \"%s\"; } );\n", w.dir, pol);
+		put_file(w.dir, "nodir.conf", out, conf, sizeof(conf));
+		snprintf(cmd, sizeof(cmd), "'%s' -c '%s' --check 2>&1", env_path("SYSGATED"), conf);
+		p = popen(cmd, "r");
+		assert_non_null(p);
+		n = fread(out, 1, sizeof(out) - 1, p);
+		out[n] = '\0';
+		assert_int_equal(WEXITSTATUS(pclose(p)), 1);
+		assert_contains(out, "policy 'learner' is in learn mode but the config sets no 'learn_dir'");
+	}
+	work_free(&w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_mode_override_refused, sgd_teardown),
 		cmocka_unit_test_teardown(test_audit, sgd_teardown),
 		cmocka_unit_test_teardown(test_learn_roundtrip, sgd_teardown),
+		cmocka_unit_test_teardown(test_learn_snapshot, sgd_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

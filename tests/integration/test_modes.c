@@ -175,6 +175,44 @@ static void test_mode_override_refused(void **state)
 	sgd_stop(&s);
 }
 
+/* A handler that fails gets the fallback in enforce mode; in audit mode
+ * the call goes on, with its error event and a would_deny that carries
+ * the fallback. */
+static const char *const flaky_names[] = { "flaky" };
+static const char *const flaky_srcs[] = {
+	"return sysgate.policy { name = 'flaky', on = {\n"
+	"  geteuid = function(c) error('boom') end } }\n"
+};
+static const char *const flaky_entries[] = { "modes = [ \"audit\" ];" };
+
+static void test_audit_fallback(void **state)
+{
+	sgd_proc_t s;
+	run_result_t r;
+	json_object *log, *ev;
+	const char *argv[] = { "/usr/bin/id", "-u", NULL };
+
+	(void)state;
+	sgd_start_entries(&s, NULL, 1, flaky_names, flaky_srcs, flaky_entries);
+	run_under(&s, "flaky", argv, &r);
+	assert_exited(&r, 0);
+	assert_contains(r.out, "4294967295"); /* geteuid failed with EPERM: -1 */
+	run_under_mode(&s, "flaky", "audit", argv, &r);
+	assert_exited(&r, 0);
+	assert_string_equal(r.out, "0\n");
+	assert_true(log_wait(&s, "target_end", 2));
+	log = sgd_log(&s);
+	ev = log_find(log, "would_deny", "syscall", "geteuid");
+	assert_non_null(ev);
+	assert_string_equal(str_field(ev, "verdict"), "deny");
+	assert_string_equal(str_field(ev, "errno"), "EPERM");
+	assert_string_equal(str_field(ev, "fallback"), "true");
+	assert_int_equal(log_count(log, "error", "syscall", "geteuid"), 2);
+	assert_int_equal(log_count(log, "decision", "syscall", "geteuid"), 1);
+	json_object_put(log);
+	sgd_stop(&s);
+}
+
 /* ---- learn ---- */
 
 /* The workload: reads files, runs ls, cat and sh -c, connects to a
@@ -472,6 +510,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_mode_override_refused, sgd_teardown),
 		cmocka_unit_test_teardown(test_audit, sgd_teardown),
+		cmocka_unit_test_teardown(test_audit_fallback, sgd_teardown),
 		cmocka_unit_test_teardown(test_learn_roundtrip, sgd_teardown),
 		cmocka_unit_test_teardown(test_learn_snapshot, sgd_teardown),
 	};

@@ -73,14 +73,23 @@ static const char *const changing[] = {
 static const char *const baseline[] = { "rt_sigreturn", "restart_syscall", "exit", "exit_group",
 					NULL };
 
+/* Looked up by number on every call of a learning target: the names are
+ * resolved once (names on this machine only; one loop thread). */
 static bool is_changing(int nr)
 {
-	const char *name = names_syscall_name(nr);
+	static int8_t table[NAMES_MAX_NR]; /* 0 unknown, 1 yes, -1 no */
+	const char *name;
 
-	for (size_t i = 0; name && changing[i]; i++)
-		if (strcmp(name, changing[i]) == 0)
-			return true;
-	return false;
+	if (nr < 0 || nr >= NAMES_MAX_NR)
+		return false;
+	if (table[nr] == 0) {
+		name = names_syscall_name(nr);
+		table[nr] = -1;
+		for (size_t i = 0; name && changing[i]; i++)
+			if (strcmp(name, changing[i]) == 0)
+				table[nr] = 1;
+	}
+	return table[nr] > 0;
 }
 
 static bool is_exec(int nr)

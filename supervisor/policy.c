@@ -39,9 +39,9 @@
 #define PL_LOAD_FACTOR 10        /* loading gets 10x the per-call budget */
 
 /* Where a syscall is named in the policy; each may be named once. */
-enum pl_where { PL_NONE = 0, PL_DENY, PL_KILL, PL_ON };
+enum pl_where { PL_NONE = 0, PL_DENY, PL_KILL, PL_ON, PL_ALLOW };
 
-static const char *const pl_where_name[] = { "", "kernel.deny", "kernel.kill", "on" };
+static const char *const pl_where_name[] = { "", "kernel.deny", "kernel.kill", "on", "kernel.allow" };
 
 struct policy {
 	sandbox_t *sb;
@@ -50,6 +50,8 @@ struct policy {
 	policy_limits_t limits;
 	sandbox_budget_t call_budget;
 	sg_spec_t spec;
+	sg_spec_t audit_spec; /* spec, with every kernel deny and kill forwarded instead */
+	sg_spec_t learn_spec; /* every syscall forwarded */
 	int handler[NAMES_MAX_NR]; /* registry refs; LUA_NOREF when none */
 
 	/* Registry refs of the objects made once per state. */
@@ -65,6 +67,9 @@ struct policy {
 	/* pointer_args = "enforce": an allow after a pointer argument was
 	 * read becomes a brokered open or a deny (policy_decide). */
 	bool pointer_enforce;
+
+	/* The policy's own mode (sysgate.policy{ mode = }). */
+	sg_mode_t mode;
 
 	/* The call being decided, and what came out. */
 	call_t *call;
@@ -349,12 +354,35 @@ static void pl_read_kill(lua_State *L, policy_t *p, int idx)
 	}
 }
 
+/* kernel.allow: allowed in the kernel whatever the default (a learned
+ * policy's syscalls that need no decision, under default = "deny"). */
+static void pl_read_allow(lua_State *L, policy_t *p, int idx)
+{
+	static const char *const keys[] = { NULL };
+
+	pl_check_keys(L, idx, keys, true, "kernel.allow");
+	for (lua_Integer i = 1, n = (lua_Integer)lua_rawlen(L, idx); i <= n; i++) {
+		lua_rawgeti(L, idx, i);
+		if (lua_type(L, -1) != LUA_TSTRING)
+			luaL_error(L, "kernel.allow entries must be syscall names, not %s",
+				   luaL_typename(L, -1));
+		pl_add_syscall(L, p, lua_tostring(L, -1), PL_ALLOW, 0);
+		lua_pop(L, 1);
+	}
+}
+
 static void pl_read_kernel(lua_State *L, policy_t *p, int idx)
 {
-	static const char *const keys[] = { "deny", "kill", NULL };
+	static const char *const keys[] = { "allow", "deny", "kill", NULL };
 	int t;
 
 	pl_check_keys(L, idx, keys, false, "kernel");
+	t = pl_rawfield(L, idx, "allow");
+	if (t == LUA_TTABLE)
+		pl_read_allow(L, p, lua_gettop(L));
+	else if (t != LUA_TNIL)
+		luaL_error(L, "kernel.allow must be a table, not %s", luaL_typename(L, -1));
+	lua_pop(L, 1);
 	t = pl_rawfield(L, idx, "deny");
 	if (t == LUA_TTABLE)
 		pl_read_deny(L, p, lua_gettop(L), EPERM, 0);
@@ -433,10 +461,14 @@ static void pl_read_header(lua_State *L, policy_t *p)
 	}
 	if (pl_rawfield(L, 1, "mode") != LUA_TNIL) {
 		s = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
-		if (strcmp(s, "audit") == 0 || strcmp(s, "learn") == 0)
-			luaL_error(L, "mode '%s' is not supported yet", s);
-		if (strcmp(s, "enforce") != 0)
-			luaL_error(L, "mode must be \"enforce\"");
+		if (strcmp(s, "enforce") == 0)
+			p->mode = SG_MODE_ENFORCE;
+		else if (strcmp(s, "audit") == 0)
+			p->mode = SG_MODE_AUDIT;
+		else if (strcmp(s, "learn") == 0)
+			p->mode = SG_MODE_LEARN;
+		else
+			luaL_error(L, "mode must be \"enforce\", \"audit\" or \"learn\"");
 	}
 	if (pl_rawfield(L, 1, "pointer_args") != LUA_TNIL) {
 		s = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
@@ -464,9 +496,36 @@ static void pl_build_spec(policy_t *p)
 		case PL_ON:
 			s->notify[s->n_notify++] = (uint32_t)nr;
 			break;
+		case PL_ALLOW:
+			s->allow[s->n_allow++] = (uint32_t)nr;
+			break;
 		default:
 			break;
 		}
+	}
+}
+
+/*
+ * The audit filter: what the kernel would deny or kill is forwarded
+ * instead, so that the supervisor can allow it and log what would have
+ * happened (policy_kernel_verdict); a default deny or kill forwards every
+ * syscall the policy does not name. Kernel-allowed calls stay in the
+ * kernel.
+ */
+static void pl_build_audit_spec(policy_t *p)
+{
+	const sg_spec_t *s = &p->spec;
+	sg_spec_t *a = &p->audit_spec;
+
+	*a = *s;
+	a->n_deny = a->n_kill = 0;
+	for (uint32_t i = 0; i < s->n_deny; i++)
+		a->notify[a->n_notify++] = s->deny[i].nr;
+	for (uint32_t i = 0; i < s->n_kill; i++)
+		a->notify[a->n_notify++] = s->kill[i];
+	if (s->default_action != SG_ACT_ALLOW) {
+		a->default_action = SG_ACT_NOTIFY;
+		a->default_errno = 0;
 	}
 }
 
@@ -506,6 +565,10 @@ static int pl_policy(lua_State *L)
 		luaL_error(L, "on must be a table, not %s", luaL_typename(L, 2));
 	lua_pop(L, 1);
 	pl_build_spec(p);
+	pl_build_audit_spec(p);
+	/* Learn mode forwards everything, so that every syscall is seen. */
+	p->learn_spec.arch = p->spec.arch;
+	p->learn_spec.default_action = SG_ACT_NOTIFY;
 	p->compiled = true;
 	lua_newuserdatauv(L, 0, 0);
 	luaL_setmetatable(L, PL_COMPILED_MT);
@@ -1108,6 +1171,7 @@ int policy_load(const char *name, const char *path, const policy_limits_t *limit
 		return -ENOMEM;
 	}
 	snprintf(p->name, sizeof(p->name), "%s", name);
+	p->mode = SG_MODE_ENFORCE;
 	for (int i = 0; i < NAMES_MAX_NR; i++)
 		p->handler[i] = LUA_NOREF;
 	pl_set_chunkname(p, path);
@@ -1145,6 +1209,42 @@ const char *policy_name(const policy_t *p)
 const sg_spec_t *policy_spec(const policy_t *p)
 {
 	return &p->spec;
+}
+
+sg_mode_t policy_mode(const policy_t *p)
+{
+	return p->mode;
+}
+
+const sg_spec_t *policy_spec_for(const policy_t *p, sg_mode_t mode)
+{
+	if (mode == SG_MODE_LEARN)
+		return &p->learn_spec;
+	return mode == SG_MODE_AUDIT ? &p->audit_spec : &p->spec;
+}
+
+void policy_kernel_verdict(const policy_t *p, int nr, verdict_t *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->fd = -1;
+	out->kind = VERDICT_ALLOW;
+	if (nr >= 0 && nr < NAMES_MAX_NR && p->where[nr] == PL_ALLOW) {
+		out->reason = "kernel.allow";
+	} else if (nr >= 0 && nr < NAMES_MAX_NR && p->where[nr] == PL_DENY) {
+		out->kind = VERDICT_DENY;
+		out->err = p->deny_err[nr];
+		out->reason = "kernel.deny";
+	} else if (nr >= 0 && nr < NAMES_MAX_NR && p->where[nr] == PL_KILL) {
+		out->kind = VERDICT_KILL;
+		out->reason = "kernel.kill";
+	} else if (p->spec.default_action == SG_ACT_ERRNO) {
+		out->kind = VERDICT_DENY;
+		out->err = (int)p->spec.default_errno;
+		out->reason = "default";
+	} else if (p->spec.default_action == SG_ACT_KILL) {
+		out->kind = VERDICT_KILL;
+		out->reason = "default";
+	}
 }
 
 bool policy_handles(const policy_t *p, int nr)

@@ -62,6 +62,21 @@ const char *policy_name(const policy_t *p);
  * (those with a handler) and the default action. */
 const sg_spec_t *policy_spec(const policy_t *p);
 
+/* The policy's own mode: SG_MODE_ENFORCE unless it says otherwise. */
+sg_mode_t policy_mode(const policy_t *p);
+
+/* The filter spec a target in mode gets: policy_spec() in enforce mode;
+ * in audit mode the same with every kernel deny and kill, and a default
+ * deny or kill, forwarded to the supervisor; in learn mode, a filter that
+ * forwards every syscall. */
+const sg_spec_t *policy_spec_for(const policy_t *p, sg_mode_t mode);
+
+/* What the enforce filter does with nr without asking the supervisor
+ * (kernel.deny, kernel.kill or the default), for audit mode: an ALLOW,
+ * DENY or KILL verdict whose reason (static text) says which part of the
+ * policy decides: "kernel.deny", "kernel.kill" or "default". */
+void policy_kernel_verdict(const policy_t *p, int nr, verdict_t *out);
+
 /* True when nr has a handler. */
 bool policy_handles(const policy_t *p, int nr);
 

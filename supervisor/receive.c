@@ -298,6 +298,12 @@ static const char *decide(target_t *t, call_t *c, verdict_t *v, bool *fallback, 
 		snprintf(why, why_len, "calling task is not visible in the supervisor's pid namespace");
 		return why;
 	}
+	if (t->mode == SG_MODE_AUDIT && !policy_handles(t->policy, c->nr)) {
+		/* Forwarded only because this is audit mode: the kernel part of
+		 * the policy would have decided it. */
+		policy_kernel_verdict(t->policy, c->nr, v);
+		return NULL;
+	}
 	f = policy_decide(t->policy, c, v, why, why_len);
 	if (f == POLICY_OK)
 		return NULL;
@@ -308,13 +314,49 @@ static const char *decide(target_t *t, call_t *c, verdict_t *v, bool *fallback, 
 	return why;
 }
 
+/*
+ * Audit mode: the call goes on whatever the policy said, and the verdict
+ * it would have had is kept in would (logged as would_deny). A brokered
+ * open is kept: it denies nothing the caller could not do itself, and
+ * its failure is the file system's answer, not the policy's.
+ */
+static void audit(verdict_t *v)
+{
+	if (v->kind != VERDICT_DENY && v->kind != VERDICT_KILL && v->kind != VERDICT_EMULATE)
+		return;
+	v->would = v->kind;
+	v->would_err = v->kind == VERDICT_DENY ? v->err : 0;
+	v->kind = VERDICT_ALLOW;
+	v->err = 0;
+	v->advisory = false;
+}
+
 /* Allows are not logged unless the handler asks (an advisory one is
  * marked when it is, and counted for target_end either way); brokered
  * opens are allows too, unless they fail (known after the answer, see
  * handle). */
 static bool worth_logging(const verdict_t *v, const char *error)
 {
-	return error || v->log || (v->kind != VERDICT_ALLOW && v->kind != VERDICT_OPEN);
+	return error || v->log || v->would != VERDICT_NONE ||
+	       (v->kind != VERDICT_ALLOW && v->kind != VERDICT_OPEN);
+}
+
+/*
+ * Learn mode: the call is recorded and goes on, unlogged (the run makes
+ * thousands; the learned policy is the record). No handler runs: learn
+ * mode enforces nothing, which is why the config must allow it.
+ */
+static void learn_call(target_t *t, call_t *c)
+{
+	verdict_t v = { .kind = VERDICT_ALLOW, .fd = -1 };
+	char rwhy[256];
+	int r;
+
+	learn_record(t->learn, c);
+	r = respond_send(t, c, &v, t->d->resp, t->d->resp_size, rwhy, sizeof(rwhy));
+	t->decisions++;
+	if (r < 0 && r != -ENOENT)
+		log_error(t, c, NULL, &v, rwhy);
 }
 
 static void handle(target_t *t, const struct seccomp_notif *req, uint64_t t0)
@@ -329,7 +371,13 @@ static void handle(target_t *t, const struct seccomp_notif *req, uint64_t t0)
 	int r;
 
 	call_fill(c, t, req);
+	if (t->mode == SG_MODE_LEARN) {
+		learn_call(t, c);
+		return;
+	}
 	error = decide(t, c, &v, &fallback, why, sizeof(why));
+	if (t->mode == SG_MODE_AUDIT)
+		audit(&v);
 	logged = worth_logging(&v, error);
 	/* Who made the call is read before answering: afterwards the task may
 	 * have exited or exec'd. Only for calls that are logged. */
@@ -350,6 +398,8 @@ static void handle(target_t *t, const struct seccomp_notif *req, uint64_t t0)
 		t->brokered++;
 	if (v.kind == VERDICT_DENY || v.kind == VERDICT_KILL)
 		t->denied++;
+	if (v.would != VERDICT_NONE)
+		t->would_deny++;
 	if (error) {
 		t->errors++;
 		log_error(t, c, &proc, &v, error);

@@ -52,6 +52,7 @@ typedef struct sgd {
 	bool listening;
 	uv_signal_t sigterm, sigint;
 	uv_timer_t log_report; /* reports suppressed log events */
+	uv_signal_t sigusr1; /* learn mode: write what was learned so far */
 	bool stopping;
 
 	conn_t *conns;
@@ -85,9 +86,12 @@ void accept_stop(sgd_t *d);
 
 /* target.c: a registered listener and the process behind it. */
 int target_add(sgd_t *d, int listener, int pidfd, pid_t pid, uid_t uid, size_t policy_index,
-	       const sg_hello_t *hello, target_t **out);
+	       const sg_hello_t *hello, sg_mode_t mode, target_t **out);
 void target_close(target_t *t, const char *reason);
 void target_close_all(sgd_t *d);
+/* Learn mode, on request (SIGUSR1): writes the policy learned so far from
+ * every target in learn mode, as a snapshot; they go on running. */
+void target_learn_snapshot_all(sgd_t *d);
 uint64_t target_id(const target_t *t);
 
 /* receive.c: sizes the buffers, then drains a listener when it wakes. */

@@ -2,12 +2,14 @@
  * Rate limits: sysgate.limit{} as a handler, sysgate.limited() inside one.
  *
  *   sysgate.limit{ rate = R, burst = B, per = "process", over = verdict |
- *                  "throttle", then = handler, keys = N, parked = N,
+ *                  "throttle", under = handler, keys = N, parked = N,
  *                  over_cap = verdict }
+ *   sysgate.limited(key, rate, burst[, per]) -> true | false
  *
  * A limit keeps one token bucket (tokens.c: R tokens a second, at most B)
  * per key; a call takes a token from the bucket of its key and goes on to
- * `then`, or, when there is none, gets `over`. The key is what `per` names:
+ * `under` (also spelt ["then"]: `then` is a Lua keyword), or, when there is
+ * none, gets `over`. The key is what `per` names:
  * the calling process (its thread group within the target, never the
  * thread, so that a thread storm shares one bucket), the target, the whole
  * policy, the value of one label of the target, or the syscall.
@@ -28,6 +30,13 @@
  * the engine for `then`). A target may have `parked` calls waiting; past
  * that, and when the table is full, the call gets `over_cap` (deny EAGAIN
  * unless given).
+ *
+ * sysgate.limited() keeps the buckets of every key a handler names in one
+ * table per policy (LIMIT_SHARED_KEYS), made on its first use and bounded
+ * the same way; the key is joined to the scope `per` names.
+ *
+ * A decision remembers the tokens it took (limit_charge_t), so that a call
+ * gone before its answer gives them back (limit_refund).
  *
  * The clock is the engine's (limit_ctx_t.clock), read once per limit.
  */

@@ -623,13 +623,14 @@ static int lm_limited(lua_State *L)
 	limit_ctx_t *x = lua_touserdata(L, lua_upvalueindex(1));
 	double rate = lm_check_rate(L, 2, "rate", 0, "sysgate.limited");
 	double burst = lm_check_rate(L, 3, "burst", 1, "sysgate.limited");
-	limit_t *l = lm_shared(L, x);
 	uint64_t now = x->clock(x->clock_ctx);
+	limit_t *l;
 	lm_key_t k;
 	uint32_t i;
 	tokens_t *b;
 
 	lm_limited_key(L, x, &k);
+	l = lm_shared(L, x);
 	i = lm_find(x, l, &k, rate, burst, now);
 	if (i == LM_NONE) {
 		x->refused = true;

@@ -328,6 +328,45 @@ static void test_killed_while_throttled(void **state)
 	sgd_stop(&s);
 }
 
+/*
+ * sysgated stopped while a call is parked: it exits cleanly (and, in the
+ * sanitizer build, without a leak), and the parked call and every
+ * forwarded call after it fail with ENOSYS: none is allowed.
+ */
+static void test_stopped_while_throttled(void **state)
+{
+	const char *argv[] = { storm(), "fork", "5", NULL };
+	char out[256];
+	storm_counts_t n;
+	int in_w, out_r, status, i;
+	ssize_t len;
+	sgd_proc_t s;
+	pid_t pid;
+
+	(void)state;
+	START(&s, slow_storm, NULL);
+	pid = run_under_async(&s, "slow_storm", argv, &in_w, &out_r);
+	for (i = 0; i < 500 && !in_seccomp(pid); i++)
+		sleep_ms(10);
+	if (i == 500) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		fail_msg("storm never parked in a throttled call");
+	}
+	sleep_ms(100);
+	sgd_stop(&s);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	len = read(out_r, out, sizeof(out) - 1);
+	out[len > 0 ? len : 0] = '\0';
+	close(in_w);
+	close(out_r);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		fail_msg("storm status 0x%x: %s", status, out);
+	storm_parse(out, &n);
+	assert_int_equal(n.fork_ok, 0);
+	assert_int_equal(n.fork_other, 5); /* ENOSYS */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -336,6 +375,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_storm_throttled, sgd_teardown),
 		cmocka_unit_test_teardown(test_restart_not_charged_twice, sgd_teardown),
 		cmocka_unit_test_teardown(test_killed_while_throttled, sgd_teardown),
+		cmocka_unit_test_teardown(test_stopped_while_throttled, sgd_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -570,8 +570,9 @@ static int lm_limit(lua_State *L)
 /* ---- sysgate.limited() ---- */
 
 /* The key of sysgate.limited(key, ..., per) into k, using x->keybuf:
- * the scope's own key joined with the handler's. */
-static void lm_limited_key(lua_State *L, limit_ctx_t *x, lm_key_t *k)
+ * the scope's own key joined with the handler's. false when the calling
+ * process cannot be identified (it is gone). */
+static bool lm_limited_key(lua_State *L, limit_ctx_t *x, lm_key_t *k)
 {
 	char label[SG_PROTO_MAX_KEY + 1] = "", num[32];
 	lm_per_t per = lua_isnoneornil(L, 4) ? LM_POLICY : lm_check_per(L, 4, label, "sysgate.limited");
@@ -589,12 +590,12 @@ static void lm_limited_key(lua_State *L, limit_ctx_t *x, lm_key_t *k)
 	} else {
 		luaL_error(L, "sysgate.limited: the key must be a string or an integer, not %s",
 			   luaL_typename(L, 1));
-		return;
+		return false;
 	}
 	if (!x->call)
 		luaL_error(L, "sysgate.limited can only be called by a handler");
 	if (!lm_call_key(per, label, x->call, k))
-		luaL_error(L, "sysgate.limited: the calling process cannot be identified");
+		return false;
 	k->kind |= 0x80;
 	off = k->len;
 	memcpy(x->keybuf, k->s, off);
@@ -602,6 +603,7 @@ static void lm_limited_key(lua_State *L, limit_ctx_t *x, lm_key_t *k)
 	memcpy(x->keybuf + off, key, len);
 	k->s = x->keybuf;
 	k->len = (uint16_t)(off + len);
+	return true;
 }
 
 static limit_t *lm_shared(lua_State *L, limit_ctx_t *x)
@@ -624,17 +626,21 @@ static int lm_limited(lua_State *L)
 	double rate = lm_check_rate(L, 2, "rate", 0, "sysgate.limited");
 	double burst = lm_check_rate(L, 3, "burst", 1, "sysgate.limited");
 	uint64_t now = x->clock(x->clock_ctx);
-	limit_t *l;
+	limit_t *l = NULL;
 	lm_key_t k;
 	uint32_t i;
 	tokens_t *b;
 
-	lm_limited_key(L, x, &k);
-	l = lm_shared(L, x);
-	i = lm_find(x, l, &k, rate, burst, now);
+	/* No key (the caller is gone), or a table full of busy keys: fail
+	 * closed. */
+	i = LM_NONE;
+	if (lm_limited_key(L, x, &k)) {
+		l = lm_shared(L, x);
+		i = lm_find(x, l, &k, rate, burst, now);
+	}
 	if (i == LM_NONE) {
 		x->refused = true;
-		lua_pushboolean(L, 0); /* full of busy keys: fail closed */
+		lua_pushboolean(L, 0);
 		return 1;
 	}
 	b = &lm_entry(l, i)->b;

@@ -30,11 +30,15 @@ static uint64_t fake_clock(void *ctx)
 	return now_ns;
 }
 
+#define GONE 999 /* a tid whose process cannot be identified any more */
+
 /* Threads 1000..1999 belong to process 1000 (a thread storm); any other
  * tid is its own process. */
 static pid_t fake_tgid(void *ctx, const call_t *c)
 {
 	(void)ctx;
+	if (c->pid == GONE)
+		return 0;
 	return c->pid >= 1000 && c->pid < 2000 ? 1000 : c->pid;
 }
 
@@ -175,6 +179,8 @@ static void test_per_process(void **state)
 	assert_int_equal(allowed(p, "getppid", &target_b, 2001, 10), 5);
 	/* One limit on two syscalls: one bucket. */
 	assert_int_equal(allowed(p, "getuid", &target_a, 2000, 10), 0);
+	/* A caller that cannot be identified is over the limit. */
+	assert_int_equal(allowed(p, "getppid", &target_a, GONE, 1), 0);
 	policy_free(p);
 }
 
@@ -367,6 +373,7 @@ static void test_limited(void **state)
 	assert_int_equal(allowed(p, "getuid", &target_a, 1001, 5), 2);
 	now_ns += SEC;
 	assert_int_equal(allowed(p, "getuid", &target_a, 1002, 5), 1);
+	assert_int_equal(allowed(p, "getppid", &target_a, GONE, 1), 0);
 	assert_int_equal(decide_as(p, "getpgrp", &target_a, 100, &v), POLICY_OK);
 	assert_int_equal(v.kind, VERDICT_EMULATE); /* then, spelt ['then'] */
 	assert_int_equal(decide_as(p, "getgid", &target_a, 100, &v), POLICY_ERROR);

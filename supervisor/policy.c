@@ -1170,10 +1170,8 @@ bool policy_handles(const policy_t *p, int nr)
  * resumes, the `then` of the limit that parked it. A limit steps to its
  * `then` or its `over` (limit.c) until a function or a verdict is left.
  */
-static int pl_run_handler(lua_State *L, policy_t *p)
+static void pl_run_handler(lua_State *L, policy_t *p, limit_out_t *lo)
 {
-	limit_out_t lo = { 0 };
-
 	if (p->resume)
 		limit_push_then(L, &p->lim, p->resume);
 	else
@@ -1181,17 +1179,13 @@ static int pl_run_handler(lua_State *L, policy_t *p)
 	/* Limits nest only through `then`, made before the limit that names
 	 * them: the chain is finite. */
 	while (limit_is(L, -1)) {
-		if (limit_step(L, &p->lim, p->call, &lo) != LIMIT_THEN)
+		if (limit_step(L, &p->lim, p->call, lo) != LIMIT_THEN)
 			break;
 	}
 	if (lua_type(L, -1) == LUA_TFUNCTION) {
 		lua_rawgeti(L, LUA_REGISTRYINDEX, p->call_ref);
 		lua_call(L, 1, 1);
 	}
-	p->result.limited = lo.limited;
-	p->result.throttle_ns = lo.throttle_ns;
-	p->result.throttle_resume = lo.resume;
-	return 0;
 }
 
 /* Runs the handler (or takes the constant verdict) and converts the result
@@ -1199,11 +1193,10 @@ static int pl_run_handler(lua_State *L, policy_t *p)
 static int pl_decide_cb(lua_State *L)
 {
 	policy_t *p = lua_touserdata(L, 1);
+	limit_out_t lo = { 0 };
 	const verdict_t *v;
-	verdict_t limits;
 
-	pl_run_handler(L, p);
-	limits = p->result;
+	pl_run_handler(L, p, &lo);
 	v = luaL_testudata(L, -1, PL_VERDICT_MT);
 	if (!v) {
 		p->badtype = luaL_typename(L, -1);
@@ -1213,9 +1206,9 @@ static int pl_decide_cb(lua_State *L)
 	p->result.path = NULL;
 	/* A handler that says no after sysgate.limited() said no is taken to
 	 * say it because of the limit. */
-	p->result.limited = limits.limited || (p->lim.refused && v->kind != VERDICT_ALLOW);
-	p->result.throttle_ns = limits.throttle_ns;
-	p->result.throttle_resume = limits.throttle_resume;
+	p->result.limited = lo.limited || (p->lim.refused && v->kind != VERDICT_ALLOW);
+	p->result.throttle_ns = lo.throttle_ns;
+	p->result.throttle_resume = lo.resume;
 	if (v->kind == VERDICT_OPEN && lua_getiuservalue(L, -1, 1) == LUA_TSTRING) {
 		/* Checked by sysgate.open: 1..PATH_MAX-1 bytes, no NUL. */
 		snprintf(p->open_path, sizeof(p->open_path), "%s", lua_tostring(L, -1));

@@ -403,6 +403,10 @@ static void put_verdict(json_object *o, const verdict_t *v)
 		json_object_object_add(o, "advisory", json_object_new_boolean(1));
 	if (v->reason)
 		put_str(o, "reason", v->reason);
+	if (v->limited)
+		json_object_object_add(o, "limited", json_object_new_boolean(1));
+	if (v->throttle_ns)
+		put_int(o, "throttle_ns", (int64_t)v->throttle_ns);
 	if (v->message[0])
 		put_str(o, "message", v->message);
 }

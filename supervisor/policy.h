@@ -89,6 +89,23 @@ bool policy_handles(const policy_t *p, int nr);
  */
 policy_fail_t policy_decide(policy_t *p, call_t *c, verdict_t *out, char *why, size_t why_len);
 
+/*
+ * A throttled call (a verdict with throttle_ns, from a limit with over =
+ * "throttle") that waited its time goes on here: the `then` of the limit
+ * whose throttle_resume the verdict carried decides it, as policy_decide
+ * would. The verdict may throttle again (a nested limit).
+ */
+policy_fail_t policy_resume(policy_t *p, call_t *c, int resume, verdict_t *out, char *why,
+			    size_t why_len);
+
+/* Gives back the tokens the last decision (or resume) took from rate
+ * limits: its call was gone before the answer, so it did not run, and a
+ * restart of it (SA_RESTART) is charged once. */
+void policy_refund(policy_t *p);
+
+/* Replaces the monotonic clock (ns) of the policy's rate limits; for tests. */
+void policy_set_clock(policy_t *p, uint64_t (*clock)(void *ctx), void *ctx);
+
 /* Target lifecycle: the engine keeps one c.target table per target; adding
  * an id that exists replaces its table. */
 int policy_target_add(policy_t *p, const call_target_t *t);

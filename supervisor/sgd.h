@@ -39,6 +39,7 @@
 
 typedef struct target target_t;
 typedef struct conn conn_t;
+typedef struct park park_t;
 
 typedef struct sgd {
 	uv_loop_t *loop;
@@ -108,6 +109,24 @@ void receive_watchdog_stop(sgd_t *d);
 /* NOTIF_ID_VALID with the ioctl number this kernel speaks. 0 when valid,
  * -ENOENT when not, another negative errno on failure. */
 int receive_id_valid(sgd_t *d, int listener, uint64_t id);
+
+/* A throttled call that waited its time, still pending: decided from the
+ * limit it resumes at, answered and logged as receive_drain() would.
+ * waited_ns: how long it was parked, for the log. */
+void receive_resume(target_t *t, const struct seccomp_notif *req, int resume, uint64_t t0,
+		    uint64_t waited_ns);
+
+/* throttle.c: calls parked by rate limits with over = "throttle". */
+/* Parks a copy of req (d->req_size bytes) for v->throttle_ns, to resume at
+ * v->throttle_resume. 0, or a negative errno (nothing parked). */
+int throttle_park(target_t *t, const struct seccomp_notif *req, const verdict_t *v, uint64_t t0,
+		  uint64_t waited_ns);
+/* True when req is the restart (SA_RESTART) of a parked call whose task
+ * was interrupted: req then takes its place, and is not decided again. A
+ * parked call of the same thread that req does not repeat is dropped. */
+bool throttle_adopt(target_t *t, const struct seccomp_notif *req);
+/* Drops every parked call of t (t is closing). */
+void throttle_release(target_t *t);
 
 /* Monotonic clock in ns. */
 uint64_t sgd_now_ns(void);

@@ -279,6 +279,7 @@ void target_close(target_t *t, const char *reason)
 	 * handles are closed. Once the listener is closed, every notified call
 	 * of the target (if any task is left) fails with ENOSYS. */
 	target_close_handle(t, (uv_handle_t *)&t->poll);
+	throttle_release(t);
 	close(t->listener);
 	t->listener = -1;
 	policy_target_remove(t->policy, t->id);

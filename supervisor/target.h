@@ -41,6 +41,10 @@ struct target {
 	uint64_t notifications, decisions, denied, errors, gone;
 	uint64_t advisory; /* allows sent after a pointer read, unchecked (pointer_args) */
 	uint64_t brokered; /* calls answered by a brokered open (or its failure) */
+	uint64_t restarts; /* restarts of parked calls that took their place (throttle.c) */
+
+	park_t *parks;     /* calls parked by throttles; info.parked counts them */
+
 	uint64_t would_deny; /* audit mode: calls allowed that enforce mode would not have */
 	learn_t *learn;      /* learn mode: what the target did; owned */
 	time_t started_wall; /* for the learned policy's header */

@@ -1516,7 +1516,7 @@ static void test_load_bad_fields(void **state)
 	load_fails("return sysgate.policy { kernel = { kill = { 'reboot', [5] = 'bpf' } } }\n", 1,
 		   "unexpected number key in kernel.kill");
 	load_fails("return sysgate.policy { on = { mkdir = 'allow' } }\n", 1,
-		   "handler for 'mkdir' must be a function or a verdict");
+		   "handler for 'mkdir' must be a function, a verdict or a limit");
 	load_fails("return sysgate.policy { default = 'maybe' }\n", 1, "default must be");
 	load_fails("return sysgate.policy { default = sysgate.emulate(1) }\n", 1, "default must be");
 	load_fails("\nreturn sysgate.policy { name = 'other' }\n", 2,

@@ -91,6 +91,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (config_load(conf, &c, &err) < 0) {
 		if (!err.msg[0])
 			abort(); /* every failure says why */
+		if (getenv("SG_FUZZ_DEBUG"))
+			fprintf(stderr, "config: %s:%d: %s\n", err.file, err.line, err.msg);
 		return 0;
 	}
 	if ((c.socket_mode & 0007) || c.fallback.kind == VERDICT_ALLOW || c.npolicies == 0 ||

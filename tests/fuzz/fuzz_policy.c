@@ -216,6 +216,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (policy_load("demo", file, &limits, &p, &err) < 0) {
 		if (p || !err.msg[0])
 			abort();
+		if (getenv("SG_FUZZ_DEBUG"))
+			fprintf(stderr, "policy: %s:%d: %s\n", err.file, err.line, err.msg);
 		return 0;
 	}
 	for (int m = SG_MODE_ENFORCE; m <= SG_MODE_LEARN; m++)

@@ -20,7 +20,7 @@ for _, name in ipairs(watched) do
 end
 
 return sg.policy {
-  name = "audit",
+  name = "demo",
   default = "allow",
   on = on,
 }

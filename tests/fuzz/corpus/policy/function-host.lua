@@ -16,7 +16,7 @@ local function writes(c)
 end
 
 return sg.policy {
-  name = "function-host",
+  name = "demo",
   default = "allow",
   kernel = {
     deny = {

@@ -59,42 +59,28 @@ static int setting_line(const config_setting_t *s)
 	return s ? (int)config_setting_source_line(s) : 0;
 }
 
-static int vfail(const loader_t *ld, int line, int rc, const char *fmt, va_list ap)
-	__attribute__((format(printf, 4, 0)));
-
-static int vfail(const loader_t *ld, int line, int rc, const char *fmt, va_list ap)
+/* Fills the error with the config's path, line and message. */
+__attribute__((format(printf, 3, 4)))
+static void report(const loader_t *ld, int line, const char *fmt, ...)
 {
 	char msg[sizeof(ld->err->msg)];
+	va_list ap;
 
+	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
 	sg_error_set(ld->err, ld->path, line, "%s", msg);
-	return rc;
 }
 
-/* Fills the error with the config's path and the line of s (0 without s)
- * and returns rc, so a caller can `return fail(...)`. */
-__attribute__((format(printf, 4, 5)))
-static int fail(const loader_t *ld, const config_setting_t *s, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	rc = vfail(ld, setting_line(s), rc, fmt, ap);
-	va_end(ap);
-	return rc;
-}
-
-/* The same for an error found at a line of the text. */
-__attribute__((format(printf, 4, 5)))
-static int fail_line(const loader_t *ld, int line, int rc, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	rc = vfail(ld, line, rc, fmt, ap);
-	va_end(ap);
-	return rc;
-}
+/*
+ * fail() reports at the line of s (0 without s), fail_line() at a line of
+ * the text; both evaluate to rc, so a caller can `return fail(...)`. They
+ * are macros so that the static analysers see the negative errno come
+ * back: they do not follow a variadic function's result, and took every
+ * `if ((rc = fail(...)) < 0)` for a path that goes on with rc >= 0.
+ */
+#define fail(ld, s, rc, ...) (report((ld), setting_line(s), __VA_ARGS__), (rc))
+#define fail_line(ld, line, rc, ...) (report((ld), (line), __VA_ARGS__), (rc))
 
 static bool key_known(const char *name, const char *const *keys)
 {
@@ -571,7 +557,7 @@ static int check_policy_file(const loader_t *ld, const config_setting_t *entry,
 	if (fd >= 0)
 		close(fd);
 	if (rc < 0)
-		fail(ld, entry, rc, "policy '%s': cannot read '%s': %s", p->name, p->file,
+		rc = fail(ld, entry, rc, "policy '%s': cannot read '%s': %s", p->name, p->file,
 		     why ? why : strerror(-rc));
 	return rc;
 }
@@ -713,13 +699,16 @@ static int load_policies(const loader_t *ld, const config_setting_t *root)
 }
 
 /* Reads the whole config (a regular file, at most CONFIG_MAX_BYTES) into a
- * NUL-terminated buffer the caller frees. */
-static int read_config(const loader_t *ld, char **out, size_t *out_len)
+ * NUL-terminated buffer the caller frees, or returns NULL with the negative
+ * errno in *rc_out. (Returning the buffer, not 0, also lets the static
+ * analysers see that a caller never goes on without one: they cannot know
+ * that errno is set when open() fails.) */
+static char *read_config(const loader_t *ld, size_t *out_len, int *rc_out)
 {
 	char why[PATH_MAX + 128];
 	struct stat st;
 	size_t len = 0;
-	char *buf = NULL;
+	char *buf = NULL, *text = NULL;
 	bool reported = false;
 	int rc = 0, fd = open(ld->path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 
@@ -761,28 +750,29 @@ static int read_config(const loader_t *ld, char **out, size_t *out_len)
 		len += (size_t)n;
 	}
 	buf[len] = '\0';
-	*out = buf;
+	text = buf;
 	*out_len = len;
 	buf = NULL;
 out:
-	if (rc < 0 && !reported)
+	if (!text && !reported)
 		sg_error_set(ld->err, ld->path, 0, "cannot read the config: %s", strerror(-rc));
 	if (fd >= 0)
 		close(fd);
 	free(buf);
-	return rc;
+	*rc_out = text ? 0 : rc;
+	return text;
 }
 
 /* libconfig stops at a NUL and would silently ignore the rest. */
 static int check_nul(const loader_t *ld, const char *text, size_t len)
 {
-	const char *nul = memchr(text, '\0', len);
+	size_t n = strnlen(text, len);
 	int line = 1;
 
-	if (!nul)
+	if (n == len)
 		return 0;
-	for (const char *p = text; p < nul; p++)
-		line += *p == '\n';
+	for (size_t i = 0; i < n; i++)
+		line += text[i] == '\n';
 	return fail_line(ld, line, -EINVAL, "the config contains a NUL byte");
 }
 
@@ -927,7 +917,7 @@ int config_load(const char *path, sg_config_t *out, sg_error_t *err)
 		sg_error_set(err, path, 0, "the config's path is too long");
 		return -ENAMETOOLONG;
 	}
-	if ((rc = read_config(&ld, &text, &len)) < 0)
+	if (!(text = read_config(&ld, &len, &rc)))
 		return rc;
 	if ((rc = check_nul(&ld, text, len)) < 0 || (rc = resolve_dir(&ld)) < 0 ||
 	    (rc = scan_text(&ld, text)) < 0) {

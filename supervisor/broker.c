@@ -570,7 +570,8 @@ static void open_how_of(const call_t *c, const verdict_t *v, struct open_how *ho
 	how->flags &= valid;
 	if (how->flags & O_PATH)
 		how->flags &= O_DIRECTORY | O_NOFOLLOW | O_PATH | O_CLOEXEC;
-	how->mode = how->flags & (O_CREAT | __O_TMPFILE) ? how->mode & 07777 : 0;
+	/* __O_TMPFILE holds O_DIRECTORY's bit too: test O_TMPFILE's own. */
+	how->mode = how->flags & (O_CREAT | (__O_TMPFILE & ~O_DIRECTORY)) ? how->mode & 07777 : 0;
 }
 
 /* ADDFD does not install O_PATH files (the kernel takes the source fd

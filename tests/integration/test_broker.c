@@ -73,7 +73,7 @@ static void files_free(files_t *f)
 	assert_int_equal(system(cmd), 0);
 }
 
-static const char *const broker_names[] = { "broker", "brokersup" };
+static const char *const broker_names[] = { "broker", "brokersup", "brokerdir" };
 static const char *const broker_srcs[] = {
 	"return sysgate.policy { name = 'broker', on = {\n"
 	"  openat = function(c)\n"
@@ -85,6 +85,12 @@ static const char *const broker_srcs[] = {
 	"    if c.path:find('^/tmp/sysgate%-broker') then\n"
 	"      return sysgate.open(nil, nil, nil, { as = 'supervisor' }):log()\n"
 	"    end\n"
+	"    return sysgate.open()\n"
+	"  end } }\n",
+	/* O_DIRECTORY (0200000) and a mode the open must drop: it creates nothing. */
+	"return sysgate.policy { name = 'brokerdir', on = {\n"
+	"  openat = function(c)\n"
+	"    if c.path:find('^/tmp/sysgate%-broker') then return sysgate.open(nil, 65536, 420) end\n"
 	"    return sysgate.open()\n"
 	"  end } }\n",
 };
@@ -139,6 +145,28 @@ static void test_open_as_caller(void **state)
 	assert_string_equal(str_field(d, "verdict"), "open");
 	assert_string_equal(str_field(d, "errno"), "EACCES");
 	json_object_put(log);
+	sgd_stop(&s);
+	files_free(&f);
+}
+
+/* A policy's mode goes with O_CREAT or O_TMPFILE only: with O_DIRECTORY,
+ * whose bit is part of O_TMPFILE's, it is dropped too, or openat2 would
+ * refuse the open with EINVAL. */
+static void test_directory_mode_dropped(void **state)
+{
+	files_t f;
+	sgd_proc_t s;
+	run_result_t r;
+	char line[256];
+
+	(void)state;
+	files_init(&f);
+	sgd_start(&s, NULL, 3, broker_names, broker_srcs);
+	const char *argv[] = { opener(), "open", f.dir, NULL };
+	run_under(&s, "brokerdir", argv, &r);
+	assert_exited(&r, 0);
+	snprintf(line, sizeof(line), "open %s: ok", f.dir);
+	assert_contains(r.out, line);
 	sgd_stop(&s);
 	files_free(&f);
 }
@@ -392,6 +420,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_open_as_caller, sgd_teardown),
+		cmocka_unit_test_teardown(test_directory_mode_dropped, sgd_teardown),
 		cmocka_unit_test_teardown(test_fd_flags_and_limit, sgd_teardown),
 		cmocka_unit_test_teardown(test_proc_self, sgd_teardown),
 		cmocka_unit_test_teardown(test_roots_and_dirfds, sgd_teardown),

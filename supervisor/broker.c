@@ -366,7 +366,7 @@ static int proc_numbers(int rootfd, call_t *c, int *tgid, int *tid)
 	struct open_how how = { .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
 				.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
 	struct statfs sf;
-	char link[32];
+	char link[32], mine[16];
 	ssize_t n;
 	int fd;
 
@@ -387,7 +387,10 @@ static int proc_numbers(int rootfd, call_t *c, int *tgid, int *tid)
 	if (n < 0)
 		return -EACCES;
 	link[n] = '\0';
-	if (atoi(link) != getpid())
+	/* The link is the reader's pid as text: compare the text, which
+	 * neither overflows nor takes "123abc" for 123 as atoi() would. */
+	snprintf(mine, sizeof(mine), "%d", (int)getpid());
+	if (strcmp(link, mine) != 0)
 		return -EACCES;
 	*tgid = call_tgid(c);
 	*tid = c->pid;

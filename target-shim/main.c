@@ -82,6 +82,7 @@ static uid_t parse_uid(const char *s)
 
 	errno = 0;
 	v = strtoul(s, &end, 10);
+	/* cppcheck-suppress knownConditionTrueFalse ; wrong: v (unsigned long) may be above or below (uid_t)-1 */
 	if (errno || end == s || *end || *s == '-' || v >= (uid_t)-1)
 		die_usage("invalid uid", s);
 	return (uid_t)v;

@@ -66,6 +66,16 @@ static int get_bytes(rcur_t *r, void *dst, size_t n)
 	return 0;
 }
 
+/* Points *out at the next n bytes, without copying them. */
+static int get_view(rcur_t *r, const void **out, size_t n)
+{
+	if (n > r->len - r->off)
+		return -EBADMSG;
+	*out = r->p + r->off;
+	r->off += n;
+	return 0;
+}
+
 static int get_u16(rcur_t *r, uint16_t *v) { return get_bytes(r, v, sizeof *v); }
 static int get_u32(rcur_t *r, uint32_t *v) { return get_bytes(r, v, sizeof *v); }
 static int get_u64(rcur_t *r, uint64_t *v) { return get_bytes(r, v, sizeof *v); }
@@ -89,6 +99,8 @@ static ssize_t wfinish(wcur_t *w)
 {
 	uint32_t len = (uint32_t)w->off;
 
+	if (!w->p)
+		return -ENOBUFS; /* never started: no header to finish */
 	if (w->off > SG_PROTO_MAX_MSG)
 		return -EMSGSIZE;
 	memcpy(w->p + offsetof(sg_msg_header_t, length), &len, sizeof len);
@@ -301,7 +313,7 @@ ssize_t sg_proto_encode_hello(const sg_hello_t *in, void *buf, size_t cap)
 
 static int hello_label(rcur_t *r, sg_label_t *out)
 {
-	char kv[LABEL_MAX];
+	const void *kv = NULL;
 	uint16_t n = 0;
 	int rc = get_u16(r, &n);
 
@@ -309,7 +321,7 @@ static int hello_label(rcur_t *r, sg_label_t *out)
 		return rc;
 	if (n > LABEL_MAX)
 		return -EMSGSIZE;
-	rc = get_bytes(r, kv, n);
+	rc = get_view(r, &kv, n);
 	return rc < 0 ? rc : label_parse(kv, n, out);
 }
 
@@ -448,8 +460,8 @@ int sg_proto_decode_spec(const void *buf, size_t len, sg_spec_t *out)
 	if (rc < 0)
 		return rc;
 	/* The counts say exactly how long the message is; check before reading. */
-	if (len != HDR_SIZE + SPEC_FIXED + 4u * out->n_notify + 8u * out->n_deny + 4u * out->n_kill +
-			   4u * out->n_allow)
+	if (len != HDR_SIZE + SPEC_FIXED + (size_t)4 * out->n_notify + (size_t)8 * out->n_deny +
+			   (size_t)4 * out->n_kill + (size_t)4 * out->n_allow)
 		return -EBADMSG;
 	for (uint32_t i = 0; rc == 0 && i < out->n_notify; i++)
 		rc = get_u32(&r, &out->notify[i]);

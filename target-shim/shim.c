@@ -408,7 +408,7 @@ static int add_rules(scmp_filter_ctx ctx, const sg_spec_t *sp, uint32_t def)
 /* Exports ctx's BPF through a memfd into a malloc'ed program. */
 static int export_bpf(scmp_filter_ctx ctx, struct sock_fprog *prog)
 {
-	struct stat st;
+	struct stat st = { 0 };
 	void *insns = NULL;
 	int fd = memfd_create("sysgate-bpf", MFD_CLOEXEC);
 	int rc;
@@ -452,12 +452,12 @@ static int build_filter(const sg_shim_t *s, struct sock_fprog *prog, char *err, 
 		return -ENOMEM;
 	}
 	rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
-	/* The binary-tree optimizer is an optimisation only: older kernels or
-	 * libseccomp builds without it still get a correct filter. */
-	if (rc == 0)
+	if (rc == 0) {
+		/* The binary-tree optimizer is an optimisation only: older kernels
+		 * or libseccomp builds without it still get a correct filter. */
 		(void)seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
-	if (rc == 0)
 		rc = add_rules(ctx, sp, def);
+	}
 	if (rc < 0)
 		errf(err, errlen, "building the filter: %s", strerror(-rc));
 	else if ((rc = export_bpf(ctx, prog)) < 0)
@@ -499,7 +499,7 @@ static uint64_t helper_ready(sg_shim_t *s)
 	unsigned char buf[SMALL_MSG];
 	char err[256];
 	sg_msg_header_t hdr;
-	sg_ready_t ready;
+	sg_ready_t ready = { 0 };
 	ssize_t n = recv_answer(s, buf, sizeof buf, err, sizeof err);
 	int rc;
 

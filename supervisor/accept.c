@@ -331,6 +331,7 @@ static void listen_cb(uv_poll_t *h, int status, int events)
 	sgd_t *d = h->data;
 
 	for (;;) {
+		/* cppcheck-suppress nullPointer ; accept4(2) takes NULL for an address not wanted */
 		int fd = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		conn_t *c;
 

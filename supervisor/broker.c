@@ -98,11 +98,14 @@ static int root_of(int dirfd, const char *path, dev_t *dev, ino_t *ino, uint64_t
 {
 	struct statx sx;
 
+	*dev = 0;
+	*ino = 0;
+	*mnt = 0;
 	if (statx(dirfd, path, AT_EMPTY_PATH, STATX_INO | STATX_MNT_ID, &sx) < 0)
 		return -errno;
 	*dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
 	*ino = sx.stx_ino;
-	*mnt = sx.stx_mask & STATX_MNT_ID ? sx.stx_mnt_id : 0;
+	*mnt = (sx.stx_mask & STATX_MNT_ID) ? sx.stx_mnt_id : 0;
 	return 0;
 }
 
@@ -562,7 +565,8 @@ static void open_how_of(const call_t *c, const verdict_t *v, struct open_how *ho
 {
 	const uint64_t valid = O_ACCMODE | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_APPEND |
 			       O_NONBLOCK | O_SYNC | FASYNC | O_DIRECT | CALL_O_LARGEFILE |
-			       O_DIRECTORY | O_NOFOLLOW | O_NOATIME | O_CLOEXEC | O_PATH | __O_TMPFILE;
+			       O_DIRECTORY | O_NOFOLLOW | O_NOATIME | O_CLOEXEC | O_PATH |
+			       (__O_TMPFILE & ~O_DIRECTORY);
 	bool own = v->flags < 0;
 
 	how->flags = own ? c->flags : (uint64_t)v->flags;
@@ -574,7 +578,7 @@ static void open_how_of(const call_t *c, const verdict_t *v, struct open_how *ho
 	if (how->flags & O_PATH)
 		how->flags &= O_DIRECTORY | O_NOFOLLOW | O_PATH | O_CLOEXEC;
 	/* __O_TMPFILE holds O_DIRECTORY's bit too: test O_TMPFILE's own. */
-	how->mode = how->flags & (O_CREAT | (__O_TMPFILE & ~O_DIRECTORY)) ? how->mode & 07777 : 0;
+	how->mode = (how->flags & (O_CREAT | (__O_TMPFILE & ~O_DIRECTORY))) ? how->mode & 07777 : 0;
 }
 
 /* ADDFD does not install O_PATH files (the kernel takes the source fd

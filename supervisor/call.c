@@ -184,7 +184,7 @@ static void open_args(call_t *c, uint64_t flags, uint64_t mode)
 
 	c->flags_kind = CALL_FLAGS_OPEN;
 	c->flags = (uint32_t)flags;
-	c->mode = c->flags & creates ? (uint16_t)mode & 07777 : 0;
+	c->mode = (c->flags & creates) ? (uint16_t)mode & 07777 : 0;
 }
 
 static int decode_flags(call_t *c)
@@ -296,7 +296,7 @@ void call_addr_decode(const void *sa, size_t len, call_addr_t *out)
 	sa_family_t family;
 
 	memset(out, 0, sizeof(*out));
-	if (len < sizeof(family)) {
+	if (!sa || len < sizeof(family)) {
 		out->family = AF_UNSPEC;
 		snprintf(out->family_name, sizeof(out->family_name), "none");
 		return;
@@ -317,7 +317,7 @@ void call_addr_decode(const void *sa, size_t len, call_addr_t *out)
 			out->abstract = true;
 			out->path[0] = '@';
 			for (size_t i = 1; i < n && i < sizeof(out->path) - 1; i++)
-				out->path[i] = b[off + i] ? (char)b[off + i] : '@';
+				out->path[i] = (char)(b[off + i] ? b[off + i] : '@');
 		} else {
 			size_t k = 0;
 

@@ -63,7 +63,8 @@ static int load_policies(sgd_t *d, const sg_config_t *cfg)
 {
 	sg_error_t err = { 0 };
 
-	d->policies = calloc(cfg->npolicies, sizeof(*d->policies));
+	/* An array of pointers: sizeof a pointer is right here. */
+	d->policies = calloc(cfg->npolicies, sizeof(*d->policies)); /* NOLINT(bugprone-sizeof-expression) */
 	if (!d->policies)
 		return -ENOMEM;
 	for (size_t i = 0; i < cfg->npolicies; i++) {

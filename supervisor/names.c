@@ -148,7 +148,7 @@ static const char *lookup(const name_value_t *t, size_t n, unsigned long v)
 	return NULL;
 }
 
-#define LOOKUP(t, v) lookup(t, sizeof(t) / sizeof(t[0]), v)
+#define LOOKUP(t, v) lookup((t), sizeof(t) / sizeof((t)[0]), (v))
 
 const char *names_family(int family)
 {

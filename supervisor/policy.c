@@ -267,6 +267,7 @@ static int pl_verdict_tostring(lua_State *L)
 	if (v->kind == VERDICT_DENY)
 		lua_pushfstring(L, "deny(%d)", v->err);
 	else if (v->kind == VERDICT_EMULATE)
+		/* cppcheck-suppress invalidLengthModifierError ; %I is lua_pushfstring's lua_Integer, not printf's */
 		lua_pushfstring(L, "emulate(%I)", (lua_Integer)v->value);
 	else if (v->kind == VERDICT_OPEN && lua_getiuservalue(L, 1, 1) == LUA_TSTRING)
 		lua_pushfstring(L, "open(%s)", lua_tostring(L, -1));
@@ -320,8 +321,9 @@ static void pl_check_keys(lua_State *L, int idx, const char *const *names, bool 
 	}
 }
 
-/* kernel.deny and its nested groups: strings take the group's errno. */
-static void pl_read_deny(lua_State *L, policy_t *p, int idx, int err, int depth)
+/* kernel.deny and its nested groups: strings take the group's errno.
+ * Recursive, and depth stops it at PL_MAX_GROUP_DEPTH. */
+static void pl_read_deny(lua_State *L, policy_t *p, int idx, int err, int depth) /* NOLINT(misc-no-recursion): bounded, see above */
 {
 	static const char *const keys[] = { "errno", NULL };
 
@@ -443,9 +445,11 @@ static void pl_read_default(lua_State *L, policy_t *p, int idx)
 		}
 	}
 	v = luaL_testudata(L, idx, PL_VERDICT_MT);
-	if (!v || v->kind == VERDICT_EMULATE || v->kind == VERDICT_OPEN || v->log)
+	if (!v || v->kind == VERDICT_EMULATE || v->kind == VERDICT_OPEN || v->log) {
 		luaL_error(L, "default must be \"allow\", \"deny\", \"kill\", sysgate.allow(), "
 			      "sysgate.deny(e) or sysgate.kill()");
+		return; /* not reached: luaL_error does not return */
+	}
 	if (v->kind == VERDICT_DENY) {
 		p->spec.default_action = SG_ACT_ERRNO;
 		p->spec.default_errno = (uint32_t)v->err;
@@ -894,16 +898,15 @@ static int pl_push_flags(lua_State *L, policy_t *p, const char *k)
 {
 	const call_t *c = p->call;
 
-	if (pl_flags(L, p) < 0 || (k[0] != 'f' && c->flags_kind != CALL_FLAGS_OPEN))
+	if (pl_flags(L, p) < 0 || (k[0] != 'f' && c->flags_kind != CALL_FLAGS_OPEN) ||
+	    (k[0] == 'r' && c->nr != SYS_openat2))
 		lua_pushnil(L);
 	else if (k[0] == 'f')
 		lua_pushinteger(L, (lua_Integer)c->flags);
 	else if (k[0] == 'm')
 		lua_pushinteger(L, (lua_Integer)c->mode);
-	else if (c->nr == SYS_openat2)
-		lua_pushinteger(L, (lua_Integer)c->resolve);
 	else
-		lua_pushnil(L);
+		lua_pushinteger(L, (lua_Integer)c->resolve);
 	return 1;
 }
 

@@ -571,7 +571,7 @@ static void sb_disarm(sandbox_t *sb, size_t used_before)
 	sb->cap = sb->total;
 	/* A step of the collector, outside the budget, when the call left
 	 * garbage; finalizers cannot exist, so this runs no rule code. */
-	if (sb->used > used_before + 64 * 1024)
+	if (sb->used > used_before + (size_t)64 * 1024)
 		lua_gc(sb->L, LUA_GCSTEP, 0);
 }
 

@@ -7,6 +7,9 @@ pkgs=(
 	gcc libc6-dev pkg-config meson ninja-build python3
 	libseccomp-dev libuv1-dev libconfig-dev liblua5.4-dev libjson-c-dev
 	libcmocka-dev libmicrohttpd-dev strace procps
+	# scripts/fuzz.sh: clang with libFuzzer and the sanitizer runtimes,
+	# llvm-symbolizer for readable reports; scripts/lint.sh: the analysers.
+	clang libclang-rt-14-dev llvm-14 clang-tidy cppcheck
 )
 
 missing=()

@@ -16,6 +16,9 @@ cd "$(dirname "$0")/.."
 
 secs=${1:-60}
 shift || true
+case $secs in
+''|*[!0-9]*|0) echo "usage: scripts/fuzz.sh [SECONDS (at least 1) [TARGET...]]" >&2; exit 2 ;;
+esac
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(proto call config policy)
 dir=build-fuzz
@@ -56,6 +59,7 @@ for t in "${targets[@]}"; do
 	# -timeout: an input that runs for 10 s is a hang (the policy target's
 	# budgets end any handler in milliseconds). New inputs go to $work, the
 	# first corpus dir; the committed seeds are only read.
+	ASAN_SYMBOLIZER_PATH=/usr/lib/llvm-14/bin/llvm-symbolizer \
 	ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:allocator_may_return_null=1" \
 	LSAN_OPTIONS="suppressions=$PWD/tests/fuzz/lsan.supp:print_suppressions=0" \
 	UBSAN_OPTIONS="halt_on_error=1:abort_on_error=1:print_stacktrace=1" \

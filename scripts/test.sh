@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds sysgate twice (plain, and with
 # AddressSanitizer + UndefinedBehaviorSanitizer) and runs the whole test
-# suite in both. Ends with "N passed, N failed"; exits non-zero if
-# anything failed or a sanitizer reported anything.
+# suite in both, then runs each fuzzer for a minute (scripts/fuzz.sh) and
+# the static analysers (scripts/lint.sh). Ends with "N passed, N failed";
+# exits non-zero if anything failed or a sanitizer reported anything.
+#   SYSGATE_FUZZ_SECONDS=N scripts/test.sh   each fuzzer for N s (0: none)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,5 +28,28 @@ if [ "$reports" -gt 0 ]; then
 	for f in "$san"/*; do echo "== $f"; head -n 40 "$f"; done
 fi
 
-EXTRA_FAILED=$reports python3 scripts/count-tests.py \
-	build/meson-logs/testlog.json build-asan/meson-logs/testlog.json
+# The fuzzers (each for SYSGATE_FUZZ_SECONDS, default 60; 0 skips them)
+# and the static analysers count one case each. A script that stops
+# before writing its results counts as one failed case.
+logs=(build/meson-logs/testlog.json build-asan/meson-logs/testlog.json)
+extra=$reports
+fuzz_secs=${SYSGATE_FUZZ_SECONDS:-60}
+rm -f build-fuzz/fuzz-results.json build-lint/lint-results.json
+if [ "$fuzz_secs" != 0 ]; then
+	scripts/fuzz.sh "$fuzz_secs"
+	if [ -s build-fuzz/fuzz-results.json ]; then
+		logs+=(build-fuzz/fuzz-results.json)
+	else
+		echo "FAILED: scripts/fuzz.sh wrote no results" >&2
+		extra=$((extra + 1))
+	fi
+fi
+scripts/lint.sh
+if [ -s build-lint/lint-results.json ]; then
+	logs+=(build-lint/lint-results.json)
+else
+	echo "FAILED: scripts/lint.sh wrote no results" >&2
+	extra=$((extra + 1))
+fi
+
+EXTRA_FAILED=$extra python3 scripts/count-tests.py "${logs[@]}"

@@ -404,3 +404,51 @@ int fd_count(pid_t pid)
 	closedir(dir);
 	return n;
 }
+
+void read_line(int fd, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	while (off + 1 < len && read(fd, buf + off, 1) == 1 && buf[off] != '\n')
+		off++;
+	buf[off] = '\0';
+}
+
+bool sanitized_build(void)
+{
+	const char *v = getenv("SANITIZED");
+
+	return v && strcmp(v, "1") == 0;
+}
+
+void alloc_counter_preload(const char *file, bool on)
+{
+	if (on) {
+		setenv("LD_PRELOAD", env_path("ALLOCCOUNT"), 1);
+		setenv("ALLOC_COUNT_FILE", file, 1);
+	} else {
+		unsetenv("LD_PRELOAD");
+		unsetenv("ALLOC_COUNT_FILE");
+	}
+}
+
+unsigned long sgd_alloc_count(const sgd_proc_t *s, const char *file)
+{
+	char buf[64];
+
+	unlink(file);
+	assert_int_equal(kill(s->pid, SIGUSR2), 0);
+	for (int i = 0; i < 500; i++) {
+		FILE *f = fopen(file, "r");
+		size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+
+		if (f)
+			fclose(f);
+		buf[n] = '\0';
+		if (n > 0)
+			return strtoul(buf, NULL, 10);
+		usleep(10000);
+	}
+	fail_msg("no allocation count from sysgated");
+	return 0;
+}

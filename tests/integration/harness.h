@@ -77,6 +77,18 @@ void assert_contains(const char *hay, const char *needle);
 /* The string value of key in o, or NULL. */
 const char *str_field(json_object *o, const char *key);
 
+/* Reads one line of fd into buf, without its newline. */
+void read_line(int fd, char *buf, size_t len);
+
+/* The zero-allocation tests: alloc_counter_preload(file, true) makes the
+ * next sysgated started count its allocations (tests/programs/
+ * alloccount.c), false stops it for what is started after;
+ * sgd_alloc_count asks that sysgated for its count so far. Not in the
+ * sanitizer build (sanitized_build()), whose runtimes own the allocator. */
+bool sanitized_build(void);
+void alloc_counter_preload(const char *file, bool on);
+unsigned long sgd_alloc_count(const sgd_proc_t *s, const char *file);
+
 /* Number of open fds of pid. */
 int fd_count(pid_t pid);
 

@@ -9,4 +9,9 @@ shift || true
 if [ ! -f "$dir/build.ninja" ]; then
 	meson setup "$dir" -Dwerror=true "$@" >/dev/null
 fi
-ninja -C "$dir" >/dev/null
+# Quiet when it works; ninja prints compiler errors on stdout, so they
+# are shown when it does not.
+if ! out=$(ninja -C "$dir" 2>&1); then
+	printf '%s\n' "$out" >&2
+	exit 1
+fi

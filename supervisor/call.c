@@ -219,6 +219,11 @@ static int decode_flags(call_t *c)
 	}
 }
 
+bool call_is_open(int nr)
+{
+	return nr == SYS_open || nr == SYS_openat || nr == SYS_openat2 || nr == SYS_creat;
+}
+
 int call_flags(call_t *c)
 {
 	if (c->flags_state == 0) {

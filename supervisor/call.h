@@ -198,6 +198,9 @@ int call_strv(call_t *c, bool envp);
  */
 int call_flags(call_t *c);
 
+/* open, openat, openat2 and creat: the calls a brokered open answers. */
+bool call_is_open(int nr);
+
 /* Whether flags of family kind have the flag called name ("O_WRONLY",
  * "CLONE_NEWUSER"): 1 or 0, or -EINVAL for a name not of that family.
  * O_RDONLY, O_WRONLY and O_RDWR compare the access mode, not a bit. */

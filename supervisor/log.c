@@ -241,6 +241,8 @@ void log_target_end(const target_t *t, const char *reason, bool status_known, in
 	json_object_object_add(o, "notifications", json_object_new_uint64(t->notifications));
 	json_object_object_add(o, "denied", json_object_new_uint64(t->denied));
 	json_object_object_add(o, "errors", json_object_new_uint64(t->errors));
+	json_object_object_add(o, "brokered", json_object_new_uint64(t->brokered));
+	json_object_object_add(o, "advisory", json_object_new_uint64(t->advisory));
 	put_int(o, "duration_ns", (int64_t)(sgd_now_ns() - t->started_ns));
 	event_emit(o);
 }
@@ -311,6 +313,22 @@ static void put_verdict(json_object *o, const verdict_t *v)
 	}
 	if (v->kind == VERDICT_EMULATE)
 		put_int(o, "value", v->value);
+	if (v->kind == VERDICT_OPEN) {
+		if (v->path)
+			put_str(o, "open_path", v->path);
+		if (v->as_supervisor)
+			put_str(o, "open_as", "supervisor");
+		if (v->fd >= 0)
+			put_int(o, "fd", v->fd);
+		else if (v->err > 0 && names_errno_name(v->err))
+			put_str(o, "errno", names_errno_name(v->err));
+		else if (v->err > 0)
+			put_int(o, "errno", v->err);
+	}
+	if (v->advisory)
+		json_object_object_add(o, "advisory", json_object_new_boolean(1));
+	if (v->reason)
+		put_str(o, "reason", v->reason);
 	if (v->message[0])
 		put_str(o, "message", v->message);
 }

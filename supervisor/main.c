@@ -12,6 +12,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "broker.h"
 #include "config.h"
 #include "log.h"
 #include "names.h"
@@ -112,6 +113,12 @@ static int serve(sgd_t *d)
 	r = receive_init(d);
 	if (r < 0) {
 		fprintf(stderr, "sysgated: seccomp user notification is not available: %s\n",
+			strerror(-r));
+		return r;
+	}
+	r = broker_init();
+	if (r < 0) {
+		fprintf(stderr, "sysgated: cannot read its own identity for brokered opens: %s\n",
 			strerror(-r));
 		return r;
 	}

@@ -62,6 +62,10 @@ struct policy {
 	uint8_t where[NAMES_MAX_NR];
 	uint16_t deny_err[NAMES_MAX_NR];
 
+	/* pointer_args = "enforce": an allow after a pointer argument was
+	 * read becomes a brokered open or a deny (policy_decide). */
+	bool pointer_enforce;
+
 	/* The call being decided, and what came out. */
 	call_t *call;
 	bool args_filled;
@@ -70,6 +74,7 @@ struct policy {
 	bool got;
 	const char *badtype;
 	verdict_t result;
+	char open_path[PATH_MAX]; /* the path of a sysgate.open(path) result */
 
 	/* Arguments of the target callbacks. */
 	const call_target_t *target_arg;
@@ -98,14 +103,22 @@ static const char *pl_strerror(int err)
 
 /* ---- verdicts ---- */
 
+static int pl_rawfield(lua_State *L, int idx, const char *k);
+static void pl_check_keys(lua_State *L, int idx, const char *const *names, bool list, const char *what);
+
+/* A verdict is a userdata; its one user value holds the path of a
+ * sysgate.open(path) verdict (nil otherwise). */
 static verdict_t *pl_push_verdict(lua_State *L, verdict_kind_t kind, int err, int64_t value)
 {
-	verdict_t *v = lua_newuserdatauv(L, sizeof(*v), 0);
+	verdict_t *v = lua_newuserdatauv(L, sizeof(*v), 1);
 
 	memset(v, 0, sizeof(*v));
 	v->kind = kind;
 	v->err = err;
 	v->value = value;
+	v->flags = -1;
+	v->mode = -1;
+	v->fd = -1;
 	luaL_setmetatable(L, PL_VERDICT_MT);
 	return v;
 }
@@ -160,6 +173,62 @@ static int pl_emulate(lua_State *L)
 	return 1;
 }
 
+/*
+ * sysgate.open([path[, flags[, mode]]][, {as = "supervisor"}]): the
+ * brokered open. A nil path, flags or mode is the call's own; the path is
+ * kept as the verdict's user value and copied out when it is returned.
+ */
+static int pl_open(lua_State *L)
+{
+	static const char *const keys[] = { "as", NULL };
+	int n = lua_gettop(L);
+	bool as_supervisor = false;
+	lua_Integer flags = -1, mode = -1;
+	const char *path;
+	verdict_t *v;
+	size_t len;
+
+	if (n > 0 && lua_type(L, n) == LUA_TTABLE) {
+		pl_check_keys(L, n, keys, false, "the options of sysgate.open");
+		if (pl_rawfield(L, n, "as") != LUA_TNIL) {
+			path = lua_tostring(L, -1);
+			if (lua_type(L, -1) != LUA_TSTRING ||
+			    (strcmp(path, "supervisor") != 0 && strcmp(path, "caller") != 0))
+				return luaL_error(L, "sysgate.open: 'as' must be \"caller\" or \"supervisor\"");
+			as_supervisor = path[0] == 's';
+		}
+		lua_pop(L, 1);
+		n--;
+	}
+	if (n > 3)
+		return luaL_error(L, "sysgate.open takes a path, flags, a mode and an options table");
+	if (!lua_isnoneornil(L, 1)) {
+		path = luaL_checklstring(L, 1, &len);
+		if (len == 0 || len >= PATH_MAX || memchr(path, '\0', len))
+			return luaL_error(L, "sysgate.open: the path must be 1..%d bytes without NUL",
+					  PATH_MAX - 1);
+	}
+	if (n >= 2 && !lua_isnil(L, 2)) {
+		flags = luaL_checkinteger(L, 2);
+		if (flags < 0 || flags > INT32_MAX)
+			return luaL_error(L, "sysgate.open: flags %I are not open flags", flags);
+	}
+	if (n >= 3 && !lua_isnil(L, 3)) {
+		mode = luaL_checkinteger(L, 3);
+		if (mode < 0 || mode > 07777)
+			return luaL_error(L, "sysgate.open: mode %I is not a file mode", mode);
+	}
+	v = pl_push_verdict(L, VERDICT_OPEN, 0, 0);
+	v->flags = flags;
+	v->mode = mode;
+	v->as_supervisor = as_supervisor;
+	if (!lua_isnoneornil(L, 1)) {
+		lua_pushvalue(L, 1);
+		lua_setiuservalue(L, -2, 1);
+	}
+	return 1;
+}
+
 /* verdict:log([message]): a new verdict, the same but logged. */
 static int pl_verdict_log(lua_State *L)
 {
@@ -168,7 +237,9 @@ static int pl_verdict_log(lua_State *L)
 	const char *msg = luaL_optlstring(L, 2, NULL, &len);
 	verdict_t *n = pl_push_verdict(L, v->kind, v->err, v->value);
 
-	memcpy(n->message, v->message, sizeof(n->message));
+	*n = *v;
+	lua_getiuservalue(L, 1, 1);
+	lua_setiuservalue(L, -2, 1);
 	n->log = true;
 	if (msg) {
 		if (len > VERDICT_MAX_MESSAGE)
@@ -187,6 +258,10 @@ static int pl_verdict_tostring(lua_State *L)
 		lua_pushfstring(L, "deny(%d)", v->err);
 	else if (v->kind == VERDICT_EMULATE)
 		lua_pushfstring(L, "emulate(%I)", (lua_Integer)v->value);
+	else if (v->kind == VERDICT_OPEN && lua_getiuservalue(L, 1, 1) == LUA_TSTRING)
+		lua_pushfstring(L, "open(%s)", lua_tostring(L, -1));
+	else if (v->kind == VERDICT_OPEN)
+		lua_pushliteral(L, "open()");
 	else
 		lua_pushstring(L, verdict_kind_name(v->kind));
 	return 1;
@@ -334,7 +409,7 @@ static void pl_read_default(lua_State *L, policy_t *p, int idx)
 		}
 	}
 	v = luaL_testudata(L, idx, PL_VERDICT_MT);
-	if (!v || v->kind == VERDICT_EMULATE || v->log)
+	if (!v || v->kind == VERDICT_EMULATE || v->kind == VERDICT_OPEN || v->log)
 		luaL_error(L, "default must be \"allow\", \"deny\", \"kill\", sysgate.allow(), "
 			      "sysgate.deny(e) or sysgate.kill()");
 	if (v->kind == VERDICT_DENY) {
@@ -363,7 +438,13 @@ static void pl_read_header(lua_State *L, policy_t *p)
 		if (strcmp(s, "enforce") != 0)
 			luaL_error(L, "mode must be \"enforce\"");
 	}
-	lua_pop(L, 2);
+	if (pl_rawfield(L, 1, "pointer_args") != LUA_TNIL) {
+		s = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
+		if (strcmp(s, "enforce") != 0 && strcmp(s, "advisory") != 0)
+			luaL_error(L, "pointer_args must be \"advisory\" or \"enforce\"");
+		p->pointer_enforce = s[0] == 'e';
+	}
+	lua_pop(L, 3);
 }
 
 static void pl_build_spec(policy_t *p)
@@ -395,7 +476,8 @@ static void pl_build_spec(policy_t *p)
  */
 static int pl_policy(lua_State *L)
 {
-	static const char *const keys[] = { "name", "mode", "default", "kernel", "on", NULL };
+	static const char *const keys[] = { "name", "mode", "pointer_args", "default", "kernel", "on",
+					    NULL };
 	policy_t *p = sandbox_owner(L);
 	int t;
 
@@ -851,6 +933,8 @@ static void pl_setup_module(lua_State *L)
 	lua_setfield(L, -2, "deny");
 	lua_pushcfunction(L, pl_emulate);
 	lua_setfield(L, -2, "emulate");
+	lua_pushcfunction(L, pl_open);
+	lua_setfield(L, -2, "open");
 	lua_pushcfunction(L, pl_policy);
 	lua_setfield(L, -2, "policy");
 	sandbox_set_library(L, "sysgate");
@@ -1091,6 +1175,12 @@ static int pl_decide_cb(lua_State *L)
 		return 0;
 	}
 	p->result = *v;
+	p->result.path = NULL;
+	if (v->kind == VERDICT_OPEN && lua_getiuservalue(L, -1, 1) == LUA_TSTRING) {
+		/* Checked by sysgate.open: 1..PATH_MAX-1 bytes, no NUL. */
+		snprintf(p->open_path, sizeof(p->open_path), "%s", lua_tostring(L, -1));
+		p->result.path = p->open_path;
+	}
 	p->got = true;
 	return 0;
 }
@@ -1103,6 +1193,36 @@ static void pl_fault(const policy_t *p, verdict_t *out, char *why, size_t why_le
 	 * pointer that could not be read. */
 	out->err = p->fault == -ENAMETOOLONG ? ENAMETOOLONG : p->fault == -EBADF ? EBADF : EFAULT;
 	pl_why(why, why_len, "cannot read %s argument: %s", p->fault_what, pl_strerror(-p->fault));
+}
+
+/*
+ * An allow after the handler read a pointer argument. The kernel reads the
+ * argument again when the call goes on, and another thread of the target
+ * (or anyone sharing its memory) may have changed the bytes since the
+ * handler saw them. "advisory" sends the allow and marks it; "enforce"
+ * opens the checked path itself for the open family, and denies other
+ * calls of a process with more than one thread.
+ */
+static void pl_pointer_args(const policy_t *p, call_t *c, verdict_t *v)
+{
+	if (!p->pointer_enforce) {
+		v->advisory = true;
+		return;
+	}
+	if (call_is_open(c->nr)) {
+		v->kind = VERDICT_OPEN;
+		v->path = NULL;
+		v->flags = v->mode = -1;
+		v->reason = "pointer_args = \"enforce\": the allow is carried out as a brokered "
+			    "open of the checked path";
+		return;
+	}
+	if (call_ident(c) < 0 || c->ident.threads != 1) {
+		v->kind = VERDICT_DENY;
+		v->err = EPERM;
+		v->reason = "pointer_args = \"enforce\": an allow that read a pointer argument is "
+			    "denied in a process with more than one thread";
+	}
 }
 
 policy_fail_t policy_decide(policy_t *p, call_t *c, verdict_t *out, char *why, size_t why_len)
@@ -1133,7 +1253,14 @@ policy_fail_t policy_decide(policy_t *p, call_t *c, verdict_t *out, char *why, s
 		pl_why(why, why_len, "the handler returned a %s, not a verdict", p->badtype);
 		return POLICY_BADRESULT;
 	}
+	if (p->result.kind == VERDICT_OPEN && !call_is_open(c->nr)) {
+		pl_why(why, why_len, "sysgate.open answers open, openat, openat2 and creat, not %s",
+		       c->syscall ? c->syscall : "this syscall");
+		return POLICY_BADRESULT;
+	}
 	*out = p->result;
+	if (out->kind == VERDICT_ALLOW && c->mem_reads > 0)
+		pl_pointer_args(p, c, out);
 	return POLICY_OK;
 }
 

@@ -307,9 +307,13 @@ static const char *decide(target_t *t, call_t *c, verdict_t *v, bool *fallback, 
 	return why;
 }
 
+/* Allows are not logged unless the handler asks (an advisory one is
+ * marked when it is, and counted for target_end either way); brokered
+ * opens are allows too, unless they fail (known after the answer, see
+ * handle). */
 static bool worth_logging(const verdict_t *v, const char *error)
 {
-	return error || v->log || v->kind != VERDICT_ALLOW;
+	return error || v->log || (v->kind != VERDICT_ALLOW && v->kind != VERDICT_OPEN);
 }
 
 static void handle(target_t *t, const struct seccomp_notif *req, uint64_t t0)
@@ -331,7 +335,15 @@ static void handle(target_t *t, const struct seccomp_notif *req, uint64_t t0)
 	if (logged)
 		log_proc_read(c->pid, call_tgid(c), &proc);
 	r = respond_send(t, c, &v, d->resp, d->resp_size, rwhy, sizeof(rwhy));
+	if (!logged && v.kind == VERDICT_OPEN && v.fd < 0 && r == 0) {
+		logged = true; /* the brokered open failed: the call was denied */
+		log_proc_read(c->pid, call_tgid(c), &proc);
+	}
 	t->decisions++;
+	if (v.advisory)
+		t->advisory++;
+	if (v.kind == VERDICT_OPEN)
+		t->brokered++;
 	if (v.kind == VERDICT_DENY || v.kind == VERDICT_KILL)
 		t->denied++;
 	if (error) {

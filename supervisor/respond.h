@@ -13,12 +13,13 @@
 
 typedef struct target target_t;
 
-/* Sends v for c. resp is a zero-able buffer of resp_size bytes (the
+/* Sends v for c; an OPEN is carried out first (broker.c), filling v->fd
+ * or v->err. resp is a zero-able buffer of resp_size bytes (the
  * kernel's size). Returns 0, -ENOENT when the call is gone (the task was
  * killed or interrupted; nothing is left to answer), or another -errno
  * with the reason in why: the answer could not be sent, or a kill could
  * not be carried out (the call was then denied). */
-int respond_send(target_t *t, call_t *c, const verdict_t *v, struct seccomp_notif_resp *resp,
+int respond_send(target_t *t, call_t *c, verdict_t *v, struct seccomp_notif_resp *resp,
 		 size_t resp_size, char *why, size_t why_len);
 
 #endif

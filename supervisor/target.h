@@ -36,6 +36,8 @@ struct target {
 
 	/* Counters for the target_end event. */
 	uint64_t notifications, decisions, denied, errors, gone;
+	uint64_t advisory; /* allows sent after a pointer read, unchecked (pointer_args) */
+	uint64_t brokered; /* calls answered by a brokered open (or its failure) */
 
 	target_t *prev, *next;
 };

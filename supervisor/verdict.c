@@ -20,6 +20,10 @@ int verdict_validate(const verdict_t *v)
 		return 0;
 	case VERDICT_DENY:
 		return v->err >= 1 && v->err <= ERRNO_MAX ? 0 : -EINVAL;
+	case VERDICT_OPEN:
+		/* The broker validates what it opens; a failed open carries an
+		 * errno like a deny, or none yet. */
+		return v->err >= 0 && v->err <= ERRNO_MAX ? 0 : -EINVAL;
 	case VERDICT_EMULATE:
 		/* The kernel turns a negative val with error 0 into a plain return
 		 * value; that is what emulate means, so any value is fine. */
@@ -47,6 +51,9 @@ void verdict_to_resp(const verdict_t *v, uint64_t id, struct seccomp_notif_resp 
 	case VERDICT_EMULATE:
 		resp->val = v->value;
 		break;
+	case VERDICT_OPEN:
+		resp->error = v->err ? -v->err : -EPERM;
+		break;
 	default: /* KILL: the process is being killed; fail the call meanwhile. */
 		resp->error = -EPERM;
 		break;
@@ -60,6 +67,7 @@ const char *verdict_kind_name(verdict_kind_t k)
 	case VERDICT_DENY: return "deny";
 	case VERDICT_EMULATE: return "emulate";
 	case VERDICT_KILL: return "kill";
+	case VERDICT_OPEN: return "open";
 	default: return "none";
 	}
 }

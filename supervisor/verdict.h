@@ -19,6 +19,7 @@ typedef enum verdict_kind {
 	VERDICT_DENY,     /* fail with err */
 	VERDICT_EMULATE,  /* return value without running the call */
 	VERDICT_KILL,     /* SIGKILL the calling process */
+	VERDICT_OPEN,     /* the supervisor opens the file and injects the fd (broker.c) */
 } verdict_kind_t;
 
 typedef struct verdict {
@@ -27,16 +28,36 @@ typedef struct verdict {
 	int64_t value; /* EMULATE */
 	bool log;      /* :log() was called */
 	char message[VERDICT_MAX_MESSAGE + 1];
+
+	/* OPEN: what to open. path NULL: the call's own path, the bytes the
+	 * handler read; flags, mode < 0: the call's own. as_supervisor: with
+	 * the supervisor's identity instead of the caller's. */
+	const char *path;
+	int64_t flags, mode;
+	bool as_supervisor;
+	/* OPEN, once carried out: the fd number in the target, or err (the
+	 * errno the call failed with instead). */
+	int fd;
+
+	/* ALLOW after the handler read a pointer argument, sent as it is
+	 * (pointer_args = "advisory"): the bytes may have changed since. */
+	bool advisory;
+	/* Why the verdict is not the handler's own one (pointer_args =
+	 * "enforce" turned it into another), or how an OPEN failed. Static
+	 * text or NULL. */
+	const char *reason;
 } verdict_t;
 
 /* 0 when v can be sent as it is, -EINVAL otherwise. */
 int verdict_validate(const verdict_t *v);
 
 /* Fills resp for notification id. An invalid verdict becomes deny EPERM;
- * KILL becomes deny EPERM too (the caller signals the process first). */
+ * KILL becomes deny EPERM too (the caller signals the process first); an
+ * OPEN becomes its err, or EPERM when it has none (a successful OPEN is
+ * answered by the kernel with the fd, never through a response). */
 void verdict_to_resp(const verdict_t *v, uint64_t id, struct seccomp_notif_resp *resp);
 
-/* "allow", "deny", "emulate", "kill". */
+/* "allow", "deny", "emulate", "kill", "open". */
 const char *verdict_kind_name(verdict_kind_t k);
 
 /* Parses "allow", "deny" (EPERM), "deny:ENAME", "kill" into v; -EINVAL when

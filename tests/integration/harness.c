@@ -39,6 +39,31 @@ const char *env_path(const char *name)
 	return v;
 }
 
+const char *probe(void)
+{
+	return env_path("PROBE");
+}
+
+void assert_exited(const run_result_t *r, int code)
+{
+	if (!WIFEXITED(r->status) || WEXITSTATUS(r->status) != code)
+		fail_msg("status 0x%x, want exit %d; stdout:\n%s\nstderr:\n%s", r->status, code, r->out,
+			 r->err);
+}
+
+void assert_contains(const char *hay, const char *needle)
+{
+	if (!strstr(hay, needle))
+		fail_msg("'%s' not found in:\n%s", needle, hay);
+}
+
+const char *str_field(json_object *o, const char *key)
+{
+	json_object *v;
+
+	return o && json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : NULL;
+}
+
 static void write_file(const char *path, const char *text)
 {
 	FILE *f = fopen(path, "w");

@@ -52,6 +52,23 @@ json_object *log_find(json_object *log, const char *ev, const char *key, const c
 /* Waits (up to 5 s) until the log holds an event ev. */
 bool log_wait(const sgd_proc_t *s, const char *ev, size_t count);
 
+/* A test's policy: POLICY(name, source) declares it, START(&s, name,
+ * extra_config) starts a sysgated serving it alone. */
+#define POLICY(name, src) \
+	static const char *const name##_names[] = { #name }; \
+	static const char *const name##_srcs[] = { src }
+
+#define START(s, name, extra) sgd_start(s, extra, 1, name##_names, name##_srcs)
+
+/* The probe program (tests/programs/probe.c). */
+const char *probe(void);
+/* Fails the test unless r exited with code, showing its output. */
+void assert_exited(const run_result_t *r, int code);
+/* Fails the test unless needle is in hay, showing hay. */
+void assert_contains(const char *hay, const char *needle);
+/* The string value of key in o, or NULL. */
+const char *str_field(json_object *o, const char *key);
+
 /* Number of open fds of pid. */
 int fd_count(pid_t pid);
 

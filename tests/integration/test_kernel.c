@@ -26,37 +26,6 @@
 #include "harness.h"
 #include "sysgate/protocol.h"
 
-#define POLICY(name, src) \
-	static const char *const name##_names[] = { #name }; \
-	static const char *const name##_srcs[] = { src }
-
-#define START(s, name, extra) sgd_start(s, extra, 1, name##_names, name##_srcs)
-
-static const char *probe(void)
-{
-	return env_path("PROBE");
-}
-
-static void assert_exited(const run_result_t *r, int code)
-{
-	if (!WIFEXITED(r->status) || WEXITSTATUS(r->status) != code)
-		fail_msg("status 0x%x, want exit %d; stdout:\n%s\nstderr:\n%s", r->status, code, r->out,
-			 r->err);
-}
-
-static void assert_contains(const char *hay, const char *needle)
-{
-	if (!strstr(hay, needle))
-		fail_msg("'%s' not found in:\n%s", needle, hay);
-}
-
-static const char *str_field(json_object *o, const char *key)
-{
-	json_object *v;
-
-	return o && json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : NULL;
-}
-
 POLICY(deny, "return sysgate.policy { name = 'deny', on = {\n"
 	     "  openat = function(c)\n"
 	     "    if c.path == '/etc/hostname' then return sysgate.deny('EACCES') end\n"

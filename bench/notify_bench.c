@@ -18,14 +18,19 @@
  *            getppid's: openat is decided in the kernel
  *   raw path the raw+sync supervisor that also reads the path as sysgated
  *            reads c.path, compares it and answers CONTINUE
- *   sysgate  forwarded to sysgated, a handler that compares c.path
+ *   sg path  forwarded to sysgated, a handler that compares c.path and
+ *            returns allow ("bench-path")
+ *   raw open the raw path loop, then the brokered open broker.c makes
+ *            (raw_broker.c): the file opened as the caller from its root,
+ *            the fd injected with NOTIF_ADDFD + SECCOMP_ADDFD_FLAG_SEND
+ *   sg open  the same handler returning sysgate.open() ("bench-open")
  *
  *   sysgate-bench run SYSGATE_RUN SOCKET [CALLS [REPS]]
  *   sysgate-bench target CALLS [PATH] (the measured loop, getppid or
  *                                      opening PATH; prints ns per call)
  *
- * The policies "bench-kernel", "bench-allow", "bench-allow" and
- * "bench-path" must be loaded in the sysgated behind SOCKET (bench/run
+ * The policies "bench-kernel", "bench-allow", "bench-path" and
+ * "bench-open" must be loaded in the sysgated behind SOCKET (bench/run
  * does all of it).
  */
 #include <fcntl.h>
@@ -60,6 +65,7 @@ typedef struct {
 enum {
 	M_NONE, M_KERNEL, M_RAW, M_RAW_SYNC, M_SYSGATE,
 	M_OPEN_NONE, M_OPEN_KERNEL, M_OPEN_RAW_PATH, M_OPEN_SYSGATE_PATH,
+	M_OPEN_RAW_BROKER, M_OPEN_SYSGATE_BROKER,
 	M_COUNT
 };
 
@@ -78,6 +84,9 @@ static const bench_mode_t modes[M_COUNT] = {
 	[M_OPEN_RAW_PATH] = { "raw C, reads the path", W_OPEN, H_RAW, NULL, RAW_PATH, true, -1 },
 	[M_OPEN_SYSGATE_PATH] = { "sysgated, handler reads c.path", W_OPEN, H_POLICY, "bench-path",
 				  0, false, M_OPEN_RAW_PATH },
+	[M_OPEN_RAW_BROKER] = { "raw C, brokered open", W_OPEN, H_RAW, NULL, RAW_BROKER, true, -1 },
+	[M_OPEN_SYSGATE_BROKER] = { "sysgated, sysgate.open brokered", W_OPEN, H_POLICY,
+				    "bench-open", 0, false, M_OPEN_RAW_BROKER },
 };
 
 /* The path the open loop passes, copied to a fixed place: 256 bytes before

@@ -21,6 +21,7 @@
 #include <unistd.h>
 #include <linux/seccomp.h>
 
+#include "raw_broker.h"
 #include "raw_notify.h"
 
 #ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
@@ -104,20 +105,29 @@ static ssize_t read_str(int fd, const struct seccomp_notif *req, uint64_t addr, 
 	return len;
 }
 
-/* The verdict of the path policy: deny RAW_DENIED_PATH, allow the rest; a
- * path that cannot be read is denied with its error, as sysgated does.
- * The path is openat's second argument. */
-static void answer_path(struct raw *r, const struct seccomp_notif *req,
+/* The verdict of the path policies: deny RAW_DENIED_PATH, allow (or open)
+ * the rest; a path that cannot be read is denied with its error, as
+ * sysgated does. The path is openat's second argument. false when the
+ * call is already answered (the brokered open's ADDFD+SEND) or gone. */
+static bool answer_path(struct raw *r, const struct seccomp_notif *req,
 			struct seccomp_notif_resp *resp)
 {
 	ssize_t n = read_str(r->fd, req, req->data.args[1], r->path, sizeof(r->path));
+	int err;
 
-	if (n < 0)
+	if (n < 0) {
 		resp->error = (int32_t)n;
-	else if (strcmp(r->path, RAW_DENIED_PATH) == 0)
+	} else if (strcmp(r->path, RAW_DENIED_PATH) == 0) {
 		resp->error = -EPERM;
-	else
+	} else if (r->kind == RAW_BROKER) {
+		err = raw_broker_open(r->fd, req, r->path);
+		if (err == 0 || err == -ENOENT)
+			return false;
+		resp->error = err;
+	} else {
 		resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+	}
+	return true;
 }
 
 static void *raw_serve(void *arg)
@@ -134,6 +144,8 @@ static void *raw_serve(void *arg)
 	syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sz);
 	req = calloc(1, sz.seccomp_notif > sizeof(*req) ? sz.seccomp_notif : sizeof(*req));
 	resp = calloc(1, sz.seccomp_notif_resp > sizeof(*resp) ? sz.seccomp_notif_resp : sizeof(*resp));
+	if (r->kind == RAW_BROKER && raw_broker_init() < 0)
+		goto out;
 	if (r->sync)
 		ioctl(fd, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP, 0);
 	if (write(r->sock, "g", 1) != 1)
@@ -150,10 +162,10 @@ static void *raw_serve(void *arg)
 			continue;
 		memset(resp, 0, sizeof(*resp));
 		resp->id = req->id;
-		if (r->kind == RAW_PATH)
-			answer_path(r, req, resp);
-		else
+		if (r->kind == RAW_CONTINUE)
 			resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+		else if (!answer_path(r, req, resp))
+			continue;
 		ioctl(fd, SECCOMP_IOCTL_NOTIF_SEND, resp);
 	}
 out:

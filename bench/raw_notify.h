@@ -14,6 +14,8 @@ typedef enum {
 	RAW_PATH,     /* read the path argument as sysgated reads c.path
 		       * (process_vm_readv page by page, then NOTIF_ID_VALID),
 		       * compare it, then CONTINUE (or deny "/nope") */
+	RAW_BROKER,   /* the same read and compare, then the open sysgated's
+		       * sysgate.open() makes (raw_broker.c) */
 } raw_kind_t;
 
 /* The path the path-reading supervisors deny, as the bench policies do. */

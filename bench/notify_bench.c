@@ -33,6 +33,7 @@
  * "bench-open" must be loaded in the sysgated behind SOCKET (bench/run
  * does all of it).
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -120,6 +121,21 @@ static double loop_getppid(long calls)
 	return (now_ns() - t0) / (double)calls;
 }
 
+/* One openat + close; the first failure is reported on stderr. */
+static bool open_close(long *failed)
+{
+	long fd = syscall(SYS_openat, AT_FDCWD, open_path, O_RDONLY);
+
+	if (fd < 0) {
+		if ((*failed)++ == 0)
+			fprintf(stderr, "sysgate-bench: openat(\"%s\"): %s\n", open_path,
+				strerror(errno));
+		return false;
+	}
+	close((int)fd);
+	return true;
+}
+
 /* openat + close; -1 if any open failed (the file must exist, and no
  * supervisor may deny it). */
 static double loop_open(long calls)
@@ -127,19 +143,11 @@ static double loop_open(long calls)
 	long failed = 0;
 	double t0;
 
-	for (int i = 0; i < 1000; i++) { /* warm-up */
-		long fd = syscall(SYS_openat, AT_FDCWD, open_path, O_RDONLY);
-
-		failed += fd < 0;
-		close((int)fd);
-	}
+	for (int i = 0; i < 1000; i++) /* warm-up */
+		open_close(&failed);
 	t0 = now_ns();
-	for (long i = 0; i < calls; i++) {
-		long fd = syscall(SYS_openat, AT_FDCWD, open_path, O_RDONLY);
-
-		failed += fd < 0;
-		close((int)fd);
-	}
+	for (long i = 0; i < calls; i++)
+		open_close(&failed);
 	return failed ? -1 : (now_ns() - t0) / (double)calls;
 }
 

@@ -52,6 +52,7 @@ for line in open(sys.argv[1]):
         what = e.get("path", "")
         v = e["verdict"] + (" " + e["errno"] if "errno" in e else "")
         v += (" value=%s" % e["value"]) if "value" in e else ""
+        v += (" fd=%s" % e["fd"]) if "fd" in e else ""
         msg = ("  (" + e["message"] + ")") if e.get("message") else ""
         print(f"  decision   pid {e['pid']:<7} {e.get('comm',''):<15} {e['syscall']:<8} {what:<32} -> {v}{msg}")
     elif ev in ("target_start", "target_end"):

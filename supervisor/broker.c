@@ -63,6 +63,7 @@ typedef struct ident {
 typedef struct caller {
 	ident_t id;
 	mode_t cmask; /* its umask */
+	pid_t tgid;          /* in the supervisor's pid namespace */
 	int ns_tgid, ns_tid; /* in its innermost pid namespace */
 } caller_t;
 
@@ -250,6 +251,8 @@ static int read_caller(pid_t tid, caller_t *out)
 	out->id.caps[1].effective = (uint32_t)(v[0] >> 32);
 	out->cmask = status_num(status_buf, "\nUmask:", 0, 8, &v[1]) == 0 ? (mode_t)(v[1] & 0777)
 									   : 022;
+	if (status_num(status_buf, "\nTgid:", 0, 10, &v[0]) == 0 && v[0] > 0 && v[0] <= INT32_MAX)
+		out->tgid = (pid_t)v[0];
 	out->ns_tgid = status_last(status_buf, "\nNStgid:");
 	out->ns_tid = status_last(status_buf, "\nNSpid:");
 	return 0;
@@ -440,8 +443,9 @@ static int fail(verdict_t *v, int err, const char *reason)
 	return err;
 }
 
-/* Whether the caller's own /proc entries are what fd is, seen from the
- * supervisor: then they are the supervisor's, not the caller's. */
+/* Whether fd is one of the supervisor's own /proc entries, reached some
+ * other way than a leading /proc/self (a symlink such as /etc/mtab, a
+ * dirfd): the caller asked for its own, and must not get ours. */
 static bool is_own_proc_entry(int fd)
 {
 	struct statfs sf;
@@ -554,7 +558,7 @@ static int open_as(verdict_t *v, int dirfd, const char *path, struct open_how *h
 static void open_how_of(const call_t *c, const verdict_t *v, struct open_how *how)
 {
 	const uint64_t valid = O_ACCMODE | O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_APPEND |
-			       O_NONBLOCK | O_SYNC | FASYNC | O_DIRECT | O_LARGEFILE |
+			       O_NONBLOCK | O_SYNC | FASYNC | O_DIRECT | CALL_O_LARGEFILE |
 			       O_DIRECTORY | O_NOFOLLOW | O_NOATIME | O_CLOEXEC | O_PATH | __O_TMPFILE;
 	bool own = v->flags < 0;
 
@@ -567,6 +571,16 @@ static void open_how_of(const call_t *c, const verdict_t *v, struct open_how *ho
 	if (how->flags & O_PATH)
 		how->flags &= O_DIRECTORY | O_NOFOLLOW | O_PATH | O_CLOEXEC;
 	how->mode = how->flags & (O_CREAT | __O_TMPFILE) ? how->mode & 07777 : 0;
+}
+
+/* ADDFD does not install O_PATH files (the kernel takes the source fd
+ * with fget, which refuses them): an O_PATH open is brokered as a
+ * read-only open of the same file, which the caller must then be allowed
+ * to read. */
+static void no_o_path(struct open_how *how)
+{
+	if (how->flags & O_PATH)
+		how->flags = (how->flags & (O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) | O_RDONLY;
 }
 
 int broker_open(target_t *t, call_t *c, verdict_t *v)
@@ -595,9 +609,11 @@ int broker_open(target_t *t, call_t *c, verdict_t *v)
 	if (r < 0)
 		return fail(v, EFAULT, "the call's open_how could not be read");
 	open_how_of(c, v, &how);
+	no_o_path(&how);
 	cloexec = how.flags & O_CLOEXEC;
 	how.flags |= O_CLOEXEC; /* in the supervisor; the caller's fd gets its own */
 
+	caller.tgid = 0;
 	r = read_caller(c->pid, &caller);
 	if (r == -ENOENT)
 		return -ENOENT;
@@ -623,9 +639,11 @@ int broker_open(target_t *t, call_t *c, verdict_t *v)
 		r = -ENOENT;
 		goto out;
 	}
+	if (c->tgid == 0)
+		c->tgid = caller.tgid; /* for the log: once answered, /proc may not say */
 	fd = open_as(v, dirfd, path, &how);
 	if (fd < 0) {
-		r = v->reason ? v->err : (v->err = -fd);
+		r = -fd; /* the open's own error, as the kernel would give it */
 		goto out;
 	}
 	if (is_own_proc_entry(fd)) {
@@ -640,7 +658,9 @@ out:
 		close(dirfd);
 	if (rootfd >= 0)
 		close(rootfd);
-	if (r > 0 && v->err == 0)
+	if (r == 0 && v->fd < 0)
+		r = EPERM; /* never report an answer that was not sent */
+	if (r > 0)
 		v->err = r;
 	return r;
 }

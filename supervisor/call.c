@@ -170,6 +170,23 @@ static int read_struct_flags(call_t *c, uint64_t addr, uint64_t size, uint64_t *
 	return c->read_mem(c->read_ctx, c, addr, out, n * sizeof(uint64_t));
 }
 
+/*
+ * open, openat and creat take an int of flags and a umode_t mode: the
+ * kernel drops the register bits above those, keeps only the permission
+ * bits of the mode, and ignores the mode altogether unless the call may
+ * create a file (build_open_how() in fs/open.c). Decode what it acts on,
+ * not what happens to be in the register: a mode left over from another
+ * call must not make a read-only open look like a world-writable create.
+ */
+static void open_args(call_t *c, uint64_t flags, uint64_t mode)
+{
+	const uint32_t creates = O_CREAT | (O_TMPFILE & ~O_DIRECTORY);
+
+	c->flags_kind = CALL_FLAGS_OPEN;
+	c->flags = (uint32_t)flags;
+	c->mode = c->flags & creates ? (uint16_t)mode & 07777 : 0;
+}
+
 static int decode_flags(call_t *c)
 {
 	uint64_t how[3];
@@ -178,19 +195,13 @@ static int decode_flags(call_t *c)
 	c->mode = c->resolve = 0;
 	switch (c->nr) {
 	case SYS_open:
-		c->flags_kind = CALL_FLAGS_OPEN;
-		c->flags = c->args[1];
-		c->mode = c->args[2];
+		open_args(c, c->args[1], c->args[2]);
 		return 0;
 	case SYS_creat:
-		c->flags_kind = CALL_FLAGS_OPEN;
-		c->flags = O_CREAT | O_WRONLY | O_TRUNC;
-		c->mode = c->args[1];
+		open_args(c, O_CREAT | O_WRONLY | O_TRUNC, c->args[1]);
 		return 0;
 	case SYS_openat:
-		c->flags_kind = CALL_FLAGS_OPEN;
-		c->flags = c->args[2];
-		c->mode = c->args[3];
+		open_args(c, c->args[2], c->args[3]);
 		return 0;
 	case SYS_openat2:
 		/* struct open_how { u64 flags, mode, resolve; } */
@@ -203,8 +214,10 @@ static int decode_flags(call_t *c)
 		c->resolve = how[2];
 		return 0;
 	case SYS_clone:
+		/* The kernel reads only the low 32 bits of clone's flags (the
+		 * flags above them are clone3's alone). */
 		c->flags_kind = CALL_FLAGS_CLONE;
-		c->flags = c->args[0];
+		c->flags = (uint32_t)c->args[0];
 		return 0;
 	case SYS_clone3:
 		/* struct clone_args starts with u64 flags. */
@@ -239,13 +252,15 @@ typedef struct flag_name {
 	uint64_t mask, value; /* set when (flags & mask) == value */
 } flag_name_t;
 
+
 #define F(x) { #x, x, x }
 static const flag_name_t open_flags[] = {
 	{ "O_RDONLY", O_ACCMODE, O_RDONLY },
 	{ "O_WRONLY", O_ACCMODE, O_WRONLY },
 	{ "O_RDWR", O_ACCMODE, O_RDWR },
 	F(O_CREAT), F(O_EXCL), F(O_NOCTTY), F(O_TRUNC), F(O_APPEND), F(O_NONBLOCK),
-	F(O_DSYNC), F(O_SYNC), F(O_DIRECT), F(O_LARGEFILE), F(O_DIRECTORY),
+	F(O_DSYNC), F(O_SYNC), F(O_DIRECT), F(O_DIRECTORY),
+	{ "O_LARGEFILE", CALL_O_LARGEFILE, CALL_O_LARGEFILE },
 	F(O_NOFOLLOW), F(O_NOATIME), F(O_CLOEXEC), F(O_PATH), F(O_TMPFILE),
 };
 

@@ -193,10 +193,17 @@ int call_strv(call_t *c, bool envp);
  * flags and mode of open, openat and creat (whose flags are
  * O_CREAT|O_WRONLY|O_TRUNC) from the registers, of openat2 from its struct
  * open_how (with resolve); the clone flags of clone from the registers,
- * of clone3 from its struct clone_args. 0, -EINVAL for syscalls without
- * such flags, or a read's negative errno.
+ * of clone3 from its struct clone_args. Register arguments are decoded as
+ * the kernel reads them: open's flags are an int and clone's the low 32
+ * bits; the mode is its permission bits, and 0 when the call cannot create
+ * a file. 0, -EINVAL for syscalls without such flags, or a read's negative
+ * errno.
  */
 int call_flags(call_t *c);
+
+/* glibc defines O_LARGEFILE as 0 on x86_64, where every open is large;
+ * the bit a program can pass, and the kernel knows, is this one. */
+#define CALL_O_LARGEFILE 0100000
 
 /* open, openat, openat2 and creat: the calls a brokered open answers. */
 bool call_is_open(int nr);

@@ -259,6 +259,9 @@ static json_object *addr_new(const call_addr_t *a)
 		put_int(o, "port", a->port);
 	} else if (a->family == AF_UNIX) {
 		put_str(o, "path", a->path);
+	} else if (a->family == AF_NETLINK) {
+		put_int(o, "pid", a->nl_pid);
+		put_int(o, "groups", a->nl_groups);
 	}
 	return o;
 }

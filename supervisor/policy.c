@@ -569,8 +569,6 @@ static void pl_push_target(lua_State *L, policy_t *p)
 	lua_remove(L, -2);
 }
 
-/* c.path: a failed read raises, and is remembered so that the call is
- * denied whatever the handler does with the error. */
 /* Records that the argument what could not be read (the call is then
  * denied, whatever the handler returns) and raises in the handler. */
 static int pl_fault_raise(lua_State *L, policy_t *p, int rc, const char *what)
@@ -592,9 +590,8 @@ static int pl_push_path(lua_State *L, policy_t *p, bool second)
 		return 1;
 	}
 	rc = second ? call_path2(c) : call_path(c);
-	if (rc < 0) {
+	if (rc < 0)
 		return pl_fault_raise(L, p, rc, "path");
-	}
 	if ((second ? c->path2_state : c->path_state) == 2)
 		lua_pushnil(L);
 	else if (second)
@@ -619,9 +616,8 @@ static int pl_push_abspath(lua_State *L, policy_t *p, bool second)
 		lua_pushnil(L);
 		return 1;
 	}
-	if (rc < 0) {
+	if (rc < 0)
 		return pl_fault_raise(L, p, rc, "path");
-	}
 	lua_pushstring(L, c->abspath[second]);
 	return 1;
 }
@@ -632,9 +628,8 @@ static int pl_flags(lua_State *L, policy_t *p)
 {
 	int rc = call_flags(p->call);
 
-	if (rc < 0 && rc != -EINVAL) {
+	if (rc < 0 && rc != -EINVAL)
 		return pl_fault_raise(L, p, rc, "flags");
-	}
 	return rc;
 }
 
@@ -791,7 +786,7 @@ static int pl_push_regs(lua_State *L, const call_t *c, const char *k)
 		if (!sock)
 			lua_pushnil(L);
 		else if (k[0] == 'd')
-			pl_push_name(L, names_family((int)c->args[0]), (lua_Integer)c->args[0]);
+			pl_push_name(L, names_family((int)c->args[0]), (int)c->args[0]);
 		else if (k[0] == 't')
 			pl_push_name(L, names_socktype((int)c->args[1]), (lua_Integer)(c->args[1] & 0xf));
 		else
@@ -805,8 +800,10 @@ static int pl_push_regs(lua_State *L, const call_t *c, const char *k)
 		else
 			lua_pushinteger(L, k[7] == 'p' ? pid : tid);
 	} else if (strcmp(k, "option") == 0) {
+		/* The kernel takes an int: the upper half of the register is
+		 * not part of the option, and must not hide its name. */
 		if (c->nr == SYS_prctl)
-			pl_push_name(L, names_prctl(c->args[0]), (lua_Integer)c->args[0]);
+			pl_push_name(L, names_prctl((int)c->args[0]), (int)c->args[0]);
 		else
 			lua_pushnil(L);
 	} else if (strcmp(k, "request") == 0) {
@@ -1192,7 +1189,12 @@ static void pl_fault(const policy_t *p, verdict_t *out, char *why, size_t why_le
 	/* What the kernel itself would say for these; anything else is a
 	 * pointer that could not be read. */
 	out->err = p->fault == -ENAMETOOLONG ? ENAMETOOLONG : p->fault == -EBADF ? EBADF : EFAULT;
-	pl_why(why, why_len, "cannot read %s argument: %s", p->fault_what, pl_strerror(-p->fault));
+	if (p->fault == -ENOENT)
+		pl_why(why, why_len, "cannot read %s argument: the call is gone (its task was killed "
+				     "or interrupted)", p->fault_what);
+	else
+		pl_why(why, why_len, "cannot read %s argument: %s", p->fault_what,
+		       pl_strerror(-p->fault));
 }
 
 /*

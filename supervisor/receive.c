@@ -339,6 +339,8 @@ static void handle(target_t *t, const struct seccomp_notif *req, uint64_t t0)
 		logged = true; /* the brokered open failed: the call was denied */
 		log_proc_read(c->pid, call_tgid(c), &proc);
 	}
+	if (r == -ENOENT)
+		v.reason = "the call was gone before the answer (its task was killed or interrupted)";
 	t->decisions++;
 	if (v.advisory)
 		t->advisory++;

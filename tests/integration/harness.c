@@ -25,8 +25,19 @@
 
 #include "harness.h"
 
-/* The supervisor of the running test, for the teardown after a failure. */
-static sgd_proc_t *current;
+/* The supervisor of the running test, for the teardown after a failure.
+ * Copies, not a pointer to the test's sgd_proc_t: that lives in the failed
+ * test's stack frame, which cmocka has left by longjmp and overwritten by
+ * the time the teardown runs, so its pid would be any number at all. The
+ * pid stays ours to signal until we reap it. */
+static pid_t current_pid;
+static char current_dir[sizeof(((sgd_proc_t *)0)->dir)];
+
+static void current_forget(void)
+{
+	current_pid = 0;
+	current_dir[0] = '\0';
+}
 
 const char *env_path(const char *name)
 {
@@ -136,14 +147,17 @@ void sgd_start(sgd_proc_t *s, const char *extra_config, size_t npol, const char 
 		execl(env_path("SYSGATED"), "sysgated", "-c", path, (char *)NULL);
 		_exit(127);
 	}
-	current = s;
+	current_pid = s->pid;
+	memcpy(current_dir, s->dir, sizeof(current_dir));
 	for (int i = 0; i < 500; i++) {
 		int status;
 
 		if (sgd_ready(s))
 			return;
-		if (waitpid(s->pid, &status, WNOHANG) == s->pid)
+		if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
+			current_forget();
 			fail_msg("sysgated exited during start-up (status 0x%x)", status);
+		}
 		sleep_ms(10);
 	}
 	fail_msg("sysgated did not open %s", s->socket);
@@ -151,8 +165,6 @@ void sgd_start(sgd_proc_t *s, const char *extra_config, size_t npol, const char 
 
 void sgd_cleanup(sgd_proc_t *s)
 {
-	if (current == s)
-		current = NULL;
 	char cmd[400];
 
 	if (!s->dir[0])
@@ -169,6 +181,8 @@ void sgd_stop(sgd_proc_t *s)
 
 	assert_int_equal(kill(s->pid, SIGTERM), 0);
 	assert_int_equal(waitpid(s->pid, &status, 0), s->pid);
+	if (s->pid == current_pid)
+		current_forget();
 	s->pid = 0;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		fail_msg("sysgated did not stop cleanly (status 0x%x); log in %s", status, s->dir);
@@ -181,24 +195,21 @@ void sgd_kill(sgd_proc_t *s)
 
 	assert_int_equal(kill(s->pid, SIGKILL), 0);
 	assert_int_equal(waitpid(s->pid, &status, 0), s->pid);
+	if (s->pid == current_pid)
+		current_forget();
 	s->pid = 0;
 }
 
 int sgd_teardown(void **state)
 {
-	sgd_proc_t *s = current;
-
 	(void)state;
-	if (!s)
-		return 0;
-	if (s->pid > 0) {
+	if (current_pid > 0) {
 		fprintf(stderr, "harness: test failed; sysgated's output and log are kept in %s\n",
-			s->dir);
-		kill(s->pid, SIGKILL);
-		waitpid(s->pid, NULL, 0);
-		s->pid = 0;
+			current_dir);
+		kill(current_pid, SIGKILL);
+		waitpid(current_pid, NULL, 0);
 	}
-	current = NULL;
+	current_forget();
 	return 0;
 }
 

@@ -112,14 +112,16 @@ POLICY(net, "return sysgate.policy { name = 'net', on = {\n"
 	    "    local a = c.addr\n"
 	    "    if a.family == 'inet' and a.port == 9 then return sysgate.deny('EACCES'):log(a.ip) end\n"
 	    "    return sysgate.allow()\n"
-	    "  end } }\n");
+	    "  end,\n"
+	    "  bind = function(c) return sysgate.deny('EADDRINUSE'):log(c.addr.family) end } }\n");
 
 /* c.addr is read from the program's memory: a connect to port 9 is
  * refused by the policy (EACCES, not the kernel's ECONNREFUSED), one to
  * another port reaches the kernel; the log carries the address. */
 static void test_connect_addr(void **state)
 {
-	const char *argv[] = { probe(), "connect", "127.0.0.1", "9", "connect", "127.0.0.1", "1", NULL };
+	const char *argv[] = { probe(), "connect", "127.0.0.1", "9", "connect", "127.0.0.1", "1",
+			       "nlbind", "0x11", NULL };
 	sgd_proc_t s;
 	run_result_t r;
 	json_object *log, *d, *a, *v;
@@ -129,6 +131,7 @@ static void test_connect_addr(void **state)
 	assert_exited(&r, 0);
 	assert_contains(r.out, "connect 127.0.0.1: EACCES");
 	assert_contains(r.out, "connect 127.0.0.1: ECONNREFUSED");
+	assert_contains(r.out, "nlbind 0x11: EADDRINUSE");
 	assert_true(log_wait(&s, "target_end", 1));
 	log = sgd_log(&s);
 	d = log_find(log, "decision", "message", "127.0.0.1");
@@ -137,6 +140,14 @@ static void test_connect_addr(void **state)
 	assert_true(json_object_object_get_ex(a, "port", &v));
 	assert_int_equal(json_object_get_int(v), 9);
 	assert_string_equal(str_field(a, "family"), "inet");
+	/* A netlink address is logged with its pid and groups. */
+	d = log_find(log, "decision", "message", "netlink");
+	assert_non_null(d);
+	assert_true(json_object_object_get_ex(d, "addr", &a));
+	assert_true(json_object_object_get_ex(a, "groups", &v));
+	assert_int_equal(json_object_get_int(v), 0x11);
+	assert_true(json_object_object_get_ex(a, "pid", &v));
+	assert_int_equal(json_object_get_int(v), 0);
 	json_object_put(log);
 	sgd_stop(&s);
 }

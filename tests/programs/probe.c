@@ -9,14 +9,17 @@
  *   write PATH       openat(AT_FDCWD, PATH, O_WRONLY|O_CREAT|O_TRUNC, 0600)
  *   mkdir PATH       mkdir(PATH, 0700)
  *   getppid          getppid()
+ *   getpid           getpid(): the pid in the probe's own pid namespace
  *   loop N           getppid() N times, prints nothing
  *   connect IP PORT  a TCP connect to IP (v4) and PORT
+ *   nlbind GROUPS    bind a NETLINK_ROUTE socket to pid 0 and the GROUPS mask
  *   sigcont          kill(getpid(), SIGCONT): harmless, for the signal decoding
  *   wait             reads one line from stdin (for a test to act meanwhile)
  *   exit N           exits with status N
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/netlink.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <fcntl.h>
@@ -65,6 +68,8 @@ int main(int argc, char **argv)
 			i++;
 		} else if (strcmp(op, "getppid") == 0) {
 			report(op, NULL, syscall(SYS_getppid));
+		} else if (strcmp(op, "getpid") == 0) {
+			report(op, NULL, syscall(SYS_getpid));
 		} else if (strcmp(op, "loop") == 0 && arg) {
 			for (long n = strtol(arg, NULL, 10); n > 0; n--)
 				syscall(SYS_getppid);
@@ -80,6 +85,14 @@ int main(int argc, char **argv)
 			report(op, arg, r);
 			close(fd);
 			i += 2;
+		} else if (strcmp(op, "nlbind") == 0 && arg) {
+			struct sockaddr_nl nl = { .nl_family = AF_NETLINK };
+			int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+
+			nl.nl_groups = (uint32_t)strtoul(arg, NULL, 0);
+			report(op, arg, syscall(SYS_bind, fd, &nl, sizeof(nl)));
+			close(fd);
+			i++;
 		} else if (strcmp(op, "sigcont") == 0) {
 			report(op, NULL, syscall(SYS_kill, getpid(), SIGCONT));
 		} else if (strcmp(op, "wait") == 0) {

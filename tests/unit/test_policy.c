@@ -318,7 +318,8 @@ static void test_call_fields(void **state)
 
 static const char flags_policy[] =
 	"local sg = sysgate\n"
-	"local names = { 'O_RDONLY', 'O_WRONLY', 'O_RDWR', 'O_CREAT', 'O_TRUNC', 'O_CLOEXEC', 'O_SYNC' }\n"
+	"local names = { 'O_RDONLY', 'O_WRONLY', 'O_RDWR', 'O_CREAT', 'O_TRUNC', 'O_CLOEXEC', 'O_SYNC',\n"
+	"  'O_LARGEFILE' }\n"
 	"local function show(c)\n"
 	"  local out = { tostring(c.flags), tostring(c.mode) }\n"
 	"  for _, n in ipairs(names) do if c.has_flag(n) then out[#out + 1] = n end end\n"
@@ -358,6 +359,21 @@ static void test_call_open_flags(void **state)
 	make_call(&c, "openat", NULL); /* flags 0: read-only */
 	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_OK);
 	assert_string_equal(v.message, "0 0 O_RDONLY");
+
+	/* What the kernel reads: an int of flags, a umode_t of mode whose
+	 * permission bits alone count, and only when the call creates. The
+	 * kernel's O_LARGEFILE, which glibc spells 0 on x86_64. */
+	make_call(&c, "openat", NULL);
+	c.args[2] = (1ULL << 32) | O_RDONLY | 0100000;
+	c.args[3] = 0644;
+	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_OK);
+	assert_string_equal(v.message, "32768 0 O_RDONLY O_LARGEFILE");
+	make_call(&c, "openat", NULL);
+	c.args[2] = (1ULL << 32) | O_WRONLY | O_CREAT;
+	c.args[3] = (1ULL << 16) | S_IFREG | 0640;
+	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_OK);
+	snprintf(want, sizeof(want), "%d 416 O_WRONLY O_CREAT", O_WRONLY | O_CREAT);
+	assert_string_equal(v.message, want);
 
 	make_call(&c, "creat", NULL); /* creat's flags are implied */
 	c.args[1] = 0600;
@@ -598,6 +614,9 @@ static void test_call_register_args(void **state)
 		{ "kill", (uint64_t)-1, 0, 0, "nil nil nil 0 -1 0 nil nil" },
 		{ "prctl", 38, 1, 0, "nil nil nil nil nil nil PR_SET_NO_NEW_PRIVS nil" },
 		{ "prctl", 12345, 0, 0, "nil nil nil nil nil nil 12345 nil" },
+		/* The kernel reads an int: high bits do not hide the option. */
+		{ "prctl", 38 | (1ull << 32), 1, 0, "nil nil nil nil nil nil PR_SET_NO_NEW_PRIVS nil" },
+		{ "socket", AF_INET | (1ull << 40), SOCK_STREAM, 0, "inet stream 0 nil nil nil nil nil" },
 		{ "ptrace", 16, 42, 0, "nil nil nil nil nil nil nil PTRACE_ATTACH" },
 		{ "ioctl", 3, 0x5401, 0, "nil nil nil nil nil nil nil 21505" },
 		{ "getuid", 0, 0, 0, "nil nil nil nil nil nil nil nil" },
@@ -708,8 +727,9 @@ static void test_call_struct_flags(void **state)
 	snprintf(want, sizeof(want), "%d 0 8 O_RDONLY O_CLOEXEC", O_RDONLY | O_CLOEXEC);
 	assert_string_equal(v.message, want);
 
+	/* clone's flags are the low 32 bits; CLONE_CLEAR_SIGHAND is clone3's. */
 	make_call(&c, "clone", &m);
-	c.args[0] = CLONE_NEWUSER | SIGCHLD;
+	c.args[0] = 0x100000000ULL | CLONE_NEWUSER | SIGCHLD;
 	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_OK);
 	snprintf(want, sizeof(want), "%d nil nil CLONE_NEWUSER", CLONE_NEWUSER | SIGCHLD);
 	assert_string_equal(v.message, want);
@@ -860,6 +880,150 @@ static void test_path_too_long(void **state)
 	assert_int_equal(v.err, ENAMETOOLONG);
 	assert_why("cannot read path argument");
 	assert_next_ok(p);
+	policy_free(p);
+}
+
+static int one_thread_ident(void *ctx, const call_t *c, call_ident_t *out)
+{
+	int r = fake_ident(ctx, c, out);
+
+	out->threads = 1;
+	return r;
+}
+
+/* sysgate.open: the verdict carries the path, flags, mode and identity
+ * the handler gave, or none of them (the call's own); its arguments are
+ * checked where they are given; it answers the open family only. */
+static void test_open_verdict(void **state)
+{
+	policy_t *p = load("return sysgate.policy { on = {\n"
+			   "  openat = function(c)\n"
+			   "    if c.path == '/own' then return sysgate.open() end\n"
+			   "    if c.path == '/str' then return sysgate.open('/x'):log(tostring(sysgate.open('/y'))) end\n"
+			   "    if c.path == '/sup' then return sysgate.open(nil, nil, nil, { as = 'supervisor' }) end\n"
+			   "    return sysgate.open('/given', 0, 420)\n"
+			   "  end,\n"
+			   "  mkdir = function(c) return sysgate.open() end,\n"
+			   "  creat = sysgate.open(),\n"
+			   "} }\n");
+	fake_mem_t m = { .path = "/own" };
+	verdict_t v;
+	call_t c;
+
+	(void)state;
+	make_call(&c, "openat", &m);
+	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_OK);
+	assert_int_equal(v.kind, VERDICT_OPEN);
+	assert_null(v.path);
+	assert_true(v.flags < 0 && v.mode < 0 && !v.as_supervisor && !v.advisory);
+	m.path = "/str";
+	make_call(&c, "openat", &m);
+	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_OK);
+	assert_int_equal(v.kind, VERDICT_OPEN);
+	assert_string_equal(v.path, "/x"); /* the returned one, not the later one */
+	assert_string_equal(v.message, "open(/y)");
+	assert_true(v.log);
+	m.path = "/sup";
+	make_call(&c, "openat", &m);
+	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_OK);
+	assert_true(v.as_supervisor);
+	m.path = "/other";
+	make_call(&c, "openat", &m);
+	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_OK);
+	assert_string_equal(v.path, "/given");
+	assert_int_equal(v.flags, 0);
+	assert_int_equal(v.mode, 0644);
+	make_call(&c, "creat", &m);
+	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_OK);
+	assert_int_equal(v.kind, VERDICT_OPEN);
+	make_call(&c, "mkdir", &m);
+	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_BADRESULT);
+	assert_why("sysgate.open answers open, openat, openat2 and creat, not mkdir");
+	policy_free(p);
+
+	/* Bad arguments raise where they are given. */
+	p = load("return sysgate.policy { on = { getuid = function(c) return sysgate.open('') end,\n"
+		 "  getgid = function(c) return sysgate.open('/a', -1) end,\n"
+		 "  getpid = function(c) return sysgate.open('/a', 0, 8^5) end,\n"
+		 "  getppid = function(c) return sysgate.open('/a', { as = 'root' }) end,\n"
+		 "  gettid = function(c) return sysgate.open('/a', { who = 1 }) end } }\n");
+	make_call(&c, "getuid", &m);
+	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_ERROR);
+	assert_why("the path must be 1..4095 bytes");
+	make_call(&c, "getgid", &m);
+	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_ERROR);
+	assert_why("are not open flags");
+	make_call(&c, "getpid", &m);
+	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_ERROR);
+	make_call(&c, "getppid", &m);
+	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_ERROR);
+	assert_why("'as' must be \"caller\" or \"supervisor\"");
+	make_call(&c, "gettid", &m);
+	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_ERROR);
+	assert_why("unknown field 'who'");
+	policy_free(p);
+	load_fails("return sysgate.policy { default = sysgate.open() }\n", 1, "default must be");
+	load_fails("return sysgate.policy { pointer_args = 'strict' }\n", 1,
+		   "pointer_args must be \"advisory\" or \"enforce\"");
+}
+
+/* pointer_args: an allow after the handler read a pointer argument is
+ * marked advisory by default; "enforce" makes it a brokered open for the
+ * open family and a deny for other calls of multi-threaded processes. An
+ * allow that read no pointer is an allow either way. */
+static void test_pointer_args(void **state)
+{
+	static const char *const src =
+		"return sysgate.policy { pointer_args = %s, on = {\n"
+		"  openat = function(c) if c.path == '/x' then return sysgate.deny() end\n"
+		"    return sysgate.allow() end,\n"
+		"  mkdir = function(c) if c.path == '/x' then return sysgate.deny() end\n"
+		"    return sysgate.allow():log('m') end,\n"
+		"  getuid = sysgate.allow() } }\n";
+	char text[1024];
+	fake_mem_t m = { .path = "/ok" };
+	policy_t *p;
+	verdict_t v;
+	call_t c;
+
+	(void)state;
+	snprintf(text, sizeof(text), src, "'advisory'");
+	p = load(text);
+	make_call(&c, "openat", &m);
+	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_OK);
+	assert_int_equal(v.kind, VERDICT_ALLOW);
+	assert_true(v.advisory);
+	make_call(&c, "getuid", &m);
+	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_OK);
+	assert_false(v.advisory);
+	policy_free(p);
+
+	snprintf(text, sizeof(text), src, "'enforce'");
+	p = load(text);
+	make_call(&c, "openat", &m);
+	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_OK);
+	assert_int_equal(v.kind, VERDICT_OPEN);
+	assert_null(v.path);
+	assert_false(v.advisory);
+	assert_non_null(strstr(v.reason, "brokered open of the checked path"));
+	make_call(&c, "mkdir", &m);
+	c.ident_fn = fake_ident; /* three threads */
+	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_OK);
+	assert_int_equal(v.kind, VERDICT_DENY);
+	assert_int_equal(v.err, EPERM);
+	assert_string_equal(v.message, "m");
+	assert_non_null(strstr(v.reason, "more than one thread"));
+	make_call(&c, "mkdir", &m);
+	c.ident_fn = one_thread_ident;
+	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_OK);
+	assert_int_equal(v.kind, VERDICT_ALLOW);
+	make_call(&c, "mkdir", &m); /* no ident_fn: the threads are unknown */
+	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_OK);
+	assert_int_equal(v.kind, VERDICT_DENY);
+	make_call(&c, "getuid", &m);
+	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_OK);
+	assert_int_equal(v.kind, VERDICT_ALLOW);
+	assert_null(v.reason);
 	policy_free(p);
 }
 
@@ -1523,6 +1687,8 @@ int main(void)
 		cmocka_unit_test(test_path_fault_caught),
 		cmocka_unit_test(test_path_too_long),
 		cmocka_unit_test(test_steady_state_no_alloc),
+		cmocka_unit_test(test_open_verdict),
+		cmocka_unit_test(test_pointer_args),
 		cmocka_unit_test(test_handler_error),
 		cmocka_unit_test(test_bad_result),
 		cmocka_unit_test(test_budget_instructions),

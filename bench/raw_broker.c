@@ -5,7 +5,8 @@
  * root, and no others:
  *
  *   open + read until EOF + close of /proc/<tid>/status, parsed for the
- *     fields broker.c reads (Uid, Gid, Groups, CapEff, Umask, NStgid, NSpid);
+ *     fields broker.c reads (Uid, Gid, Groups, CapEff, Umask, Tgid, NStgid,
+ *     NSpid);
  *   stat of /proc/<tid>/ns/user when the caller has capabilities;
  *   open of /proc/<tid>/root (O_PATH);
  *   NOTIF_ID_VALID;
@@ -140,7 +141,7 @@ static int groups(ident_t *id)
 /* /proc/<tid>/status read whole and parsed, as broker.c's read_caller. */
 static int read_caller(pid_t tid)
 {
-	unsigned long long uid, gid, eff, umask_;
+	unsigned long long uid, gid, eff, umask_, tgid;
 	char path[64];
 	size_t len = 0;
 	ssize_t n;
@@ -164,8 +165,9 @@ static int read_caller(pid_t tid)
 	caller.fsgid = (gid_t)gid;
 	caller.caps[0].effective = (uint32_t)eff;
 	caller.caps[1].effective = (uint32_t)(eff >> 32);
-	/* Read as broker.c reads them; a plain open uses neither. */
+	/* Read as broker.c reads them; a plain open uses none of them. */
 	(void)field("\nUmask:", 0, 8, &umask_);
+	(void)field("\nTgid:", 0, 10, &tgid);
 	(void)field_last("\nNStgid:");
 	(void)field_last("\nNSpid:");
 	return 0;

@@ -237,27 +237,31 @@ static void print_getppid(double ns[][MAX_REPS], int reps, const double *med, lo
 }
 
 /* The open table: each sysgated row against the raw C row doing the same
- * work (raw C rows are their own pair). */
-static void print_open(double ns[][MAX_REPS], int reps, const double *med, long calls)
+ * work (raw C rows are their own pair), as the ratio of the medians and as
+ * the median of the ratios of each repetition's two runs, which ran back
+ * to back and so share whatever else the machine was doing. */
+static void print_open(double ns[][MAX_REPS], int reps, const double *med, const double *paired,
+		       long calls)
 {
 	printf("\nopenat(AT_FDCWD, \"%s\", O_RDONLY) + close, %ld calls per run, %d "
 	       "interleaved runs per mode; ns per call\n\n",
 	       OPEN_PATH, calls, reps);
-	printf("%-34s %10s %21s %9s %12s\n", "mode", "median", "min-max", "/none", "/raw C pair");
+	printf("%-34s %10s %21s %9s %12s %9s\n", "mode", "median", "min-max", "/none", "/raw C pair",
+	       "paired");
 	for (int m = M_OPEN_NONE; m < M_COUNT; m++) {
 		print_row(m, ns[m], reps, med, M_OPEN_NONE);
 		if (modes[m].pair >= 0)
-			printf(" %12.2f\n", med[m] / med[modes[m].pair]);
+			printf(" %12.2f %9.2f\n", med[m] / med[modes[m].pair], paired[m]);
 		else if (modes[m].how == H_RAW)
-			printf(" %12.2f\n", 1.0);
+			printf(" %12.2f %9.2f\n", 1.0, 1.0);
 		else
-			printf(" %12s\n", "-");
+			printf(" %12s %9s\n", "-", "-");
 	}
 }
 
 static int run(const char *self, const char *sysgate_run, const char *sock, long calls, int reps)
 {
-	static double ns[M_COUNT][MAX_REPS], med[M_COUNT];
+	static double ns[M_COUNT][MAX_REPS], med[M_COUNT], paired[M_COUNT];
 
 	for (int r = 0; r < reps; r++) {
 		for (int m = 0; m < M_COUNT; m++) {
@@ -268,10 +272,19 @@ static int run(const char *self, const char *sysgate_run, const char *sock, long
 			}
 		}
 	}
+	for (int m = 0; m < M_COUNT; m++) {
+		double ratio[MAX_REPS];
+
+		if (modes[m].pair < 0)
+			continue;
+		for (int r = 0; r < reps; r++)
+			ratio[r] = ns[m][r] / ns[modes[m].pair][r];
+		paired[m] = median(ratio, reps);
+	}
 	for (int m = 0; m < M_COUNT; m++)
 		med[m] = median(ns[m], reps);
 	print_getppid(ns, reps, med, calls);
-	print_open(ns, reps, med, calls);
+	print_open(ns, reps, med, paired, calls);
 	return 0;
 }
 

@@ -6,7 +6,7 @@ set -euo pipefail
 pkgs=(
 	gcc libc6-dev pkg-config meson ninja-build python3
 	libseccomp-dev libuv1-dev libconfig-dev liblua5.4-dev libjson-c-dev
-	libcmocka-dev strace procps
+	libcmocka-dev libmicrohttpd-dev strace procps
 )
 
 missing=()

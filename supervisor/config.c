@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <arpa/inet.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -45,9 +46,12 @@ typedef struct loader {
 } loader_t;
 
 static const char *const top_keys[] = {
-	"socket", "socket_mode", "allow_uids", "allow_gids", "log", "fallback", "lua", "policies", NULL,
+	"socket", "socket_mode", "allow_uids", "allow_gids", "log", "log_limits", "fallback", "lua",
+	"policies", "metrics_listen", NULL,
 };
 static const char *const lua_keys[] = { "instructions", "memory", "time_ms", "memory_total", NULL };
+static const char *const log_limit_keys[] = { "target_rate", "target_burst", "global_rate",
+					      "global_burst", "report_ms", NULL };
 static const char *const policy_keys[] = { "name", "file", "fallback", NULL };
 
 static int setting_line(const config_setting_t *s)
@@ -307,6 +311,139 @@ static int load_fallback(const loader_t *ld, const config_setting_t *root)
 	if (rc < 0)
 		return rc;
 	return parse_fallback(ld, s, "", v, &ld->out->fallback);
+}
+
+/* One rate (0: unlimited) and its burst (default: LOG_DEFAULT_BURST_FACTOR
+ * seconds of the rate) of the log_limits group. */
+static int load_log_rate(const loader_t *ld, const config_setting_t *g, const char *which,
+			 uint32_t *rate, uint32_t *burst)
+{
+	char key[32], what[48];
+	long long v;
+	int rc;
+
+	snprintf(key, sizeof(key), "%s_rate", which);
+	snprintf(what, sizeof(what), "'log_limits.%s'", key);
+	if ((rc = get_int_range(ld, g, key, what, 0, 1000000, &v)) < 0)
+		return rc;
+	if (rc)
+		*rate = (uint32_t)v;
+	*burst = *rate * LOG_DEFAULT_BURST_FACTOR;
+	snprintf(key, sizeof(key), "%s_burst", which);
+	snprintf(what, sizeof(what), "'log_limits.%s'", key);
+	if ((rc = get_int_range(ld, g, key, what, 1, 100000000, &v)) < 0)
+		return rc;
+	if (rc)
+		*burst = (uint32_t)v;
+	return 0;
+}
+
+static int load_log_limits(const loader_t *ld, const config_setting_t *root)
+{
+	config_setting_t *g = config_setting_get_member(root, "log_limits");
+	log_limits_t *l = &ld->out->log_limits;
+	long long v;
+	int rc;
+
+	l->target_rate = LOG_DEFAULT_TARGET_RATE;
+	l->global_rate = LOG_DEFAULT_GLOBAL_RATE;
+	l->target_burst = l->target_rate * LOG_DEFAULT_BURST_FACTOR;
+	l->global_burst = l->global_rate * LOG_DEFAULT_BURST_FACTOR;
+	l->report_ms = LOG_DEFAULT_REPORT_MS;
+	if (!g)
+		return 0;
+	if (!config_setting_is_group(g))
+		return fail(ld, g, -EINVAL, "'log_limits' must be a group");
+	if ((rc = check_keys(ld, g, log_limit_keys, "log_limits: ")) < 0 ||
+	    (rc = load_log_rate(ld, g, "target", &l->target_rate, &l->target_burst)) < 0 ||
+	    (rc = load_log_rate(ld, g, "global", &l->global_rate, &l->global_burst)) < 0)
+		return rc;
+	if ((rc = get_int_range(ld, g, "report_ms", "'log_limits.report_ms'", 100, 3600000, &v)) < 0)
+		return rc;
+	if (rc)
+		l->report_ms = (uint32_t)v;
+	return 0;
+}
+
+/* "A.B.C.D:PORT" or "[V6]:PORT" into out, the port (0..65535) into
+ * *port; false when the text is neither. */
+static bool parse_hostport(const char *text, struct sockaddr_storage *out, socklen_t *len,
+			   unsigned long *port)
+{
+	const char *colon = strrchr(text, ':');
+	bool v6 = text[0] == '[';
+	char host[64], *end;
+	size_t hlen;
+
+	if (!colon || !colon[1] || colon[1] < '0' || colon[1] > '9')
+		return false;
+	hlen = (size_t)(colon - text);
+	if (v6 && (hlen < 3 || text[hlen - 1] != ']'))
+		return false;
+	if (v6)
+		text++, hlen -= 2;
+	if (hlen == 0 || hlen >= sizeof(host))
+		return false;
+	memcpy(host, text, hlen);
+	host[hlen] = '\0';
+	errno = 0;
+	*port = strtoul(colon + 1, &end, 10);
+	if (errno || *end || *port > 65535)
+		return false;
+	memset(out, 0, sizeof(*out));
+	if (v6) {
+		struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)out;
+
+		a6->sin6_family = AF_INET6;
+		a6->sin6_port = htons((uint16_t)*port);
+		*len = sizeof(*a6);
+		return inet_pton(AF_INET6, host, &a6->sin6_addr) == 1;
+	}
+	struct sockaddr_in *a4 = (struct sockaddr_in *)out;
+
+	a4->sin_family = AF_INET;
+	a4->sin_port = htons((uint16_t)*port);
+	*len = sizeof(*a4);
+	return inet_pton(AF_INET, host, &a4->sin_addr) == 1;
+}
+
+static bool is_loopback(const struct sockaddr_storage *ss)
+{
+	if (ss->ss_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr) >> 24) == 127;
+	return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)ss)->sin6_addr);
+}
+
+/*
+ * The metrics endpoint answers anyone who can connect, without
+ * authentication, and tells which policies run and what they decide: it
+ * listens on a loopback address only. A host that scrapes from elsewhere
+ * puts a proxy with authentication in front of it.
+ */
+static int load_metrics(const loader_t *ld, const config_setting_t *root)
+{
+	config_setting_t *s = NULL;
+	const char *v = NULL;
+	sg_config_t *c = ld->out;
+	unsigned long port;
+	int rc = get_string(ld, root, "metrics_listen", "'metrics_listen'", &v, &s);
+
+	if (rc <= 0)
+		return rc;
+	if (strlen(v) >= sizeof(c->metrics_listen) ||
+	    !parse_hostport(v, &c->metrics_addr, &c->metrics_addrlen, &port))
+		return fail(ld, s, -EINVAL,
+			    "'metrics_listen' must be an address and a port such as "
+			    "\"127.0.0.1:9469\" or \"[::1]:9469\", not '%s'", v);
+	if (port == 0)
+		return fail(ld, s, -EINVAL, "'metrics_listen': the port must be between 1 and 65535");
+	if (!is_loopback(&c->metrics_addr))
+		return fail(ld, s, -EINVAL,
+			    "'metrics_listen': '%s' is not a loopback address; the endpoint has no "
+			    "authentication, so it listens on 127.0.0.0/8 or [::1] only", v);
+	snprintf(c->metrics_listen, sizeof(c->metrics_listen), "%s", v);
+	c->metrics_line = setting_line(s);
+	return 0;
 }
 
 static int load_lua(const loader_t *ld, const config_setting_t *root)
@@ -685,8 +822,10 @@ static int load_root(const loader_t *ld, const config_setting_t *root)
 	    (rc = load_ids(ld, root, "allow_gids", ld->out->allow_gids,
 			   &ld->out->n_allow_gids, false)) < 0 ||
 	    (rc = load_log(ld, root)) < 0 ||
+	    (rc = load_log_limits(ld, root)) < 0 ||
 	    (rc = load_fallback(ld, root)) < 0 ||
-	    (rc = load_lua(ld, root)) < 0)
+	    (rc = load_lua(ld, root)) < 0 ||
+	    (rc = load_metrics(ld, root)) < 0)
 		return rc;
 	return load_policies(ld, root);
 }

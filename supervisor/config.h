@@ -9,6 +9,7 @@
  *   fallback = "deny:EPERM";
  *   lua = { instructions = 1000000; memory = 8388608; time_ms = 100; memory_total = 67108864; };
  *   policies = ( { name = "demo"; file = "policies/demo.lua"; fallback = "kill"; } );
+ *   metrics_listen = "127.0.0.1:9469";   # optional: no endpoint when absent
  *
  * Policy files and the log path are relative to the directory of the
  * config file. Unknown keys, wrong types and bad values are errors that
@@ -21,6 +22,8 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/un.h>
 
@@ -39,6 +42,21 @@ typedef struct config_policy {
 	verdict_t fallback;  /* the policy's own, or the global one */
 } config_policy_t;
 
+/* Budgets of the log's per-call events (decision, error) and refused
+ * handshakes: rate per second (0: unlimited) and burst, per target and
+ * for the whole supervisor; what does not fit is counted and reported
+ * every report_ms in a `suppressed` event. */
+typedef struct log_limits {
+	uint32_t target_rate, target_burst;
+	uint32_t global_rate, global_burst;
+	uint32_t report_ms;
+} log_limits_t;
+
+#define LOG_DEFAULT_TARGET_RATE 200u
+#define LOG_DEFAULT_GLOBAL_RATE 2000u
+#define LOG_DEFAULT_BURST_FACTOR 10u /* burst = 10 s of rate unless given */
+#define LOG_DEFAULT_REPORT_MS 10000u
+
 typedef struct config {
 	char path[PATH_MAX];
 	char socket[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -48,10 +66,17 @@ typedef struct config {
 	gid_t allow_gids[CONFIG_MAX_IDS];
 	size_t n_allow_gids;
 	char log[PATH_MAX]; /* "-" for stdout, else resolved path */
+	log_limits_t log_limits;
 	verdict_t fallback;
 	policy_limits_t limits;
 	config_policy_t *policies;
 	size_t npolicies;
+	/* metrics_listen: the loopback address of the metrics endpoint, as
+	 * written and parsed; metrics_addrlen is 0 when there is none. */
+	char metrics_listen[64];
+	struct sockaddr_storage metrics_addr;
+	socklen_t metrics_addrlen;
+	int metrics_line; /* where the key stands, for errors at start-up */
 } sg_config_t;
 
 /* Loads path into *out (zeroed first). 0 or a negative errno with err set. */

@@ -20,12 +20,67 @@
 #include "log.h"
 #include "names.h"
 #include "target.h"
+#include "tokens.h"
 
 #define LOG_FINISH_MS 100 /* to finish a line a stalled reader cut in two */
 
 static int log_fd = -1;
 static bool log_owned;
-static uint64_t log_failures;
+/* Atomic, like the budget's counts: the metrics endpoint reads them from
+ * its own thread while the loop thread writes them. */
+static _Atomic uint64_t log_failures;
+
+/*
+ * The log's budgets (M5: audit volume stays bounded). Per-call events
+ * (decision, error) take a token of their target's bucket and one of the
+ * global bucket; refused handshakes take a global one. An event without a
+ * token is not built at all, only counted, and the counts are reported
+ * every report_ms in `suppressed` events and in target_end.
+ */
+static struct {
+	log_limits_t lim;
+	tokens_t global;
+	uint64_t untargeted; /* suppressed refused handshakes since the last report */
+	_Atomic uint64_t events, bytes, suppressed;
+} budget = { .lim = { 0, 1, 0, 1, LOG_DEFAULT_REPORT_MS } };
+
+void log_set_limits(const log_limits_t *l)
+{
+	budget.lim = *l;
+	tokens_init(&budget.global, l->global_rate, l->global_burst, sgd_now_ns());
+}
+
+void log_stats(uint64_t *events, uint64_t *bytes, uint64_t *suppressed)
+{
+	*events = budget.events;
+	*bytes = budget.bytes;
+	*suppressed = budget.suppressed;
+}
+
+/* Whether an event of t (NULL: of no target) may be written now. */
+static bool budget_take(target_t *t)
+{
+	uint64_t now = sgd_now_ns();
+	bool ok = true;
+
+	if (t && budget.lim.target_rate > 0) {
+		if (t->log_tokens.burst == 0)
+			tokens_init(&t->log_tokens, budget.lim.target_rate, budget.lim.target_burst, now);
+		ok = tokens_take(&t->log_tokens, now);
+	}
+	if (ok && budget.lim.global_rate > 0)
+		ok = tokens_take(&budget.global, now);
+	if (ok)
+		return true;
+	budget.suppressed++;
+	if (t) {
+		t->log_suppressed++;
+		t->log_suppressed_since++;
+	} else {
+		budget.untargeted++;
+	}
+	return false;
+}
 
 /*
  * A pipe or socket whose reader stalls would block the loop in write(2),
@@ -133,6 +188,8 @@ static void event_emit(json_object *o)
 	}
 	memcpy(line, s, len);
 	line[len++] = '\n';
+	budget.events++;
+	budget.bytes += len;
 	while (off < len) {
 		ssize_t n = write(log_fd, line + off, len - off);
 
@@ -174,8 +231,11 @@ void log_supervisor(const char *event, const char *fmt, ...)
 
 void log_refused(pid_t pid, uid_t uid, gid_t gid, const char *policy, const char *reason)
 {
-	json_object *o = event_new("handshake_refused");
+	json_object *o;
 
+	if (!budget_take(NULL))
+		return;
+	o = event_new("handshake_refused");
 	if (!o)
 		return;
 	put_int(o, "pid", pid);
@@ -219,9 +279,16 @@ void log_target_start(const target_t *t)
 	event_emit(o);
 }
 
+static void report_one(const target_t *t, uint64_t n);
+
 void log_target_end(const target_t *t, const char *reason, bool status_known, int status)
 {
-	json_object *o = event_new("target_end");
+	json_object *o;
+
+	/* The last interval's count, before the target is gone. */
+	if (t->log_suppressed_since)
+		report_one(t, t->log_suppressed_since);
+	o = event_new("target_end");
 
 	if (!o)
 		return;
@@ -243,6 +310,7 @@ void log_target_end(const target_t *t, const char *reason, bool status_known, in
 	json_object_object_add(o, "errors", json_object_new_uint64(t->errors));
 	json_object_object_add(o, "brokered", json_object_new_uint64(t->brokered));
 	json_object_object_add(o, "advisory", json_object_new_uint64(t->advisory));
+	json_object_object_add(o, "suppressed", json_object_new_uint64(t->log_suppressed));
 	put_int(o, "duration_ns", (int64_t)(sgd_now_ns() - t->started_ns));
 	event_emit(o);
 }
@@ -336,11 +404,14 @@ static void put_verdict(json_object *o, const verdict_t *v)
 		put_str(o, "message", v->message);
 }
 
-void log_decision(const target_t *t, call_t *c, const log_proc_t *proc, const verdict_t *v,
+void log_decision(target_t *t, call_t *c, const log_proc_t *proc, const verdict_t *v,
 		  uint64_t latency_ns, bool fallback)
 {
-	json_object *o = event_new("decision");
+	json_object *o;
 
+	if (!budget_take(t))
+		return;
+	o = event_new("decision");
 	if (!o)
 		return;
 	put_call(o, t, c, proc);
@@ -351,11 +422,14 @@ void log_decision(const target_t *t, call_t *c, const log_proc_t *proc, const ve
 	event_emit(o);
 }
 
-void log_error(const target_t *t, call_t *c, const log_proc_t *proc, const verdict_t *v,
+void log_error(target_t *t, call_t *c, const log_proc_t *proc, const verdict_t *v,
 	       const char *message)
 {
-	json_object *o = event_new("error");
+	json_object *o;
 
+	if (!budget_take(t))
+		return;
+	o = event_new("error");
 	if (!o)
 		return;
 	put_call(o, t, c, proc);
@@ -394,4 +468,33 @@ void log_proc_read(pid_t tid, pid_t tgid, log_proc_t *out)
 	snprintf(path, sizeof(path), "/proc/%d/exe", (int)(tgid > 0 ? tgid : tid));
 	n = readlink(path, out->exe, sizeof(out->exe) - 1);
 	out->exe[n > 0 ? n : 0] = '\0';
+}
+
+static void report_one(const target_t *t, uint64_t n)
+{
+	json_object *o = event_new("suppressed");
+
+	if (!o)
+		return;
+	if (t)
+		put_target(o, t);
+	else
+		put_str(o, "what", "handshake_refused");
+	json_object_object_add(o, "events", json_object_new_uint64(n));
+	put_int(o, "interval_ms", budget.lim.report_ms);
+	event_emit(o);
+}
+
+void log_report_suppressed(sgd_t *d)
+{
+	for (target_t *t = d->targets; t; t = t->next) {
+		if (t->log_suppressed_since) {
+			report_one(t, t->log_suppressed_since);
+			t->log_suppressed_since = 0;
+		}
+	}
+	if (budget.untargeted) {
+		report_one(NULL, budget.untargeted);
+		budget.untargeted = 0;
+	}
 }

@@ -13,10 +13,12 @@
 #include <sys/types.h>
 
 #include "call.h"
+#include "config.h"
 #include "error.h"
 #include "verdict.h"
 
 typedef struct target target_t;
+typedef struct sgd sgd_t;
 
 /* Process details read before the answer is sent (the task may be gone
  * after it), for logged calls only. */
@@ -31,6 +33,16 @@ void log_close(void);
 /* Lines that could not be written (a full pipe, a failing disk). */
 uint64_t log_write_failures(void);
 
+/* The budgets of per-call events and refused handshakes (config.h). */
+void log_set_limits(const log_limits_t *l);
+/* Events written, their bytes, and events suppressed by the budgets,
+ * since start. Safe to call from another thread than the loop's (the
+ * metrics endpoint's). */
+void log_stats(uint64_t *events, uint64_t *bytes, uint64_t *suppressed);
+/* Writes a `suppressed` event for each target (and for refused
+ * handshakes) that had events suppressed since the last report. */
+void log_report_suppressed(sgd_t *d);
+
 void log_proc_read(pid_t tid, pid_t tgid, log_proc_t *out);
 
 void log_supervisor(const char *event, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -39,12 +51,12 @@ void log_target_start(const target_t *t);
 void log_target_end(const target_t *t, const char *reason, bool status_known, int status);
 
 /* A decision. fallback_reason is NULL for a handler's own verdict. */
-void log_decision(const target_t *t, call_t *c, const log_proc_t *proc, const verdict_t *v,
+void log_decision(target_t *t, call_t *c, const log_proc_t *proc, const verdict_t *v,
 		  uint64_t latency_ns, bool fallback);
 
 /* An error on a call: a handler that failed, an unreadable argument, a
  * call of an unknown arch. v is the verdict that was sent instead. */
-void log_error(const target_t *t, call_t *c, const log_proc_t *proc, const verdict_t *v,
+void log_error(target_t *t, call_t *c, const log_proc_t *proc, const verdict_t *v,
 	       const char *message);
 
 #endif

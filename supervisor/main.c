@@ -15,6 +15,7 @@
 #include "broker.h"
 #include "config.h"
 #include "log.h"
+#include "metrics.h"
 #include "names.h"
 #include "policy.h"
 #include "sgd.h"
@@ -96,6 +97,8 @@ static void stop(sgd_t *d, int signum)
 		       (unsigned long long)log_write_failures());
 	accept_stop(d);
 	target_close_all(d);
+	log_report_suppressed(d);
+	uv_close((uv_handle_t *)&d->log_report, NULL);
 	uv_close((uv_handle_t *)&d->sigterm, NULL);
 	uv_close((uv_handle_t *)&d->sigint, NULL);
 }
@@ -103,6 +106,11 @@ static void stop(sgd_t *d, int signum)
 static void signal_cb(uv_signal_t *h, int signum)
 {
 	stop(h->data, signum);
+}
+
+static void log_report_cb(uv_timer_t *h)
+{
+	log_report_suppressed(h->data);
 }
 
 static int serve(sgd_t *d)
@@ -127,18 +135,31 @@ static int serve(sgd_t *d)
 		fprintf(stderr, "sysgated: cannot start the receive watchdog: %s\n", strerror(-r));
 		return r;
 	}
+	/* Before the socket: a port taken by someone else stops the start
+	 * before any program is accepted. */
+	r = metrics_start(d->cfg, &err);
+	if (r < 0) {
+		print_error(&err);
+		return r;
+	}
 	r = accept_start(d, &err);
 	if (r < 0) {
 		print_error(&err);
 		return r;
 	}
+	uv_timer_init(d->loop, &d->log_report);
+	d->log_report.data = d;
+	uv_timer_start(&d->log_report, log_report_cb, d->cfg->log_limits.report_ms,
+		       d->cfg->log_limits.report_ms);
 	uv_signal_init(d->loop, &d->sigterm);
 	uv_signal_init(d->loop, &d->sigint);
 	d->sigterm.data = d->sigint.data = d;
 	uv_signal_start(&d->sigterm, signal_cb, SIGTERM);
 	uv_signal_start(&d->sigint, signal_cb, SIGINT);
-	log_supervisor("supervisor_start", "sysgated %s listening on %s with %zu polic%s",
-		       SYSGATE_VERSION, d->cfg->socket, d->npolicies, d->npolicies == 1 ? "y" : "ies");
+	log_supervisor("supervisor_start", "sysgated %s listening on %s with %zu polic%s%s%s%s",
+		       SYSGATE_VERSION, d->cfg->socket, d->npolicies, d->npolicies == 1 ? "y" : "ies",
+		       d->cfg->metrics_addrlen ? "; metrics at http://" : "", d->cfg->metrics_listen,
+		       d->cfg->metrics_addrlen ? "/metrics" : "");
 	uv_run(d->loop, UV_RUN_DEFAULT);
 	return 0;
 }
@@ -192,12 +213,14 @@ int main(int argc, char **argv)
 	if (r == 0 && check) {
 		printf("%s: ok, %zu polic%s\n", path, d->npolicies, d->npolicies == 1 ? "y" : "ies");
 	} else if (r == 0) {
+		log_set_limits(&cfg.log_limits);
 		r = log_open(cfg.log, &err);
 		if (r < 0)
 			print_error(&err);
 		else {
 			d->loop = uv_default_loop();
 			r = serve(d);
+			metrics_stop();
 			uv_loop_close(d->loop);
 			log_close();
 		}

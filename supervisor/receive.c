@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "names.h"
 #include "respond.h"
 #include "target.h"
@@ -341,6 +342,7 @@ static void handle(target_t *t, const struct seccomp_notif *req, uint64_t t0)
 	}
 	if (r == -ENOENT)
 		v.reason = "the call was gone before the answer (its task was killed or interrupted)";
+	metrics_decided(t, c, &v, error != NULL, fallback, r, t0);
 	t->decisions++;
 	if (v.advisory)
 		t->advisory++;
@@ -450,6 +452,7 @@ static int receive_one(target_t *t)
 		return r;
 	t0 = sgd_now_ns();
 	t->notifications++;
+	metrics_received(t);
 	handle(t, d->req, t0);
 	return 0;
 }

@@ -51,6 +51,7 @@ typedef struct sgd {
 	uv_timer_t accept_retry; /* resumes accepting after EMFILE */
 	bool listening;
 	uv_signal_t sigterm, sigint;
+	uv_timer_t log_report; /* reports suppressed log events */
 	bool stopping;
 
 	conn_t *conns;

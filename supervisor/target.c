@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "metrics.h"
 #include "target.h"
 
 /* PIDFD_GET_INFO with the exit status (kernel 6.15). Defined here because
@@ -227,6 +228,7 @@ int target_add(sgd_t *d, int listener, int pidfd, pid_t pid, uid_t uid, size_t p
 	d->targets = t;
 	d->ntargets++;
 	*out = t;
+	metrics_target_started(t);
 	log_target_start(t);
 	return 0;
 }
@@ -253,6 +255,7 @@ void target_close(target_t *t, const char *reason)
 	if (t->next)
 		t->next->prev = t->prev;
 	d->ntargets--;
+	metrics_target_closed(t, reason);
 
 	if (strcmp(reason, "exited") != 0 || !target_wait_exit(t))
 		target_end(t, reason);

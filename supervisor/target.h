@@ -14,6 +14,7 @@
 #include "config.h"
 #include "policy.h"
 #include "sgd.h"
+#include "tokens.h"
 
 struct target {
 	sgd_t *d;
@@ -38,6 +39,10 @@ struct target {
 	uint64_t notifications, decisions, denied, errors, gone;
 	uint64_t advisory; /* allows sent after a pointer read, unchecked (pointer_args) */
 	uint64_t brokered; /* calls answered by a brokered open (or its failure) */
+
+	/* The log budget of this target (log.c). */
+	tokens_t log_tokens;
+	uint64_t log_suppressed, log_suppressed_since;
 
 	target_t *prev, *next;
 };

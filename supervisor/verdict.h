@@ -46,6 +46,15 @@ typedef struct verdict {
 	 * "enforce" turned it into another), or how an OPEN failed. Static
 	 * text or NULL. */
 	const char *reason;
+
+	/* Rate limits: the verdict is a limit's `over` one (limited), or the
+	 * answer waits throttle_ns before it is sent. */
+	bool limited;
+	uint64_t throttle_ns;
+	/* Audit mode: what the handler decided (DENY, KILL, EMULATE, OPEN),
+	 * sent as an allow instead; VERDICT_NONE otherwise. */
+	verdict_kind_t would;
+	int would_err;
 } verdict_t;
 
 /* 0 when v can be sent as it is, -EINVAL otherwise. */

@@ -73,6 +73,145 @@ static void test_deny_openat(void **state)
 	sgd_stop(&s);
 }
 
+/* Sums "key" over the log's events ev of policy. */
+static int64_t log_sum(json_object *log, const char *ev, const char *key)
+{
+	int64_t sum = 0;
+
+	for (size_t i = 0; i < json_object_array_length(log); i++) {
+		json_object *e = json_object_array_get_idx(log, i), *v;
+
+		if (strcmp(str_field(e, "event"), ev) == 0 && json_object_object_get_ex(e, key, &v))
+			sum += json_object_get_int64(v);
+	}
+	return sum;
+}
+
+/* The log's budgets: each target gets its own burst of decision events,
+ * the rest are counted, reported in `suppressed` events and in
+ * target_end, and nothing is lost from the accounting: logged plus
+ * suppressed is every denied call. A global budget holds across targets. */
+static void test_log_budget(void **state)
+{
+	const char *argv[43] = { probe() };
+	sgd_proc_t s;
+	run_result_t r;
+	json_object *log;
+	int64_t logged, suppressed;
+
+	for (int i = 0; i < 20; i++) {
+		argv[1 + 2 * i] = "open";
+		argv[2 + 2 * i] = "/etc/hostname";
+	}
+	START(&s, deny, "log_limits = { target_rate = 1; target_burst = 5; global_rate = 0;\n"
+			"  report_ms = 100; };\n");
+	run_under(&s, "deny", argv, &r);
+	assert_exited(&r, 0);
+	run_under(&s, "deny", argv, &r);
+	assert_exited(&r, 0);
+	assert_true(log_wait(&s, "target_end", 2));
+	log = sgd_log(&s);
+	logged = (int64_t)log_count(log, "decision", "policy", "deny");
+	suppressed = log_sum(log, "target_end", "suppressed");
+	/* 5 a target, and a token a second while it runs. */
+	assert_true(logged >= 10 && logged <= 14);
+	assert_int_equal(logged + suppressed, 40);
+	assert_int_equal(log_sum(log, "suppressed", "events"), suppressed);
+	json_object_put(log);
+	sgd_stop(&s);
+
+	START(&s, deny, "log_limits = { target_rate = 0; global_rate = 1; global_burst = 3; };\n");
+	run_under(&s, "deny", argv, &r);
+	run_under(&s, "deny", argv, &r);
+	assert_true(log_wait(&s, "target_end", 2));
+	log = sgd_log(&s);
+	logged = (int64_t)log_count(log, "decision", "policy", "deny");
+	assert_true(logged >= 3 && logged <= 6);
+	assert_int_equal(logged + log_sum(log, "target_end", "suppressed"), 40);
+	json_object_put(log);
+	sgd_stop(&s);
+}
+
+POLICY(steady, "return sysgate.policy { name = 'steady', on = {\n"
+	       "  getppid = function(c)\n"
+	       "    if c.syscall ~= 'getppid' or c.pid <= 0 then return sysgate.deny() end\n"
+	       "    return sysgate.allow()\n"
+	       "  end } }\n");
+
+/* Reads one line of fd (the probe's report of its getppid). */
+static void read_line(int fd, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	while (off + 1 < len && read(fd, buf + off, 1) == 1 && buf[off] != '\n')
+		off++;
+	buf[off] = '\0';
+}
+
+/* sysgated's allocations so far, as the preloaded counter reports them. */
+static unsigned long alloc_count(pid_t pid, const char *file)
+{
+	char buf[64] = "";
+
+	unlink(file);
+	assert_int_equal(kill(pid, SIGUSR2), 0);
+	for (int i = 0; i < 500; i++) {
+		FILE *f = fopen(file, "r");
+
+		if (f) {
+			size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+
+			fclose(f);
+			buf[n] = '\0';
+			if (n > 0)
+				return strtoul(buf, NULL, 10);
+		}
+		usleep(10000);
+	}
+	fail_msg("no allocation count from sysgated");
+	return 0;
+}
+
+/* The notified path allocates nothing in steady state: sysgated, with an
+ * allocation counter preloaded, answers 10,000 calls of a handler that
+ * reads the call object and allows, and its count does not move. (Not in
+ * the sanitizer build, whose runtimes own the allocator.) */
+static void test_no_alloc_steady_state(void **state)
+{
+	const char *argv[] = { probe(), "loop", "100", "getppid", "wait", "loop", "10000", "getppid",
+			       "wait", NULL };
+	char file[64], line[128];
+	unsigned long before, after;
+	sgd_proc_t s;
+	int in, out, status;
+	pid_t pid;
+
+	if (strcmp(getenv("SANITIZED") ? getenv("SANITIZED") : "0", "1") == 0)
+		skip();
+	snprintf(file, sizeof(file), "/tmp/sysgate-allocs.%d", (int)getpid());
+	setenv("LD_PRELOAD", env_path("ALLOCCOUNT"), 1);
+	setenv("ALLOC_COUNT_FILE", file, 1);
+	START(&s, steady, NULL);
+	unsetenv("LD_PRELOAD");
+	unsetenv("ALLOC_COUNT_FILE");
+	pid = run_under_async(&s, "steady", argv, &in, &out);
+	read_line(out, line, sizeof(line));
+	assert_non_null(strstr(line, "getppid: ok"));
+	before = alloc_count(s.pid, file);
+	assert_true(before > 0); /* the counter works: start-up allocates */
+	assert_int_equal(write(in, "\n", 1), 1);
+	read_line(out, line, sizeof(line));
+	assert_non_null(strstr(line, "getppid: ok"));
+	after = alloc_count(s.pid, file);
+	assert_int_equal(after - before, 0);
+	assert_int_equal(write(in, "\n", 1), 1);
+	close(in);
+	close(out);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	unlink(file);
+	sgd_stop(&s);
+}
+
 POLICY(noWrite, "return sysgate.policy { name = 'noWrite', on = {\n"
 		"  openat = function(c)\n"
 		"    if not c.has_flag('O_RDONLY') or c.has_flag('O_CREAT') then\n"
@@ -925,6 +1064,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_deny_openat, sgd_teardown),
+		cmocka_unit_test_teardown(test_log_budget, sgd_teardown),
+		cmocka_unit_test_teardown(test_no_alloc_steady_state, sgd_teardown),
 		cmocka_unit_test_teardown(test_open_flags, sgd_teardown),
 		cmocka_unit_test_teardown(test_connect_addr, sgd_teardown),
 		cmocka_unit_test_teardown(test_identity, sgd_teardown),

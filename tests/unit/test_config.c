@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -232,6 +233,36 @@ static void test_lua_memory_raises_default_total(void **state)
 	assert_int_equal(c.limits.memory, 134217728);
 	assert_int_equal(c.limits.memory_total, 134217728);
 	config_free(&c);
+}
+
+/* log_limits: defaults bound the log; a rate alone brings its burst;
+ * 0 is unlimited; bad values and keys name their line. */
+static void test_log_limits(void **state)
+{
+	sg_config_t c;
+
+	expect_ok(state, POLICY_DEMO, &c);
+	assert_int_equal(c.log_limits.target_rate, LOG_DEFAULT_TARGET_RATE);
+	assert_int_equal(c.log_limits.target_burst, LOG_DEFAULT_TARGET_RATE * LOG_DEFAULT_BURST_FACTOR);
+	assert_int_equal(c.log_limits.global_rate, LOG_DEFAULT_GLOBAL_RATE);
+	assert_int_equal(c.log_limits.report_ms, LOG_DEFAULT_REPORT_MS);
+	config_free(&c);
+	expect_ok(state, "log_limits = { target_rate = 5; global_rate = 0; global_burst = 7;\n"
+			 "  report_ms = 250; };\n" POLICY_DEMO, &c);
+	assert_int_equal(c.log_limits.target_rate, 5);
+	assert_int_equal(c.log_limits.target_burst, 50);
+	assert_int_equal(c.log_limits.global_rate, 0);
+	assert_int_equal(c.log_limits.global_burst, 7);
+	assert_int_equal(c.log_limits.report_ms, 250);
+	config_free(&c);
+	expect_fail(state, "log_limits = {\n  target_rate = -1;\n};\n" POLICY_DEMO, -EINVAL, 2,
+		    "'log_limits.target_rate' must be between 0 and 1000000");
+	expect_fail(state, "log_limits = {\n  global_burst = 0;\n};\n" POLICY_DEMO, -EINVAL, 2,
+		    "'log_limits.global_burst' must be between 1");
+	expect_fail(state, "log_limits = { report_ms = 5; };\n" POLICY_DEMO, -EINVAL, 1,
+		    "'log_limits.report_ms' must be between 100");
+	expect_fail(state, "log_limits = {\n rate = 5; };\n" POLICY_DEMO, -EINVAL, 2, "rate");
+	expect_fail(state, "log_limits = 5;\n" POLICY_DEMO, -EINVAL, 1, "'log_limits' must be a group");
 }
 
 /* A config named by a relative path: path kept as given, directory resolved. */
@@ -493,6 +524,66 @@ TYPE_CASE(test_socket_mode_others_exec, "socket_mode = \"601\";\n" POLICY_DEMO, 
 	  "'socket_mode' gives access to others")
 TYPE_CASE(test_socket_empty, "socket = \"\";\n" POLICY_DEMO, 1, "'socket' must not be empty")
 TYPE_CASE(test_log_empty, "log = \"\";\n" POLICY_DEMO, 1, "'log' must not be empty")
+
+/* metrics_listen: a loopback address and port, or nothing at all. */
+static void test_metrics_listen_v4(void **state)
+{
+	sg_config_t c;
+	const struct sockaddr_in *a;
+
+	expect_ok(state, "metrics_listen = \"127.0.0.1:9469\";\n" POLICY_DEMO, &c);
+	assert_string_equal(c.metrics_listen, "127.0.0.1:9469");
+	assert_int_equal(c.metrics_addrlen, sizeof(struct sockaddr_in));
+	a = (const struct sockaddr_in *)&c.metrics_addr;
+	assert_int_equal(a->sin_family, AF_INET);
+	assert_int_equal(ntohs(a->sin_port), 9469);
+	assert_int_equal(ntohl(a->sin_addr.s_addr), 0x7f000001);
+	assert_int_equal(c.metrics_line, 1);
+	config_free(&c);
+}
+
+static void test_metrics_listen_v6(void **state)
+{
+	sg_config_t c;
+	const struct sockaddr_in6 *a;
+
+	expect_ok(state, "metrics_listen = \"[::1]:65535\";\n" POLICY_DEMO, &c);
+	assert_int_equal(c.metrics_addrlen, sizeof(struct sockaddr_in6));
+	a = (const struct sockaddr_in6 *)&c.metrics_addr;
+	assert_int_equal(a->sin6_family, AF_INET6);
+	assert_int_equal(ntohs(a->sin6_port), 65535);
+	assert_true(IN6_IS_ADDR_LOOPBACK(&a->sin6_addr));
+	config_free(&c);
+}
+
+static void test_metrics_listen_absent(void **state)
+{
+	sg_config_t c;
+
+	expect_ok(state, POLICY_DEMO, &c);
+	assert_int_equal(c.metrics_addrlen, 0);
+	assert_string_equal(c.metrics_listen, "");
+	config_free(&c);
+}
+
+TYPE_CASE(test_metrics_listen_type, "metrics_listen = 9469;\n" POLICY_DEMO, 1,
+	  "'metrics_listen' must be a string")
+TYPE_CASE(test_metrics_listen_public, "allow_uids = [ 0 ];\nmetrics_listen = \"0.0.0.0:9469\";\n"
+	  POLICY_DEMO, 2, "'0.0.0.0:9469' is not a loopback address")
+TYPE_CASE(test_metrics_listen_public_v6, "metrics_listen = \"[::]:9469\";\n" POLICY_DEMO, 1,
+	  "is not a loopback address")
+TYPE_CASE(test_metrics_listen_hostname, "metrics_listen = \"localhost:9469\";\n" POLICY_DEMO, 1,
+	  "must be an address and a port")
+TYPE_CASE(test_metrics_listen_no_port, "metrics_listen = \"127.0.0.1\";\n" POLICY_DEMO, 1,
+	  "must be an address and a port")
+TYPE_CASE(test_metrics_listen_v6_unbracketed, "metrics_listen = \"::1:9469\";\n" POLICY_DEMO, 1,
+	  "must be an address and a port")
+TYPE_CASE(test_metrics_listen_port_big, "metrics_listen = \"127.0.0.1:65536\";\n" POLICY_DEMO, 1,
+	  "must be an address and a port")
+TYPE_CASE(test_metrics_listen_port_zero, "metrics_listen = \"127.0.0.1:0\";\n" POLICY_DEMO, 1,
+	  "the port must be between 1 and 65535")
+TYPE_CASE(test_metrics_listen_port_junk, "metrics_listen = \"127.0.0.1:94x\";\n" POLICY_DEMO, 1,
+	  "must be an address and a port")
 
 static void test_socket_path_too_long(void **state)
 {
@@ -781,6 +872,7 @@ int main(void)
 		T(test_defaults),
 		T(test_empty_id_lists),
 		T(test_lua_memory_raises_default_total),
+		T(test_log_limits),
 		T(test_relative_config_path),
 		T(test_absolute_paths_kept),
 		T(test_socket_path_longest),
@@ -825,6 +917,18 @@ int main(void)
 		T(test_socket_mode_others_exec),
 		T(test_socket_empty),
 		T(test_log_empty),
+		T(test_metrics_listen_v4),
+		T(test_metrics_listen_v6),
+		T(test_metrics_listen_absent),
+		T(test_metrics_listen_type),
+		T(test_metrics_listen_public),
+		T(test_metrics_listen_public_v6),
+		T(test_metrics_listen_hostname),
+		T(test_metrics_listen_no_port),
+		T(test_metrics_listen_v6_unbracketed),
+		T(test_metrics_listen_port_big),
+		T(test_metrics_listen_port_zero),
+		T(test_metrics_listen_port_junk),
 		T(test_socket_path_too_long),
 		T(test_socket_relative_too_long),
 		T(test_uid_negative),

@@ -1,0 +1,150 @@
+/*
+ * The metrics endpoint: GET /metrics on the configured loopback address,
+ * answered by libmicrohttpd from a thread of its own with the registry's
+ * text exposition (metrics.c). The HTTP parsing is libmicrohttpd's; this
+ * file opens the listening socket (so a failure says why, with errno),
+ * routes the one path and bounds what a client can hold.
+ */
+#include <errno.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "metrics.h"
+
+/* A scraper or two, and someone with curl: more is a misbehaving client. */
+#define HTTP_MAX_CONNECTIONS 16
+#define HTTP_TIMEOUT_S 10
+
+static struct MHD_Daemon *daemon_;
+static metrics_t *registry;
+
+static enum MHD_Result reply(struct MHD_Connection *conn, unsigned int status, char *body,
+			     size_t len, enum MHD_ResponseMemoryMode mode, const char *type)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(len, body, mode);
+	enum MHD_Result ret;
+
+	if (!r) {
+		if (mode == MHD_RESPMEM_MUST_FREE)
+			free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
+	ret = MHD_queue_response(conn, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result static_reply(struct MHD_Connection *conn, unsigned int status,
+				    const char *text)
+{
+	return reply(conn, status, (char *)text, strlen(text), MHD_RESPMEM_PERSISTENT,
+		     "text/plain; charset=utf-8");
+}
+
+/* Called by libmicrohttpd's thread once the request's headers are in. */
+static enum MHD_Result answer_cb(void *cls, struct MHD_Connection *conn, const char *url,
+				 const char *method, const char *version, const char *upload,
+				 size_t *upload_size, void **req_cls)
+{
+	metrics_t *m = cls;
+	size_t len = 0;
+	char *body;
+
+	if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
+		return static_reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET and HEAD\n");
+	if (strcmp(url, "/metrics") != 0)
+		return static_reply(conn, MHD_HTTP_NOT_FOUND, "not found: the metrics are at /metrics\n");
+	body = metrics_render(m, &len);
+	if (!body)
+		return static_reply(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n");
+	return reply(conn, MHD_HTTP_OK, body, len, MHD_RESPMEM_MUST_FREE,
+		     "text/plain; version=0.0.4; charset=utf-8");
+}
+
+static int listen_on(const sg_config_t *cfg, sg_error_t *err)
+{
+	const struct sockaddr *a = (const struct sockaddr *)&cfg->metrics_addr;
+	int one = 1, e;
+	int fd = socket(a->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+	if (fd < 0)
+		goto fail;
+	/* A restarted supervisor gets its port back while old connections
+	 * are still in TIME_WAIT. */
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(fd, a, cfg->metrics_addrlen) < 0 || listen(fd, HTTP_MAX_CONNECTIONS) < 0)
+		goto fail;
+	return fd;
+fail:
+	e = errno;
+	if (fd >= 0)
+		close(fd);
+	sg_error_set(err, cfg->path, cfg->metrics_line, "metrics_listen %s: cannot listen: %s",
+		     cfg->metrics_listen, strerror(e));
+	return -e;
+}
+
+int metrics_start(const sg_config_t *cfg, sg_error_t *err)
+{
+	const char **names;
+	sigset_t all, old;
+	int fd;
+
+	if (cfg->metrics_addrlen == 0)
+		return 0;
+	names = calloc(cfg->npolicies, sizeof(*names));
+	if (!names)
+		return -ENOMEM;
+	for (size_t i = 0; i < cfg->npolicies; i++)
+		names[i] = cfg->policies[i].name;
+	registry = metrics_new(cfg->npolicies, names);
+	free(names);
+	if (!registry)
+		return -ENOMEM;
+	fd = listen_on(cfg, err);
+	if (fd < 0) {
+		metrics_stop();
+		return fd;
+	}
+	/* The server's thread takes no signal meant for the loop (libuv's
+	 * SIGTERM and SIGINT, the receive watchdog's): it inherits this mask. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	daemon_ = MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+				   answer_cb, registry,
+				   MHD_OPTION_LISTEN_SOCKET, fd,
+				   MHD_OPTION_CONNECTION_LIMIT, (unsigned int)HTTP_MAX_CONNECTIONS,
+				   MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)HTTP_TIMEOUT_S,
+				   MHD_OPTION_END);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (!daemon_) {
+		/* fd is not closed here: libmicrohttpd versions differ on
+		 * whether a failed start closed it already, and sysgated exits
+		 * on this error anyway. */
+		metrics_stop();
+		sg_error_set(err, cfg->path, cfg->metrics_line,
+			     "metrics_listen %s: cannot start the HTTP server", cfg->metrics_listen);
+		return -EIO;
+	}
+	metrics_activate(registry);
+	return 0;
+}
+
+void metrics_stop(void)
+{
+	if (daemon_)
+		MHD_stop_daemon(daemon_); /* joins its thread and closes the socket */
+	daemon_ = NULL;
+	metrics_activate(NULL);
+	metrics_free(registry);
+	registry = NULL;
+}

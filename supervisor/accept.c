@@ -45,6 +45,7 @@ struct conn {
 	struct ucred cred;
 	conn_state_t state;
 	size_t policy_index;
+	sg_mode_t mode; /* the one the target runs in, decided on HELLO */
 	sg_hello_t hello;
 	uv_poll_t poll;
 	uv_timer_t timer;
@@ -119,9 +120,36 @@ static int find_policy(const sgd_t *d, const char *name, size_t *index)
 	return -ENOENT;
 }
 
+/*
+ * The mode the target runs in: the policy's own, or the one HELLO asks
+ * for if the config allows it for this policy (modes = [...]). A target
+ * that may ask for audit or learn may run unenforced, so the default is
+ * no: anything not allowed is refused, never downgraded. Returns 0, or
+ * -EACCES with the reason in why.
+ */
+static int choose_mode(conn_t *c, char *why, size_t len)
+{
+	const config_policy_t *pc = &c->d->cfg->policies[c->policy_index];
+	sg_mode_t own = policy_mode(c->d->policies[c->policy_index]);
+	sg_mode_t want = (sg_mode_t)c->hello.mode;
+
+	c->mode = own;
+	if (want == SG_MODE_POLICY || want == own)
+		return 0;
+	if (!(pc->modes & CONFIG_MODE_BIT(want))) {
+		snprintf(why, len, "mode '%s' is not allowed for policy '%s' (its mode is '%s'; the "
+			 "config's 'modes' for it decides what a target may ask for)",
+			 sg_proto_mode_name(want), pc->name, sg_proto_mode_name(own));
+		return -EACCES;
+	}
+	c->mode = want;
+	return 0;
+}
+
 static void on_hello(conn_t *c, size_t len)
 {
 	sgd_t *d = c->d;
+	char why[256];
 	ssize_t out;
 	int r;
 
@@ -134,7 +162,12 @@ static void on_hello(conn_t *c, size_t len)
 		conn_refuse(c, ENOENT, "unknown policy '%s'", c->hello.policy);
 		return;
 	}
-	out = sg_proto_encode_spec(policy_spec(d->policies[c->policy_index]), d->msg, sizeof(d->msg));
+	if (choose_mode(c, why, sizeof(why)) < 0) {
+		conn_refuse(c, EACCES, "%s", why);
+		return;
+	}
+	out = sg_proto_encode_spec(policy_spec_for(d->policies[c->policy_index], c->mode), d->msg,
+				   sizeof(d->msg));
 	if (out < 0 || sg_proto_send(c->fd, d->msg, (size_t)out, -1) < 0) {
 		conn_refuse(c, EIO, "cannot send the filter spec");
 		return;
@@ -171,7 +204,8 @@ static void on_listener(conn_t *c, size_t len, int fd)
 		conn_refuse(c, EPROTO, r < 0 ? "malformed LISTENER" : "the fd sent is not a seccomp listener");
 		return;
 	}
-	r = target_add(d, fd, c->pidfd, c->cred.pid, c->cred.uid, c->policy_index, &c->hello, &t);
+	r = target_add(d, fd, c->pidfd, c->cred.pid, c->cred.uid, c->policy_index, &c->hello, c->mode,
+		       &t);
 	if (r < 0) {
 		close(fd);
 		conn_refuse(c, EIO, "cannot register the target: %s", strerror(-r));

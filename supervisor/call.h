@@ -25,6 +25,7 @@ typedef struct call_target {
 	const char *policy;
 	const sg_hello_t *hello; /* labels; may be NULL */
 	pid_t pid;               /* the process sysgate-run became */
+	unsigned parked;         /* its calls waiting in a throttle now (limit.c's cap) */
 } call_target_t;
 
 /*

@@ -47,12 +47,12 @@ typedef struct loader {
 
 static const char *const top_keys[] = {
 	"socket", "socket_mode", "allow_uids", "allow_gids", "log", "log_limits", "fallback", "lua",
-	"policies", "metrics_listen", NULL,
+	"policies", "metrics_listen", "learn_dir", NULL,
 };
 static const char *const lua_keys[] = { "instructions", "memory", "time_ms", "memory_total", NULL };
 static const char *const log_limit_keys[] = { "target_rate", "target_burst", "global_rate",
 					      "global_burst", "report_ms", NULL };
-static const char *const policy_keys[] = { "name", "file", "fallback", NULL };
+static const char *const policy_keys[] = { "name", "file", "fallback", "modes", NULL };
 
 static int setting_line(const config_setting_t *s)
 {
@@ -283,6 +283,39 @@ static int load_log(const loader_t *ld, const config_setting_t *root)
 		return 0;
 	}
 	return resolve_path(ld, s, "'log'", v, ld->out->log, sizeof(ld->out->log));
+}
+
+/*
+ * learn_dir: where learn mode writes the policies it generates. What is
+ * written there is later loaded as a policy, so the directory must be the
+ * supervisor's alone: it exists, is a directory, belongs to root or the
+ * supervisor's uid, and no one else may write to it.
+ */
+static int load_learn_dir(const loader_t *ld, const config_setting_t *root)
+{
+	config_setting_t *s = NULL;
+	const char *v = NULL;
+	struct stat st;
+	int rc = get_string(ld, root, "learn_dir", "'learn_dir'", &v, &s);
+
+	if (rc <= 0)
+		return rc;
+	rc = resolve_path(ld, s, "'learn_dir'", v, ld->out->learn_dir, sizeof(ld->out->learn_dir));
+	if (rc < 0)
+		return rc;
+	if (stat(ld->out->learn_dir, &st) < 0) {
+		int e = errno;
+
+		return fail(ld, s, -e, "'learn_dir': %s: %s", ld->out->learn_dir, strerror(e));
+	}
+	if (!S_ISDIR(st.st_mode))
+		return fail(ld, s, -ENOTDIR, "'learn_dir': %s is not a directory", ld->out->learn_dir);
+	if ((st.st_uid != 0 && st.st_uid != geteuid()) || (st.st_mode & (S_IWGRP | S_IWOTH)))
+		return fail(ld, s, -EPERM,
+			    "'learn_dir': %s must belong to root or uid %u and be writable by its "
+			    "owner alone (it is uid %u, mode %04o)", ld->out->learn_dir,
+			    (unsigned)geteuid(), (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777));
+	return 0;
 }
 
 /* A fallback verdict: deny, deny:ENAME or kill. prefix names the policy. */
@@ -570,6 +603,54 @@ static int load_policy_name(const loader_t *ld, const config_setting_t *entry, s
 	return 0;
 }
 
+/* The protocol's mode names, kept here like its name rule (valid_name). */
+static int parse_mode(const char *s)
+{
+	static const char *const names[] = { "enforce", "audit", "learn" };
+
+	for (int i = 0; i < 3; i++)
+		if (strcmp(s, names[i]) == 0)
+			return SG_MODE_ENFORCE + i;
+	return -EINVAL;
+}
+
+/*
+ * modes = [ "enforce", "audit", "learn" ]: what a target may ask for with
+ * sysgate-run --mode. Audit and learn mode deny nothing, so the right to
+ * ask for them is the config's to give, policy by policy; without the key
+ * a target gets the policy's own mode and nothing else.
+ */
+static int load_policy_modes(const loader_t *ld, const config_setting_t *entry, config_policy_t *p)
+{
+	config_setting_t *s = config_setting_get_member(entry, "modes");
+	int len;
+
+	if (!s)
+		return 0;
+	if (!config_setting_is_array(s) && !config_setting_is_list(s))
+		return fail(ld, s, -EINVAL, "policy '%s': 'modes' must be an array of strings", p->name);
+	len = config_setting_length(s);
+	for (int i = 0; i < len; i++) {
+		config_setting_t *e = config_setting_get_elem(s, (unsigned int)i);
+		const config_setting_t *at = setting_line(e) > 0 ? e : s;
+		const char *v = config_setting_get_string(e);
+		int m = v ? parse_mode(v) : -EINVAL;
+
+		if (m < 0)
+			return fail(ld, at, -EINVAL,
+				    "policy '%s': 'modes' entries must be \"enforce\", \"audit\" or "
+				    "\"learn\"%s%s%s", p->name, v ? ", not '" : "", v ? v : "", v ? "'" : "");
+		if (p->modes & CONFIG_MODE_BIT(m))
+			return fail(ld, at, -EINVAL, "policy '%s': mode '%s' is named twice in 'modes'",
+				    p->name, v);
+		p->modes |= CONFIG_MODE_BIT(m);
+	}
+	if ((p->modes & CONFIG_MODE_BIT(SG_MODE_LEARN)) && !ld->out->learn_dir[0])
+		return fail(ld, s, -EINVAL, "policy '%s': 'modes' allows \"learn\" but the config "
+			    "sets no 'learn_dir'", p->name);
+	return 0;
+}
+
 static int load_policy(const loader_t *ld, const config_setting_t *entry, size_t idx)
 {
 	config_policy_t *p = &ld->out->policies[idx];
@@ -599,6 +680,8 @@ static int load_policy(const loader_t *ld, const config_setting_t *entry, size_t
 		return rc;
 	snprintf(what, sizeof(what), "policy '%s': ", p->name);
 	if (rc && (rc = parse_fallback(ld, s, what, v, &p->fallback)) < 0)
+		return rc;
+	if ((rc = load_policy_modes(ld, entry, p)) < 0)
 		return rc;
 	return check_policy_file(ld, entry, p);
 }
@@ -825,7 +908,8 @@ static int load_root(const loader_t *ld, const config_setting_t *root)
 	    (rc = load_log_limits(ld, root)) < 0 ||
 	    (rc = load_fallback(ld, root)) < 0 ||
 	    (rc = load_lua(ld, root)) < 0 ||
-	    (rc = load_metrics(ld, root)) < 0)
+	    (rc = load_metrics(ld, root)) < 0 ||
+	    (rc = load_learn_dir(ld, root)) < 0)
 		return rc;
 	return load_policies(ld, root);
 }

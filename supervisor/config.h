@@ -8,8 +8,10 @@
  *   log = "-";
  *   fallback = "deny:EPERM";
  *   lua = { instructions = 1000000; memory = 8388608; time_ms = 100; memory_total = 67108864; };
- *   policies = ( { name = "demo"; file = "policies/demo.lua"; fallback = "kill"; } );
+ *   learn_dir = "/var/lib/sysgate/learned";
  *   metrics_listen = "127.0.0.1:9469";   # optional: no endpoint when absent
+ *   policies = ( { name = "demo"; file = "policies/demo.lua"; fallback = "kill";
+ *                  modes = [ "enforce", "audit" ]; } );
  *
  * Policy files and the log path are relative to the directory of the
  * config file. Unknown keys, wrong types and bad values are errors that
@@ -40,6 +42,10 @@ typedef struct config_policy {
 	char file[PATH_MAX]; /* resolved against the config's directory */
 	int line;            /* where the entry stands in the config */
 	verdict_t fallback;  /* the policy's own, or the global one */
+	/* The modes a target may ask for with sysgate-run --mode, as bits
+	 * 1 << SG_MODE_*; the policy's own mode is always allowed (0: only
+	 * that one). */
+	unsigned modes;
 } config_policy_t;
 
 /* Budgets of the log's per-call events (decision, error) and refused
@@ -56,6 +62,7 @@ typedef struct log_limits {
 #define LOG_DEFAULT_GLOBAL_RATE 2000u
 #define LOG_DEFAULT_BURST_FACTOR 10u /* burst = 10 s of rate unless given */
 #define LOG_DEFAULT_REPORT_MS 10000u
+#define CONFIG_MODE_BIT(m) (1u << (m))
 
 typedef struct config {
 	char path[PATH_MAX];
@@ -67,6 +74,7 @@ typedef struct config {
 	size_t n_allow_gids;
 	char log[PATH_MAX]; /* "-" for stdout, else resolved path */
 	log_limits_t log_limits;
+	char learn_dir[PATH_MAX]; /* where learn mode writes policies; "" when not set */
 	verdict_t fallback;
 	policy_limits_t limits;
 	config_policy_t *policies;

@@ -270,6 +270,7 @@ void log_target_start(const target_t *t)
 	if (!o)
 		return;
 	put_target(o, t);
+	put_str(o, "mode", sg_proto_mode_name(t->mode));
 	put_int(o, "pid", t->pid);
 	put_int(o, "uid", t->uid);
 	log_proc_read(t->pid, t->pid, &proc);
@@ -311,6 +312,8 @@ void log_target_end(const target_t *t, const char *reason, bool status_known, in
 	json_object_object_add(o, "brokered", json_object_new_uint64(t->brokered));
 	json_object_object_add(o, "advisory", json_object_new_uint64(t->advisory));
 	json_object_object_add(o, "suppressed", json_object_new_uint64(t->log_suppressed));
+	if (t->mode == SG_MODE_AUDIT)
+		json_object_object_add(o, "would_deny", json_object_new_uint64(t->would_deny));
 	put_int(o, "duration_ns", (int64_t)(sgd_now_ns() - t->started_ns));
 	event_emit(o);
 }
@@ -400,8 +403,23 @@ static void put_verdict(json_object *o, const verdict_t *v)
 		json_object_object_add(o, "advisory", json_object_new_boolean(1));
 	if (v->reason)
 		put_str(o, "reason", v->reason);
+	if (v->limited)
+		json_object_object_add(o, "limited", json_object_new_boolean(1));
+	if (v->throttle_ns)
+		put_int(o, "throttle_ns", (int64_t)v->throttle_ns);
 	if (v->message[0])
 		put_str(o, "message", v->message);
+}
+
+/* Audit mode: the verdict enforce mode would have given, and what was sent. */
+static void put_would(json_object *o, const verdict_t *v)
+{
+	verdict_t w = *v;
+
+	w.kind = v->would;
+	w.err = v->would_err;
+	put_verdict(o, &w);
+	put_str(o, "sent", verdict_kind_name(v->kind));
 }
 
 void log_decision(target_t *t, call_t *c, const log_proc_t *proc, const verdict_t *v,
@@ -411,14 +429,38 @@ void log_decision(target_t *t, call_t *c, const log_proc_t *proc, const verdict_
 
 	if (!budget_take(t))
 		return;
-	o = event_new("decision");
+	o = event_new(v->would != VERDICT_NONE ? "would_deny" : "decision");
 	if (!o)
 		return;
 	put_call(o, t, c, proc);
-	put_verdict(o, v);
+	if (v->would != VERDICT_NONE)
+		put_would(o, v);
+	else
+		put_verdict(o, v);
 	if (fallback)
 		json_object_object_add(o, "fallback", json_object_new_boolean(1));
 	put_int(o, "latency_ns", (int64_t)latency_ns);
+	event_emit(o);
+}
+
+void log_learned(const target_t *t, const learn_stats_t *st, const char *path, const char *why)
+{
+	json_object *o = event_new(path ? "learned" : "error");
+
+	if (!o)
+		return;
+	put_target(o, t);
+	put_int(o, "pid", t->pid);
+	if (path)
+		put_str(o, "file", path);
+	json_object_object_add(o, "calls", json_object_new_uint64(st->calls));
+	put_int(o, "syscalls", st->syscalls);
+	put_int(o, "paths", st->paths);
+	put_int(o, "addresses", st->addrs);
+	put_int(o, "programs", st->execs);
+	json_object_object_add(o, "dropped", json_object_new_uint64(st->dropped));
+	if (why)
+		put_str(o, "message", why);
 	event_emit(o);
 }
 

@@ -15,6 +15,7 @@
 #include "call.h"
 #include "config.h"
 #include "error.h"
+#include "learn.h"
 #include "verdict.h"
 
 typedef struct target target_t;
@@ -53,6 +54,10 @@ void log_target_end(const target_t *t, const char *reason, bool status_known, in
 /* A decision. fallback_reason is NULL for a handler's own verdict. */
 void log_decision(target_t *t, call_t *c, const log_proc_t *proc, const verdict_t *v,
 		  uint64_t latency_ns, bool fallback);
+
+/* Learn mode: the policy learned from t was written to path, or could
+ * not be (why). */
+void log_learned(const target_t *t, const learn_stats_t *st, const char *path, const char *why);
 
 /* An error on a call: a handler that failed, an unreadable argument, a
  * call of an unknown arch. v is the verdict that was sent instead. */

@@ -33,7 +33,8 @@ static void usage(FILE *f)
 	      "  -V, --version       show the version and exit\n"
 	      "\n"
 	      "Runs in the foreground. SIGTERM or SIGINT stop it: every target's listener\n"
-	      "is closed, so their forwarded calls fail with ENOSYS from then on.\n"
+	      "is closed, so their forwarded calls fail with ENOSYS from then on. SIGUSR1\n"
+	      "writes the policies learned so far from the targets in learn mode.\n"
 	      "Exit status: 0 on success or a clean stop, 1 on a config or policy error\n"
 	      "or a failure to start, 2 on a usage error. See sysgated(8).\n",
 	      f);
@@ -74,6 +75,13 @@ static int load_policies(sgd_t *d, const sg_config_t *cfg)
 			return r;
 		}
 		d->npolicies++;
+		if (policy_mode(d->policies[i]) == SG_MODE_LEARN && !cfg->learn_dir[0]) {
+			sg_error_set(&err, cfg->path, cfg->policies[i].line,
+				     "policy '%s' is in learn mode but the config sets no 'learn_dir'",
+				     cfg->policies[i].name);
+			print_error(&err);
+			return -EINVAL;
+		}
 	}
 	return 0;
 }
@@ -101,6 +109,7 @@ static void stop(sgd_t *d, int signum)
 	uv_close((uv_handle_t *)&d->log_report, NULL);
 	uv_close((uv_handle_t *)&d->sigterm, NULL);
 	uv_close((uv_handle_t *)&d->sigint, NULL);
+	uv_close((uv_handle_t *)&d->sigusr1, NULL);
 }
 
 static void signal_cb(uv_signal_t *h, int signum)
@@ -111,6 +120,11 @@ static void signal_cb(uv_signal_t *h, int signum)
 static void log_report_cb(uv_timer_t *h)
 {
 	log_report_suppressed(h->data);
+}
+
+static void snapshot_cb(uv_signal_t *h, int signum)
+{
+	target_learn_snapshot_all(h->data);
 }
 
 static int serve(sgd_t *d)
@@ -156,6 +170,9 @@ static int serve(sgd_t *d)
 	d->sigterm.data = d->sigint.data = d;
 	uv_signal_start(&d->sigterm, signal_cb, SIGTERM);
 	uv_signal_start(&d->sigint, signal_cb, SIGINT);
+	uv_signal_init(d->loop, &d->sigusr1);
+	d->sigusr1.data = d;
+	uv_signal_start(&d->sigusr1, snapshot_cb, SIGUSR1);
 	log_supervisor("supervisor_start", "sysgated %s listening on %s with %zu polic%s%s%s%s",
 		       SYSGATE_VERSION, d->cfg->socket, d->npolicies, d->npolicies == 1 ? "y" : "ies",
 		       d->cfg->metrics_addrlen ? "; metrics at http://" : "", d->cfg->metrics_listen,

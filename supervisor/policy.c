@@ -25,11 +25,12 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "limit.h"
 #include "names.h"
 #include "policy.h"
 #include "sandbox.h"
 
-#define PL_VERDICT_MT "sysgate.verdict"
+#define PL_VERDICT_MT LIMIT_VERDICT_MT
 #define PL_CALL_MT "sysgate.call"
 #define PL_COMPILED_MT "sysgate.compiled"
 #define PL_MAX_FILE (1u << 20)   /* bytes of a policy file */
@@ -39,9 +40,9 @@
 #define PL_LOAD_FACTOR 10        /* loading gets 10x the per-call budget */
 
 /* Where a syscall is named in the policy; each may be named once. */
-enum pl_where { PL_NONE = 0, PL_DENY, PL_KILL, PL_ON };
+enum pl_where { PL_NONE = 0, PL_DENY, PL_KILL, PL_ON, PL_ALLOW };
 
-static const char *const pl_where_name[] = { "", "kernel.deny", "kernel.kill", "on" };
+static const char *const pl_where_name[] = { "", "kernel.deny", "kernel.kill", "on", "kernel.allow" };
 
 struct policy {
 	sandbox_t *sb;
@@ -50,6 +51,8 @@ struct policy {
 	policy_limits_t limits;
 	sandbox_budget_t call_budget;
 	sg_spec_t spec;
+	sg_spec_t audit_spec; /* spec, with every kernel deny and kill forwarded instead */
+	sg_spec_t learn_spec; /* every syscall forwarded */
 	int handler[NAMES_MAX_NR]; /* registry refs; LUA_NOREF when none */
 
 	/* Registry refs of the objects made once per state. */
@@ -65,6 +68,13 @@ struct policy {
 	/* pointer_args = "enforce": an allow after a pointer argument was
 	 * read becomes a brokered open or a deny (policy_decide). */
 	bool pointer_enforce;
+
+	/* The policy's own mode (sysgate.policy{ mode = }). */
+	sg_mode_t mode;
+	/* Rate limits (limit.c), and the limit a throttled call resumes at
+	 * (0: a new call, which starts at its handler). */
+	limit_ctx_t lim;
+	int resume;
 
 	/* The call being decided, and what came out. */
 	call_t *call;
@@ -349,12 +359,35 @@ static void pl_read_kill(lua_State *L, policy_t *p, int idx)
 	}
 }
 
+/* kernel.allow: allowed in the kernel whatever the default (a learned
+ * policy's syscalls that need no decision, under default = "deny"). */
+static void pl_read_allow(lua_State *L, policy_t *p, int idx)
+{
+	static const char *const keys[] = { NULL };
+
+	pl_check_keys(L, idx, keys, true, "kernel.allow");
+	for (lua_Integer i = 1, n = (lua_Integer)lua_rawlen(L, idx); i <= n; i++) {
+		lua_rawgeti(L, idx, i);
+		if (lua_type(L, -1) != LUA_TSTRING)
+			luaL_error(L, "kernel.allow entries must be syscall names, not %s",
+				   luaL_typename(L, -1));
+		pl_add_syscall(L, p, lua_tostring(L, -1), PL_ALLOW, 0);
+		lua_pop(L, 1);
+	}
+}
+
 static void pl_read_kernel(lua_State *L, policy_t *p, int idx)
 {
-	static const char *const keys[] = { "deny", "kill", NULL };
+	static const char *const keys[] = { "allow", "deny", "kill", NULL };
 	int t;
 
 	pl_check_keys(L, idx, keys, false, "kernel");
+	t = pl_rawfield(L, idx, "allow");
+	if (t == LUA_TTABLE)
+		pl_read_allow(L, p, lua_gettop(L));
+	else if (t != LUA_TNIL)
+		luaL_error(L, "kernel.allow must be a table, not %s", luaL_typename(L, -1));
+	lua_pop(L, 1);
 	t = pl_rawfield(L, idx, "deny");
 	if (t == LUA_TTABLE)
 		pl_read_deny(L, p, lua_gettop(L), EPERM, 0);
@@ -378,9 +411,10 @@ static void pl_read_on(lua_State *L, policy_t *p, int idx)
 		if (lua_type(L, -2) != LUA_TSTRING)
 			luaL_error(L, "keys of on must be syscall names, not %s", luaL_typename(L, -2));
 		name = lua_tostring(L, -2);
-		if (lua_type(L, -1) != LUA_TFUNCTION && !luaL_testudata(L, -1, PL_VERDICT_MT))
-			luaL_error(L, "handler for '%s' must be a function or a verdict, not %s", name,
-				   luaL_typename(L, -1));
+		if (lua_type(L, -1) != LUA_TFUNCTION && !luaL_testudata(L, -1, PL_VERDICT_MT) &&
+		    !limit_is(L, -1))
+			luaL_error(L, "handler for '%s' must be a function, a verdict or a limit, not %s",
+				   name, luaL_typename(L, -1));
 		pl_add_syscall(L, p, name, PL_ON, 0);
 		p->handler[names_syscall(name)] = luaL_ref(L, LUA_REGISTRYINDEX);
 	}
@@ -433,10 +467,14 @@ static void pl_read_header(lua_State *L, policy_t *p)
 	}
 	if (pl_rawfield(L, 1, "mode") != LUA_TNIL) {
 		s = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
-		if (strcmp(s, "audit") == 0 || strcmp(s, "learn") == 0)
-			luaL_error(L, "mode '%s' is not supported yet", s);
-		if (strcmp(s, "enforce") != 0)
-			luaL_error(L, "mode must be \"enforce\"");
+		if (strcmp(s, "enforce") == 0)
+			p->mode = SG_MODE_ENFORCE;
+		else if (strcmp(s, "audit") == 0)
+			p->mode = SG_MODE_AUDIT;
+		else if (strcmp(s, "learn") == 0)
+			p->mode = SG_MODE_LEARN;
+		else
+			luaL_error(L, "mode must be \"enforce\", \"audit\" or \"learn\"");
 	}
 	if (pl_rawfield(L, 1, "pointer_args") != LUA_TNIL) {
 		s = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
@@ -464,9 +502,36 @@ static void pl_build_spec(policy_t *p)
 		case PL_ON:
 			s->notify[s->n_notify++] = (uint32_t)nr;
 			break;
+		case PL_ALLOW:
+			s->allow[s->n_allow++] = (uint32_t)nr;
+			break;
 		default:
 			break;
 		}
+	}
+}
+
+/*
+ * The audit filter: what the kernel would deny or kill is forwarded
+ * instead, so that the supervisor can allow it and log what would have
+ * happened (policy_kernel_verdict); a default deny or kill forwards every
+ * syscall the policy does not name. Kernel-allowed calls stay in the
+ * kernel.
+ */
+static void pl_build_audit_spec(policy_t *p)
+{
+	const sg_spec_t *s = &p->spec;
+	sg_spec_t *a = &p->audit_spec;
+
+	*a = *s;
+	a->n_deny = a->n_kill = 0;
+	for (uint32_t i = 0; i < s->n_deny; i++)
+		a->notify[a->n_notify++] = s->deny[i].nr;
+	for (uint32_t i = 0; i < s->n_kill; i++)
+		a->notify[a->n_notify++] = s->kill[i];
+	if (s->default_action != SG_ACT_ALLOW) {
+		a->default_action = SG_ACT_NOTIFY;
+		a->default_errno = 0;
 	}
 }
 
@@ -506,6 +571,10 @@ static int pl_policy(lua_State *L)
 		luaL_error(L, "on must be a table, not %s", luaL_typename(L, 2));
 	lua_pop(L, 1);
 	pl_build_spec(p);
+	pl_build_audit_spec(p);
+	/* Learn mode forwards everything, so that every syscall is seen. */
+	p->learn_spec.arch = p->spec.arch;
+	p->learn_spec.default_action = SG_ACT_NOTIFY;
 	p->compiled = true;
 	lua_newuserdatauv(L, 0, 0);
 	luaL_setmetatable(L, PL_COMPILED_MT);
@@ -918,7 +987,9 @@ static void pl_setup_verdicts(lua_State *L)
 
 static void pl_setup_module(lua_State *L)
 {
-	lua_createtable(L, 0, 6);
+	policy_t *p = sandbox_owner(L);
+
+	lua_createtable(L, 0, 8);
 	pl_push_verdict(L, VERDICT_ALLOW, 0, 0);
 	lua_pushcclosure(L, pl_constant, 1);
 	lua_setfield(L, -2, "allow");
@@ -934,6 +1005,7 @@ static void pl_setup_module(lua_State *L)
 	lua_setfield(L, -2, "open");
 	lua_pushcfunction(L, pl_policy);
 	lua_setfield(L, -2, "policy");
+	limit_register(L, &p->lim);
 	sandbox_set_library(L, "sysgate");
 }
 
@@ -1073,9 +1145,9 @@ static int pl_run_file(policy_t *p, const char *path, sg_error_t *err)
 	char why[512];
 	sandbox_status_t st;
 
-	p->loading = true;
+	p->loading = p->lim.loading = true;
 	st = sandbox_call(p->sb, pl_load_cb, p, &b, why, sizeof(why));
-	p->loading = false;
+	p->loading = p->lim.loading = false;
 	if (st == SANDBOX_BUDGET) {
 		sg_error_set(err, path, 0, "loading the policy: %s", why);
 		return -E2BIG;
@@ -1108,6 +1180,8 @@ int policy_load(const char *name, const char *path, const policy_limits_t *limit
 		return -ENOMEM;
 	}
 	snprintf(p->name, sizeof(p->name), "%s", name);
+	p->mode = SG_MODE_ENFORCE;
+	limit_ctx_init(&p->lim);
 	for (int i = 0; i < NAMES_MAX_NR; i++)
 		p->handler[i] = LUA_NOREF;
 	pl_set_chunkname(p, path);
@@ -1147,6 +1221,42 @@ const sg_spec_t *policy_spec(const policy_t *p)
 	return &p->spec;
 }
 
+sg_mode_t policy_mode(const policy_t *p)
+{
+	return p->mode;
+}
+
+const sg_spec_t *policy_spec_for(const policy_t *p, sg_mode_t mode)
+{
+	if (mode == SG_MODE_LEARN)
+		return &p->learn_spec;
+	return mode == SG_MODE_AUDIT ? &p->audit_spec : &p->spec;
+}
+
+void policy_kernel_verdict(const policy_t *p, int nr, verdict_t *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->fd = -1;
+	out->kind = VERDICT_ALLOW;
+	if (nr >= 0 && nr < NAMES_MAX_NR && p->where[nr] == PL_ALLOW) {
+		out->reason = "kernel.allow";
+	} else if (nr >= 0 && nr < NAMES_MAX_NR && p->where[nr] == PL_DENY) {
+		out->kind = VERDICT_DENY;
+		out->err = p->deny_err[nr];
+		out->reason = "kernel.deny";
+	} else if (nr >= 0 && nr < NAMES_MAX_NR && p->where[nr] == PL_KILL) {
+		out->kind = VERDICT_KILL;
+		out->reason = "kernel.kill";
+	} else if (p->spec.default_action == SG_ACT_ERRNO) {
+		out->kind = VERDICT_DENY;
+		out->err = (int)p->spec.default_errno;
+		out->reason = "default";
+	} else if (p->spec.default_action == SG_ACT_KILL) {
+		out->kind = VERDICT_KILL;
+		out->reason = "default";
+	}
+}
+
 bool policy_handles(const policy_t *p, int nr)
 {
 	return nr >= 0 && nr < NAMES_MAX_NR && p->handler[nr] != LUA_NOREF;
@@ -1154,18 +1264,38 @@ bool policy_handles(const policy_t *p, int nr)
 
 /* ---- decide ---- */
 
+/*
+ * Pushes what decides the call: its handler, or for a throttled call that
+ * resumes, the `then` of the limit that parked it. A limit steps to its
+ * `then` or its `over` (limit.c) until a function or a verdict is left.
+ */
+static void pl_run_handler(lua_State *L, policy_t *p, limit_out_t *lo)
+{
+	if (p->resume)
+		limit_push_then(L, &p->lim, p->resume);
+	else
+		lua_rawgeti(L, LUA_REGISTRYINDEX, p->handler[p->call->nr]);
+	/* Limits nest only through `then`, made before the limit that names
+	 * them: the chain is finite. */
+	while (limit_is(L, -1)) {
+		if (limit_step(L, &p->lim, p->call, lo) != LIMIT_THEN)
+			break;
+	}
+	if (lua_type(L, -1) == LUA_TFUNCTION) {
+		lua_rawgeti(L, LUA_REGISTRYINDEX, p->call_ref);
+		lua_call(L, 1, 1);
+	}
+}
+
 /* Runs the handler (or takes the constant verdict) and converts the result
  * without metamethods: luaL_testudata only compares metatables. */
 static int pl_decide_cb(lua_State *L)
 {
 	policy_t *p = lua_touserdata(L, 1);
+	limit_out_t lo = { 0 };
 	const verdict_t *v;
 
-	lua_rawgeti(L, LUA_REGISTRYINDEX, p->handler[p->call->nr]);
-	if (lua_type(L, -1) == LUA_TFUNCTION) {
-		lua_rawgeti(L, LUA_REGISTRYINDEX, p->call_ref);
-		lua_call(L, 1, 1);
-	}
+	pl_run_handler(L, p, &lo);
 	v = luaL_testudata(L, -1, PL_VERDICT_MT);
 	if (!v) {
 		p->badtype = luaL_typename(L, -1);
@@ -1173,6 +1303,11 @@ static int pl_decide_cb(lua_State *L)
 	}
 	p->result = *v;
 	p->result.path = NULL;
+	/* A handler that says no after sysgate.limited() said no is taken to
+	 * say it because of the limit. */
+	p->result.limited = lo.limited || (p->lim.refused && v->kind != VERDICT_ALLOW);
+	p->result.throttle_ns = lo.throttle_ns;
+	p->result.throttle_resume = lo.resume;
 	if (v->kind == VERDICT_OPEN && lua_getiuservalue(L, -1, 1) == LUA_TSTRING) {
 		/* Checked by sysgate.open: 1..PATH_MAX-1 bytes, no NUL. */
 		snprintf(p->open_path, sizeof(p->open_path), "%s", lua_tostring(L, -1));
@@ -1227,21 +1362,22 @@ static void pl_pointer_args(const policy_t *p, call_t *c, verdict_t *v)
 	}
 }
 
-policy_fail_t policy_decide(policy_t *p, call_t *c, verdict_t *out, char *why, size_t why_len)
+/* Decides c from its handler (resume 0) or from where a throttle parked
+ * it. */
+static policy_fail_t pl_decide(policy_t *p, call_t *c, int resume, verdict_t *out, char *why,
+			       size_t why_len)
 {
 	sandbox_status_t st;
 
-	if (!policy_handles(p, c->nr)) {
-		pl_why(why, why_len, "no handler for syscall %d", c->nr);
-		return POLICY_NOHANDLER;
-	}
-	p->call = c;
+	p->call = p->lim.call = c;
+	p->resume = resume;
 	p->args_filled = false;
 	p->fault = 0;
 	p->got = false;
 	p->badtype = "nothing";
+	limit_begin(&p->lim);
 	st = sandbox_call(p->sb, pl_decide_cb, p, &p->call_budget, why, why_len);
-	p->call = NULL;
+	p->call = p->lim.call = NULL;
 	/* Never allow after a failed read, even when the handler caught it. */
 	if (p->fault < 0) {
 		pl_fault(p, out, why, why_len);
@@ -1264,6 +1400,36 @@ policy_fail_t policy_decide(policy_t *p, call_t *c, verdict_t *out, char *why, s
 	if (out->kind == VERDICT_ALLOW && c->mem_reads > 0)
 		pl_pointer_args(p, c, out);
 	return POLICY_OK;
+}
+
+policy_fail_t policy_decide(policy_t *p, call_t *c, verdict_t *out, char *why, size_t why_len)
+{
+	if (!policy_handles(p, c->nr)) {
+		pl_why(why, why_len, "no handler for syscall %d", c->nr);
+		return POLICY_NOHANDLER;
+	}
+	return pl_decide(p, c, 0, out, why, why_len);
+}
+
+policy_fail_t policy_resume(policy_t *p, call_t *c, int resume, verdict_t *out, char *why,
+			    size_t why_len)
+{
+	if (resume < 1 || resume > (int)p->lim.n) {
+		pl_why(why, why_len, "no limit %d to resume at", resume);
+		return POLICY_NOHANDLER;
+	}
+	return pl_decide(p, c, resume, out, why, why_len);
+}
+
+void policy_refund(policy_t *p)
+{
+	limit_refund(&p->lim);
+}
+
+void policy_set_clock(policy_t *p, uint64_t (*clock)(void *ctx), void *ctx)
+{
+	p->lim.clock = clock;
+	p->lim.clock_ctx = ctx;
 }
 
 /* ---- targets ---- */

@@ -62,6 +62,21 @@ const char *policy_name(const policy_t *p);
  * (those with a handler) and the default action. */
 const sg_spec_t *policy_spec(const policy_t *p);
 
+/* The policy's own mode: SG_MODE_ENFORCE unless it says otherwise. */
+sg_mode_t policy_mode(const policy_t *p);
+
+/* The filter spec a target in mode gets: policy_spec() in enforce mode;
+ * in audit mode the same with every kernel deny and kill, and a default
+ * deny or kill, forwarded to the supervisor; in learn mode, a filter that
+ * forwards every syscall. */
+const sg_spec_t *policy_spec_for(const policy_t *p, sg_mode_t mode);
+
+/* What the enforce filter does with nr without asking the supervisor
+ * (kernel.deny, kernel.kill or the default), for audit mode: an ALLOW,
+ * DENY or KILL verdict whose reason (static text) says which part of the
+ * policy decides: "kernel.deny", "kernel.kill" or "default". */
+void policy_kernel_verdict(const policy_t *p, int nr, verdict_t *out);
+
 /* True when nr has a handler. */
 bool policy_handles(const policy_t *p, int nr);
 
@@ -73,6 +88,23 @@ bool policy_handles(const policy_t *p, int nr);
  * errno). Never raises, never aborts; the Lua state stays usable.
  */
 policy_fail_t policy_decide(policy_t *p, call_t *c, verdict_t *out, char *why, size_t why_len);
+
+/*
+ * A throttled call (a verdict with throttle_ns, from a limit with over =
+ * "throttle") that waited its time goes on here: the `then` of the limit
+ * whose throttle_resume the verdict carried decides it, as policy_decide
+ * would. The verdict may throttle again (a nested limit).
+ */
+policy_fail_t policy_resume(policy_t *p, call_t *c, int resume, verdict_t *out, char *why,
+			    size_t why_len);
+
+/* Gives back the tokens the last decision (or resume) took from rate
+ * limits: its call was gone before the answer, so it did not run, and a
+ * restart of it (SA_RESTART) is charged once. */
+void policy_refund(policy_t *p);
+
+/* Replaces the monotonic clock (ns) of the policy's rate limits; for tests. */
+void policy_set_clock(policy_t *p, uint64_t (*clock)(void *ctx), void *ctx);
 
 /* Target lifecycle: the engine keeps one c.target table per target; adding
  * an id that exists replaces its table. */

@@ -276,10 +276,11 @@ static void deny(verdict_t *v, int err)
 	v->err = err;
 }
 
-/* Decides one call. Returns the error message when the verdict is not the
- * handler's own (why is the buffer for it), NULL otherwise. */
-static const char *decide(target_t *t, call_t *c, verdict_t *v, bool *fallback, char *why,
-			  size_t why_len)
+/* Decides one call, from its handler (resume 0) or from the limit a
+ * throttle parked it at. Returns the error message when the verdict is
+ * not the handler's own (why is the buffer for it), NULL otherwise. */
+static const char *decide(target_t *t, call_t *c, int resume, verdict_t *v, bool *fallback,
+			  char *why, size_t why_len)
 {
 	policy_fail_t f;
 
@@ -298,7 +299,16 @@ static const char *decide(target_t *t, call_t *c, verdict_t *v, bool *fallback, 
 		snprintf(why, why_len, "calling task is not visible in the supervisor's pid namespace");
 		return why;
 	}
-	f = policy_decide(t->policy, c, v, why, why_len);
+	if (t->mode == SG_MODE_AUDIT && !policy_handles(t->policy, c->nr)) {
+		/* Forwarded only because this is audit mode: the kernel part of
+		 * the policy would have decided it. */
+		policy_kernel_verdict(t->policy, c->nr, v);
+		return NULL;
+	}
+	if (resume)
+		f = policy_resume(t->policy, c, resume, v, why, why_len);
+	else
+		f = policy_decide(t->policy, c, v, why, why_len);
 	if (f == POLICY_OK)
 		return NULL;
 	if (f != POLICY_FAULT) {
@@ -308,56 +318,137 @@ static const char *decide(target_t *t, call_t *c, verdict_t *v, bool *fallback, 
 	return why;
 }
 
+/*
+ * Audit mode: the call goes on whatever the policy said, and the verdict
+ * it would have had is kept in would (logged as would_deny). A brokered
+ * open is kept: it denies nothing the caller could not do itself, and
+ * its failure is the file system's answer, not the policy's.
+ */
+static void audit(verdict_t *v)
+{
+	if (v->kind != VERDICT_DENY && v->kind != VERDICT_KILL && v->kind != VERDICT_EMULATE)
+		return;
+	v->would = v->kind;
+	v->would_err = v->kind == VERDICT_DENY ? v->err : 0;
+	v->kind = VERDICT_ALLOW;
+	v->err = 0;
+	v->advisory = false;
+}
+
 /* Allows are not logged unless the handler asks (an advisory one is
  * marked when it is, and counted for target_end either way); brokered
  * opens are allows too, unless they fail (known after the answer, see
- * handle). */
+ * answer). */
 static bool worth_logging(const verdict_t *v, const char *error)
 {
-	return error || v->log || (v->kind != VERDICT_ALLOW && v->kind != VERDICT_OPEN);
+	return error || v->log || v->would != VERDICT_NONE ||
+	       (v->kind != VERDICT_ALLOW && v->kind != VERDICT_OPEN);
 }
 
-static void handle(target_t *t, const struct seccomp_notif *req, uint64_t t0)
+/*
+ * Learn mode: the call is recorded and goes on, unlogged (the run makes
+ * thousands; the learned policy is the record). No handler runs: learn
+ * mode enforces nothing, which is why the config must allow it.
+ */
+static void learn_call(target_t *t, call_t *c, uint64_t t0)
 {
-	sgd_t *d = t->d;
-	call_t *c = &d->call;
-	char why[512], rwhy[256];
-	const char *error;
-	log_proc_t proc = { .comm = "", .exe = "" };
-	verdict_t v;
-	bool fallback, logged;
+	verdict_t v = { .kind = VERDICT_ALLOW, .fd = -1 };
+	char rwhy[256];
 	int r;
 
-	call_fill(c, t, req);
-	error = decide(t, c, &v, &fallback, why, sizeof(why));
-	logged = worth_logging(&v, error);
+	learn_record(t->learn, c);
+	r = respond_send(t, c, &v, t->d->resp, t->d->resp_size, rwhy, sizeof(rwhy));
+	t->decisions++;
+	metrics_decided(t, c, &v, false, false, r, t0);
+	if (r < 0 && r != -ENOENT)
+		log_error(t, c, NULL, &v, rwhy);
+}
+
+/* Sends the verdict on c, counts and logs it. */
+static void answer(target_t *t, call_t *c, verdict_t *v, const char *error, bool fallback,
+		   uint64_t t0)
+{
+	char rwhy[256];
+	log_proc_t proc = { .comm = "", .exe = "" };
+	bool logged = worth_logging(v, error);
+	int r;
+
 	/* Who made the call is read before answering: afterwards the task may
 	 * have exited or exec'd. Only for calls that are logged. */
 	if (logged)
 		log_proc_read(c->pid, call_tgid(c), &proc);
-	r = respond_send(t, c, &v, d->resp, d->resp_size, rwhy, sizeof(rwhy));
-	if (!logged && v.kind == VERDICT_OPEN && v.fd < 0 && r == 0) {
+	r = respond_send(t, c, v, t->d->resp, t->d->resp_size, rwhy, sizeof(rwhy));
+	if (!logged && v->kind == VERDICT_OPEN && v->fd < 0 && r == 0) {
 		logged = true; /* the brokered open failed: the call was denied */
 		log_proc_read(c->pid, call_tgid(c), &proc);
 	}
-	if (r == -ENOENT)
-		v.reason = "the call was gone before the answer (its task was killed or interrupted)";
-	metrics_decided(t, c, &v, error != NULL, fallback, r, t0);
+	if (r == -ENOENT) {
+		v->reason = "the call was gone before the answer (its task was killed or interrupted)";
+		/* It did not run: the tokens it took go back, so that its
+		 * restart (SA_RESTART) is charged once. */
+		policy_refund(t->policy);
+	}
+	metrics_decided(t, c, v, error != NULL, fallback, r, t0);
 	t->decisions++;
-	if (v.advisory)
+	if (v->advisory)
 		t->advisory++;
-	if (v.kind == VERDICT_OPEN)
+	if (v->kind == VERDICT_OPEN)
 		t->brokered++;
-	if (v.kind == VERDICT_DENY || v.kind == VERDICT_KILL)
+	if (v->kind == VERDICT_DENY || v->kind == VERDICT_KILL)
 		t->denied++;
+	if (v->would != VERDICT_NONE)
+		t->would_deny++;
 	if (error) {
 		t->errors++;
-		log_error(t, c, &proc, &v, error);
+		log_error(t, c, &proc, v, error);
 	}
 	if (logged)
-		log_decision(t, c, &proc, &v, sgd_now_ns() - t0, fallback);
+		log_decision(t, c, &proc, v, sgd_now_ns() - t0, fallback);
 	if (r < 0 && r != -ENOENT)
-		log_error(t, c, &proc, &v, rwhy);
+		log_error(t, c, &proc, v, rwhy);
+}
+
+/* Decides req (resume: see decide) and answers it, or parks it when a
+ * limit throttles it. waited_ns: how long it was parked before. */
+static void decide_and_answer(target_t *t, const struct seccomp_notif *req, int resume,
+			      uint64_t t0, uint64_t waited_ns)
+{
+	call_t *c = &t->d->call;
+	char why[512];
+	const char *error;
+	verdict_t v;
+	bool fallback;
+
+	call_fill(c, t, req);
+	if (t->mode == SG_MODE_LEARN) {
+		learn_call(t, c, t0);
+		return;
+	}
+	error = decide(t, c, resume, &v, &fallback, why, sizeof(why));
+	if (!error && v.throttle_ns) {
+		if (throttle_park(t, req, &v, t0, waited_ns) == 0)
+			return;
+		/* Not parked: it gets the limit's over_cap verdict now, and
+		 * the token reserved for it goes back. */
+		policy_refund(t->policy);
+	}
+	v.throttle_ns = waited_ns;
+	if (t->mode == SG_MODE_AUDIT)
+		audit(&v);
+	answer(t, c, &v, error, fallback, t0);
+}
+
+static void handle(target_t *t, const struct seccomp_notif *req, uint64_t t0)
+{
+	if (t->parks && throttle_adopt(t, req))
+		return;
+	decide_and_answer(t, req, 0, t0, 0);
+}
+
+void receive_resume(target_t *t, const struct seccomp_notif *req, int resume, uint64_t t0,
+		    uint64_t waited_ns)
+{
+	decide_and_answer(t, req, resume, t0, waited_ns);
 }
 
 /*

@@ -39,6 +39,7 @@
 
 typedef struct target target_t;
 typedef struct conn conn_t;
+typedef struct park park_t;
 
 typedef struct sgd {
 	uv_loop_t *loop;
@@ -52,6 +53,7 @@ typedef struct sgd {
 	bool listening;
 	uv_signal_t sigterm, sigint;
 	uv_timer_t log_report; /* reports suppressed log events */
+	uv_signal_t sigusr1; /* learn mode: write what was learned so far */
 	bool stopping;
 
 	conn_t *conns;
@@ -85,9 +87,12 @@ void accept_stop(sgd_t *d);
 
 /* target.c: a registered listener and the process behind it. */
 int target_add(sgd_t *d, int listener, int pidfd, pid_t pid, uid_t uid, size_t policy_index,
-	       const sg_hello_t *hello, target_t **out);
+	       const sg_hello_t *hello, sg_mode_t mode, target_t **out);
 void target_close(target_t *t, const char *reason);
 void target_close_all(sgd_t *d);
+/* Learn mode, on request (SIGUSR1): writes the policy learned so far from
+ * every target in learn mode, as a snapshot; they go on running. */
+void target_learn_snapshot_all(sgd_t *d);
 uint64_t target_id(const target_t *t);
 
 /* receive.c: sizes the buffers, then drains a listener when it wakes. */
@@ -104,6 +109,24 @@ void receive_watchdog_stop(sgd_t *d);
 /* NOTIF_ID_VALID with the ioctl number this kernel speaks. 0 when valid,
  * -ENOENT when not, another negative errno on failure. */
 int receive_id_valid(sgd_t *d, int listener, uint64_t id);
+
+/* A throttled call that waited its time, still pending: decided from the
+ * limit it resumes at, answered and logged as receive_drain() would.
+ * waited_ns: how long it was parked, for the log. */
+void receive_resume(target_t *t, const struct seccomp_notif *req, int resume, uint64_t t0,
+		    uint64_t waited_ns);
+
+/* throttle.c: calls parked by rate limits with over = "throttle". */
+/* Parks a copy of req (d->req_size bytes) for v->throttle_ns, to resume at
+ * v->throttle_resume. 0, or a negative errno (nothing parked). */
+int throttle_park(target_t *t, const struct seccomp_notif *req, const verdict_t *v, uint64_t t0,
+		  uint64_t waited_ns);
+/* True when req is the restart (SA_RESTART) of a parked call whose task
+ * was interrupted: req then takes its place, and is not decided again. A
+ * parked call of the same thread that req does not repeat is dropped. */
+bool throttle_adopt(target_t *t, const struct seccomp_notif *req);
+/* Drops every parked call of t (t is closing). */
+void throttle_release(target_t *t);
 
 /* Monotonic clock in ns. */
 uint64_t sgd_now_ns(void);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -101,8 +102,34 @@ static void target_handle_closed_cb(uv_handle_t *h)
 {
 	target_t *t = h->data;
 
-	if (--t->handles == 0)
+	if (--t->handles == 0) {
+		learn_free(t->learn);
 		free(t);
+	}
+}
+
+/* Learn mode: the policy the target's run amounts to, written to
+ * learn_dir when it ends (whatever the reason: a run cut short by a stop
+ * is still worth reading). */
+static void target_learned(target_t *t, bool snapshot)
+{
+	learn_about_t about = {
+		.policy = t->pconf->name,
+		.target = t->id,
+		.pid = t->pid,
+		.started = t->started_wall,
+		.ended = time(NULL),
+		.snapshot = snapshot,
+	};
+	learn_stats_t st;
+	char path[PATH_MAX], why[PATH_MAX + 128];
+	int r;
+
+	if (!t->learn)
+		return;
+	learn_stats(t->learn, &st);
+	r = learn_write(t->learn, t->d->cfg->learn_dir, &about, path, sizeof(path), why, sizeof(why));
+	log_learned(t, &st, r == 0 ? path : NULL, r == 0 ? NULL : why);
 }
 
 static void target_close_handle(target_t *t, uv_handle_t *h)
@@ -179,7 +206,7 @@ static void target_poll_cb(uv_poll_t *h, int status, int events)
 }
 
 int target_add(sgd_t *d, int listener, int pidfd, pid_t pid, uid_t uid, size_t policy_index,
-	       const sg_hello_t *hello, target_t **out)
+	       const sg_hello_t *hello, sg_mode_t mode, target_t **out)
 {
 	target_t *t = calloc(1, sizeof(*t));
 	int r;
@@ -191,11 +218,17 @@ int target_add(sgd_t *d, int listener, int pidfd, pid_t pid, uid_t uid, size_t p
 	t->policy = d->policies[policy_index];
 	t->pconf = &d->cfg->policies[policy_index];
 	t->hello = *hello;
+	t->mode = mode;
 	t->listener = listener;
 	t->pidfd = pidfd;
 	t->pid = pid;
 	t->uid = uid;
 	t->started_ns = sgd_now_ns();
+	t->started_wall = time(NULL);
+	if (mode == SG_MODE_LEARN && !(t->learn = learn_new())) {
+		free(t);
+		return -ENOMEM;
+	}
 	t->info.id = t->id;
 	t->info.policy = t->pconf->name;
 	t->info.hello = &t->hello;
@@ -203,6 +236,7 @@ int target_add(sgd_t *d, int listener, int pidfd, pid_t pid, uid_t uid, size_t p
 
 	r = uv_poll_init(d->loop, &t->poll, listener);
 	if (r < 0) {
+		learn_free(t->learn);
 		free(t);
 		return r;
 	}
@@ -245,6 +279,7 @@ void target_close(target_t *t, const char *reason)
 	 * handles are closed. Once the listener is closed, every notified call
 	 * of the target (if any task is left) fails with ENOSYS. */
 	target_close_handle(t, (uv_handle_t *)&t->poll);
+	throttle_release(t);
 	close(t->listener);
 	t->listener = -1;
 	policy_target_remove(t->policy, t->id);
@@ -257,8 +292,15 @@ void target_close(target_t *t, const char *reason)
 	d->ntargets--;
 	metrics_target_closed(t, reason);
 
+	target_learned(t, false);
 	if (strcmp(reason, "exited") != 0 || !target_wait_exit(t))
 		target_end(t, reason);
+}
+
+void target_learn_snapshot_all(sgd_t *d)
+{
+	for (target_t *t = d->targets; t; t = t->next)
+		target_learned(t, true);
 }
 
 void target_close_all(sgd_t *d)

@@ -12,6 +12,7 @@
 
 #include "call.h"
 #include "config.h"
+#include "learn.h"
 #include "policy.h"
 #include "sgd.h"
 #include "tokens.h"
@@ -23,6 +24,7 @@ struct target {
 	const config_policy_t *pconf; /* the config entry: name, fallback */
 	call_target_t info;           /* what handlers see as c.target */
 	sg_hello_t hello;             /* labels */
+	sg_mode_t mode;               /* the mode it runs in: the policy's, or the one it asked for */
 
 	int listener; /* owned; closed with the target */
 	int pidfd;    /* owned; -1 when none: the process sysgate-run became */
@@ -39,6 +41,13 @@ struct target {
 	uint64_t notifications, decisions, denied, errors, gone;
 	uint64_t advisory; /* allows sent after a pointer read, unchecked (pointer_args) */
 	uint64_t brokered; /* calls answered by a brokered open (or its failure) */
+	uint64_t restarts; /* restarts of parked calls that took their place (throttle.c) */
+
+	park_t *parks;     /* calls parked by throttles; info.parked counts them */
+
+	uint64_t would_deny; /* audit mode: calls allowed that enforce mode would not have */
+	learn_t *learn;      /* learn mode: what the target did; owned */
+	time_t started_wall; /* for the learned policy's header */
 
 	/* The log budget of this target (log.c). */
 	tokens_t log_tokens;

@@ -51,6 +51,9 @@ typedef struct verdict {
 	 * answer waits throttle_ns before it is sent. */
 	bool limited;
 	uint64_t throttle_ns;
+	/* throttle_ns before it is sent: where the engine goes on when the
+	 * wait is over (policy_resume); 0 otherwise. */
+	int throttle_resume;
 	/* Audit mode: what the handler decided (DENY, KILL, EMULATE, OPEN),
 	 * sent as an allow instead; VERDICT_NONE otherwise. */
 	verdict_kind_t would;

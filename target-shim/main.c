@@ -41,6 +41,9 @@ static void usage(FILE *f)
 	      "  -s, --socket PATH        supervisor socket (default: $" SG_SOCKET_ENV ", else "
 	      SG_DEFAULT_SOCKET ")\n"
 	      "  -l, --label KEY=VALUE    label the target; repeatable (up to 32)\n"
+	      "  -m, --mode MODE          enforce, audit or learn instead of the policy's own\n"
+	      "                           mode; the supervisor refuses unless its config\n"
+	      "                           allows MODE for the policy\n"
 	      "  -t, --timeout MS         how long to wait for each answer of the supervisor"
 	      " (default 10000)\n"
 	      "  -u, --supervisor-uid UID the uid the supervisor must run as (default 0);\n"
@@ -90,6 +93,7 @@ static void parse_args(int argc, char **argv, run_args_t *a)
 		{ "policy", required_argument, NULL, 'p' },
 		{ "socket", required_argument, NULL, 's' },
 		{ "label", required_argument, NULL, 'l' },
+		{ "mode", required_argument, NULL, 'm' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "supervisor-uid", required_argument, NULL, 'u' },
 		{ "help", no_argument, NULL, 'h' },
@@ -98,7 +102,7 @@ static void parse_args(int argc, char **argv, run_args_t *a)
 	};
 	int c;
 
-	while ((c = getopt_long(argc, argv, "+p:s:l:t:u:hV", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+p:s:l:m:t:u:hV", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'p': a->opts.policy = optarg; break;
 		case 's': a->opts.socket_path = optarg; break;
@@ -106,6 +110,11 @@ static void parse_args(int argc, char **argv, run_args_t *a)
 			if (a->opts.nlabels == SG_PROTO_MAX_LABELS)
 				die_usage("too many labels (at most 32)", NULL);
 			a->labels[a->opts.nlabels++] = optarg;
+			break;
+		case 'm':
+			if (sg_proto_parse_mode(optarg) < 0)
+				die_usage("invalid mode (enforce, audit or learn)", optarg);
+			a->opts.mode = optarg;
 			break;
 		case 't': a->opts.timeout_ms = parse_timeout(optarg); break;
 		case 'u': a->opts.supervisor_uid = parse_uid(optarg); break;

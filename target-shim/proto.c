@@ -22,7 +22,8 @@
 #define HDR_SIZE sizeof(sg_msg_header_t)
 #define LABEL_MAX (SG_PROTO_MAX_KEY + 1 + SG_PROTO_MAX_VALUE) /* "key=value" */
 #define HELLO_FIXED 8u   /* name_len, nlabels, flags */
-#define SPEC_FIXED 32u   /* arch .. reserved[2] */
+#define HELLO_MODE_MASK 3u /* flags: the requested sg_mode_t; the other bits are zero */
+#define SPEC_FIXED 32u   /* arch .. n_kill, n_allow, reserved */
 #define REFUSE_FIXED 8u  /* code, reason_len, reserved */
 #define LISTENER_BODY 8u /* flags, reserved */
 #define READY_BODY 8u    /* target_id */
@@ -218,6 +219,21 @@ int sg_proto_parse_label(const char *kv, sg_label_t *out)
 	return label_parse(kv, n, out) < 0 ? -EINVAL : 0;
 }
 
+static const char *const mode_names[] = { "policy", "enforce", "audit", "learn" };
+
+int sg_proto_parse_mode(const char *s)
+{
+	for (int m = SG_MODE_ENFORCE; s && m <= SG_MODE_LEARN; m++)
+		if (strcmp(s, mode_names[m]) == 0)
+			return m;
+	return -EINVAL;
+}
+
+const char *sg_proto_mode_name(uint32_t mode)
+{
+	return mode <= SG_MODE_LEARN ? mode_names[mode] : "unknown";
+}
+
 /* Checks a label held in a struct (both ends run this). */
 static int label_check(const sg_label_t *l)
 {
@@ -251,6 +267,8 @@ ssize_t sg_proto_encode_hello(const sg_hello_t *in, void *buf, size_t cap)
 
 	if (nlen == sizeof in->policy || in->nlabels > SG_PROTO_MAX_LABELS)
 		return -EMSGSIZE;
+	if (in->mode & ~HELLO_MODE_MASK)
+		return -EBADMSG;
 	rc = check_name(in->policy, nlen, SG_PROTO_MAX_NAME);
 	for (uint32_t i = 0; rc == 0 && i < in->nlabels; i++)
 		rc = label_check(&in->labels[i]);
@@ -263,7 +281,7 @@ ssize_t sg_proto_encode_hello(const sg_hello_t *in, void *buf, size_t cap)
 	if (rc == 0)
 		rc = put_u16(&w, (uint16_t)in->nlabels);
 	if (rc == 0)
-		rc = put_u32(&w, 0);
+		rc = put_u32(&w, in->mode);
 	if (rc == 0)
 		rc = put_bytes(&w, in->policy, nlen);
 	for (uint32_t i = 0; rc == 0 && i < in->nlabels; i++) {
@@ -310,8 +328,9 @@ int sg_proto_decode_hello(const void *buf, size_t len, sg_hello_t *out)
 		rc = get_u32(&r, &flags);
 	if (rc < 0)
 		return rc;
-	if (flags != 0)
+	if (flags & ~HELLO_MODE_MASK)
 		return -EBADMSG;
+	out->mode = flags & HELLO_MODE_MASK;
 	if (nlen > SG_PROTO_MAX_NAME || nlabels > SG_PROTO_MAX_LABELS)
 		return -EMSGSIZE;
 	rc = get_bytes(&r, out->policy, nlen);
@@ -353,7 +372,7 @@ static int spec_check(const sg_spec_t *s)
 	int rc = 0;
 
 	if (s->n_notify > SG_PROTO_MAX_RULES || s->n_deny > SG_PROTO_MAX_RULES ||
-	    s->n_kill > SG_PROTO_MAX_RULES)
+	    s->n_kill > SG_PROTO_MAX_RULES || s->n_allow > SG_PROTO_MAX_RULES)
 		return -EMSGSIZE;
 	if (s->default_action > SG_ACT_NOTIFY)
 		return -EBADMSG;
@@ -365,13 +384,15 @@ static int spec_check(const sg_spec_t *s)
 		rc = errno_valid(s->deny[i].err) ? spec_mark(seen, s->deny[i].nr) : -EBADMSG;
 	for (uint32_t i = 0; rc == 0 && i < s->n_kill; i++)
 		rc = spec_mark(seen, s->kill[i]);
+	for (uint32_t i = 0; rc == 0 && i < s->n_allow; i++)
+		rc = spec_mark(seen, s->allow[i]);
 	return rc;
 }
 
 ssize_t sg_proto_encode_spec(const sg_spec_t *in, void *buf, size_t cap)
 {
 	uint32_t fixed[8] = { in->arch, in->default_action, in->default_errno,
-			      in->n_notify, in->n_deny, in->n_kill, 0, 0 };
+			      in->n_notify, in->n_deny, in->n_kill, in->n_allow, 0 };
 	wcur_t w = { 0 };
 	int rc = spec_check(in);
 
@@ -388,6 +409,8 @@ ssize_t sg_proto_encode_spec(const sg_spec_t *in, void *buf, size_t cap)
 	}
 	for (uint32_t i = 0; rc == 0 && i < in->n_kill; i++)
 		rc = put_u32(&w, in->kill[i]);
+	for (uint32_t i = 0; rc == 0 && i < in->n_allow; i++)
+		rc = put_u32(&w, in->allow[i]);
 	return rc < 0 ? rc : wfinish(&w);
 }
 
@@ -400,9 +423,10 @@ static int spec_fixed(rcur_t *r, sg_spec_t *out)
 		rc = get_u32(r, &f[i]);
 	if (rc < 0)
 		return rc;
-	if (f[6] != 0 || f[7] != 0)
+	if (f[7] != 0)
 		return -EBADMSG;
-	if (f[3] > SG_PROTO_MAX_RULES || f[4] > SG_PROTO_MAX_RULES || f[5] > SG_PROTO_MAX_RULES)
+	if (f[3] > SG_PROTO_MAX_RULES || f[4] > SG_PROTO_MAX_RULES || f[5] > SG_PROTO_MAX_RULES ||
+	    f[6] > SG_PROTO_MAX_RULES)
 		return -EMSGSIZE;
 	out->arch = f[0];
 	out->default_action = f[1];
@@ -410,6 +434,7 @@ static int spec_fixed(rcur_t *r, sg_spec_t *out)
 	out->n_notify = f[3];
 	out->n_deny = f[4];
 	out->n_kill = f[5];
+	out->n_allow = f[6];
 	return 0;
 }
 
@@ -423,7 +448,8 @@ int sg_proto_decode_spec(const void *buf, size_t len, sg_spec_t *out)
 	if (rc < 0)
 		return rc;
 	/* The counts say exactly how long the message is; check before reading. */
-	if (len != HDR_SIZE + SPEC_FIXED + 4u * out->n_notify + 8u * out->n_deny + 4u * out->n_kill)
+	if (len != HDR_SIZE + SPEC_FIXED + 4u * out->n_notify + 8u * out->n_deny + 4u * out->n_kill +
+			   4u * out->n_allow)
 		return -EBADMSG;
 	for (uint32_t i = 0; rc == 0 && i < out->n_notify; i++)
 		rc = get_u32(&r, &out->notify[i]);
@@ -434,6 +460,8 @@ int sg_proto_decode_spec(const void *buf, size_t len, sg_spec_t *out)
 	}
 	for (uint32_t i = 0; rc == 0 && i < out->n_kill; i++)
 		rc = get_u32(&r, &out->kill[i]);
+	for (uint32_t i = 0; rc == 0 && i < out->n_allow; i++)
+		rc = get_u32(&r, &out->allow[i]);
 	if (rc == 0)
 		rc = rfinish(&r);
 	return rc < 0 ? rc : spec_check(out);

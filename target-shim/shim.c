@@ -181,6 +181,15 @@ static int build_hello(const sg_shim_opts_t *o, sg_hello_t *h, char *err, size_t
 			}
 	}
 	h->nlabels = (uint32_t)o->nlabels;
+	if (o->mode) {
+		int m = sg_proto_parse_mode(o->mode);
+
+		if (m < 0) {
+			errf(err, errlen, "invalid mode '%s' (want enforce, audit or learn)", o->mode);
+			return -EINVAL;
+		}
+		h->mode = (uint32_t)m;
+	}
 	return 0;
 }
 
@@ -391,6 +400,8 @@ static int add_rules(scmp_filter_ctx ctx, const sg_spec_t *sp, uint32_t def)
 		rc = add_rule(ctx, def, SCMP_ACT_ERRNO(sp->deny[i].err), sp->deny[i].nr);
 	for (uint32_t i = 0; rc == 0 && i < sp->n_kill; i++)
 		rc = add_rule(ctx, def, SCMP_ACT_KILL_PROCESS, sp->kill[i]);
+	for (uint32_t i = 0; rc == 0 && i < sp->n_allow; i++)
+		rc = add_rule(ctx, def, SCMP_ACT_ALLOW, sp->allow[i]);
 	return rc;
 }
 

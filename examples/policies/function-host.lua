@@ -3,8 +3,9 @@
 -- Decided in the kernel, without a round trip: the calls a function never
 -- needs and that open the host up (tracing, BPF, mounts, loading kernels or
 -- modules) fail with EPERM. Forwarded to sysgated: opening files (writes
--- under /etc are refused), executing programs (logged) and connecting
--- (logged with the address). Everything else is allowed in the kernel.
+-- under /etc are refused), executing programs (logged, and rate-limited)
+-- and connecting (logged with the address). Everything else is allowed in
+-- the kernel.
 --
 -- Never deny the calls a function logs with (write to its stdout/stderr):
 -- a function that cannot log fails with no trace of why.
@@ -38,9 +39,13 @@ return sg.policy {
       end
       return sg.allow()
     end,
-    execve = function(c)
-      return sg.allow():log("exec " .. c.path)
-    end,
+    -- A function that spawns programs in a loop is slowed down, not failed:
+    -- past a burst of 50, the whole target may exec 20 programs a second
+    -- (per target: each fork would get a bucket of its own per process).
+    execve = sg.limit {
+      rate = 20, burst = 50, per = "target", over = "throttle",
+      under = function(c) return sg.allow():log("exec " .. c.path) end,
+    },
     connect = function(c)
       local a = c.addr
       local where = a and (a.ip and (a.ip .. ":" .. a.port) or a.path or a.family) or "?"

@@ -8,7 +8,7 @@
  * reserved field must be zero; the decoders refuse anything else.
  *
  *   shim                           supervisor
- *   HELLO(policy, labels)   --->
+ *   HELLO(policy, labels, mode) --->
  *                           <---   SPEC(filter spec) | REFUSE(code, reason)
  *   LISTENER + 1 fd          --->   (SCM_RIGHTS, exactly one fd)
  *                           <---   READY(target id) | REFUSE(code, reason)
@@ -72,6 +72,19 @@ typedef struct sg_label {
 } sg_label_t;
 
 /*
+ * The mode a target asks for (sysgate-run --mode). SG_MODE_POLICY: the
+ * policy's own. The supervisor decides whether a target may ask for
+ * another one (the config's `modes`); on the wire it is the low two bits
+ * of HELLO's flags word, whose other bits stay zero.
+ */
+typedef enum sg_mode {
+	SG_MODE_POLICY = 0,
+	SG_MODE_ENFORCE = 1,
+	SG_MODE_AUDIT = 2,
+	SG_MODE_LEARN = 3,
+} sg_mode_t;
+
+/*
  * HELLO: the shim asks for a policy. Policy names and label keys are
  * [A-Za-z0-9_.-]+; label values are printable ASCII.
  */
@@ -79,6 +92,7 @@ typedef struct sg_hello {
 	char policy[SG_PROTO_MAX_NAME + 1];
 	uint32_t nlabels;
 	sg_label_t labels[SG_PROTO_MAX_LABELS];
+	uint32_t mode; /* sg_mode_t */
 } sg_hello_t;
 
 typedef struct sg_spec_errno {
@@ -89,16 +103,20 @@ typedef struct sg_spec_errno {
 /*
  * SPEC: the filter compiled from the policy. arch is the AUDIT_ARCH_* value
  * the supervisor compiled for; a shim of another arch refuses it. A syscall
- * number appears in at most one list.
+ * number appears in at most one list. allow names syscalls the kernel
+ * allows when the default is not allow (a learned policy's); its count
+ * takes the first of the two words that were reserved, so a shim that
+ * predates it refuses such a SPEC instead of dropping the list.
  */
 typedef struct sg_spec {
 	uint32_t arch;
 	uint32_t default_action; /* sg_action_t */
 	uint32_t default_errno;  /* for SG_ACT_ERRNO, else 0 */
-	uint32_t n_notify, n_deny, n_kill;
+	uint32_t n_notify, n_deny, n_kill, n_allow;
 	uint32_t notify[SG_PROTO_MAX_RULES];
 	sg_spec_errno_t deny[SG_PROTO_MAX_RULES];
 	uint32_t kill[SG_PROTO_MAX_RULES];
+	uint32_t allow[SG_PROTO_MAX_RULES];
 } sg_spec_t;
 
 /* REFUSE: code is a positive errno describing the class of refusal. */
@@ -132,6 +150,10 @@ int sg_proto_decode_ready(const void *buf, size_t len, sg_ready_t *out);
 /* Validators shared with the command line and config: 0 or -EINVAL. */
 int sg_proto_valid_name(const char *s);
 int sg_proto_parse_label(const char *kv, sg_label_t *out); /* "key=value" */
+/* "enforce", "audit", "learn" -> SG_MODE_*, else -EINVAL. */
+int sg_proto_parse_mode(const char *s);
+/* SG_MODE_* -> "enforce", "audit", "learn" ("policy" for SG_MODE_POLICY). */
+const char *sg_proto_mode_name(uint32_t mode);
 
 /*
  * Sends one message, with fd attached (SCM_RIGHTS) when fd >= 0.

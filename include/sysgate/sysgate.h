@@ -57,6 +57,9 @@ typedef struct sg_shim_opts {
 	                            * 0, root, unless set: whoever can point the shim at
 	                            * a socket of their own must not be able to hand it
 	                            * a policy */
+	const char *mode;          /* "enforce", "audit", "learn": asks the supervisor for
+	                            * that mode instead of the policy's own; it refuses
+	                            * unless its config allows it. NULL: the policy's */
 } sg_shim_opts_t;
 
 /* Connects, sends HELLO and receives the SPEC. A refusal gives the

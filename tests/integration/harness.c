@@ -110,6 +110,13 @@ static bool sgd_ready(const sgd_proc_t *s)
 void sgd_start(sgd_proc_t *s, const char *extra_config, size_t npol, const char *const *names,
 	       const char *const *sources)
 {
+	sgd_start_entries(s, extra_config, npol, names, sources, NULL);
+}
+
+void sgd_start_entries(sgd_proc_t *s, const char *extra_config, size_t npol,
+		       const char *const *names, const char *const *sources,
+		       const char *const *entries)
+{
 	char path[512], conf[8192];
 	size_t off;
 
@@ -125,8 +132,8 @@ void sgd_start(sgd_proc_t *s, const char *extra_config, size_t npol, const char 
 		snprintf(path, sizeof(path), "%s/%s.lua", s->dir, names[i]);
 		write_file(path, sources[i]);
 		off += (size_t)snprintf(conf + off, sizeof(conf) - off,
-					"%s{ name = \"%s\"; file = \"%s.lua\"; }\n", i ? "," : "",
-					names[i], names[i]);
+					"%s{ name = \"%s\"; file = \"%s.lua\"; %s }\n", i ? "," : "",
+					names[i], names[i], entries && entries[i] ? entries[i] : "");
 	}
 	snprintf(conf + off, sizeof(conf) - off, ");\n");
 	snprintf(path, sizeof(path), "%s/sysgate.conf", s->dir);
@@ -213,7 +220,8 @@ int sgd_teardown(void **state)
 	return 0;
 }
 
-static const char **build_argv(const sgd_proc_t *s, const char *policy, const char *const *argv)
+static const char **build_argv(const sgd_proc_t *s, const char *policy, const char *mode,
+			       const char *const *argv)
 {
 	static const char *v[512];
 	size_t n = 0;
@@ -223,6 +231,10 @@ static const char **build_argv(const sgd_proc_t *s, const char *policy, const ch
 	v[n++] = s->socket;
 	v[n++] = "-p";
 	v[n++] = policy;
+	if (mode) {
+		v[n++] = "--mode";
+		v[n++] = mode;
+	}
 	v[n++] = "--";
 	for (size_t i = 0; argv[i] && n < 511; i++)
 		v[n++] = argv[i];
@@ -233,7 +245,7 @@ static const char **build_argv(const sgd_proc_t *s, const char *policy, const ch
 pid_t run_under_async(const sgd_proc_t *s, const char *policy, const char *const *argv, int *stdin_w,
 		      int *stdout_r)
 {
-	const char **v = build_argv(s, policy, argv);
+	const char **v = build_argv(s, policy, NULL, argv);
 	int in[2], out[2];
 	pid_t pid;
 
@@ -275,7 +287,13 @@ static void slurp(int fd, char *buf, size_t len)
 
 void run_under(const sgd_proc_t *s, const char *policy, const char *const *argv, run_result_t *r)
 {
-	const char **v = build_argv(s, policy, argv);
+	run_under_mode(s, policy, NULL, argv, r);
+}
+
+void run_under_mode(const sgd_proc_t *s, const char *policy, const char *mode,
+		    const char *const *argv, run_result_t *r)
+{
+	const char **v = build_argv(s, policy, mode, argv);
 	int out[2], err[2];
 	pid_t pid;
 

@@ -29,6 +29,11 @@ typedef struct run_result {
  * and waits for its socket. npol pairs of (name, source). */
 void sgd_start(sgd_proc_t *s, const char *extra_config, size_t npol, const char *const *names,
 	       const char *const *sources);
+/* The same, with entries[i] (may be NULL) added inside policy i's group
+ * of the config, e.g. "modes = [ \"audit\" ];". */
+void sgd_start_entries(sgd_proc_t *s, const char *extra_config, size_t npol,
+		       const char *const *names, const char *const *sources,
+		       const char *const *entries);
 /* SIGTERM, wait, assert a clean exit; removes the temp dir. */
 void sgd_stop(sgd_proc_t *s);
 /* SIGKILL, wait; keeps the dir. */
@@ -40,6 +45,9 @@ int sgd_teardown(void **state);
 /* Runs sysgate-run -s SOCKET -p POLICY -- argv... and waits for it. If
  * stdin_fd >= 0 it becomes the program's stdin. */
 void run_under(const sgd_proc_t *s, const char *policy, const char *const *argv, run_result_t *r);
+/* The same with sysgate-run --mode MODE (mode NULL: no --mode). */
+void run_under_mode(const sgd_proc_t *s, const char *policy, const char *mode,
+		    const char *const *argv, run_result_t *r);
 pid_t run_under_async(const sgd_proc_t *s, const char *policy, const char *const *argv, int *stdin_w,
 		      int *stdout_r);
 

@@ -470,6 +470,82 @@ static void test_unknown_key_policy(void **state)
 
 /* -------------------------------------------------------- wrong types */
 
+/* ------------------------------------------------ modes, learn_dir */
+
+/* modes: what sysgate-run --mode may ask for, per policy; absent, nothing
+ * but the policy's own mode. */
+static void test_modes(void **state)
+{
+	const fixture_t *fx = *state;
+	char dir[PATH_MAX];
+	sg_config_t c;
+
+	expect_ok(state, "policies = ( { name = \"demo\"; file = \"policies/demo.lua\";\n"
+			 "  modes = [ \"audit\", \"enforce\" ]; },\n"
+			 "  { name = \"strict\"; file = \"policies/strict.lua\"; } );\n", &c);
+	assert_int_equal(c.policies[0].modes,
+			 CONFIG_MODE_BIT(SG_MODE_AUDIT) | CONFIG_MODE_BIT(SG_MODE_ENFORCE));
+	assert_int_equal(c.policies[1].modes, 0);
+	assert_string_equal(c.learn_dir, "");
+	config_free(&c);
+
+	fx_path(fx, "learned", dir, sizeof(dir));
+	assert_int_equal(mkdir(dir, 0700), 0);
+	expect_ok(state, "learn_dir = \"learned\";\n"
+			 "policies = ( { name = \"demo\"; file = \"policies/demo.lua\";\n"
+			 "  modes = ( \"learn\" ); } );\n", &c);
+	assert_int_equal(c.policies[0].modes, CONFIG_MODE_BIT(SG_MODE_LEARN));
+	assert_non_null(strstr(c.learn_dir, "/learned"));
+	assert_int_equal(c.learn_dir[0], '/');
+	config_free(&c);
+}
+
+#define MODES_CASE(fn, text, line, frag) \
+	static void fn(void **state) { expect_fail(state, text, -EINVAL, line, frag); }
+
+MODES_CASE(test_modes_unknown,
+	  "policies = ( { name = \"demo\"; file = \"policies/demo.lua\";\n"
+	  "  modes = [ \"enforce\",\n \"permissive\" ]; } );\n", 3,
+	  "policy 'demo': 'modes' entries must be \"enforce\", \"audit\" or \"learn\", not 'permissive'")
+MODES_CASE(test_modes_not_string,
+	  "policies = ( { name = \"demo\"; file = \"policies/demo.lua\";\n modes = [ 1 ]; } );\n", 2,
+	  "'modes' entries must be")
+MODES_CASE(test_modes_not_array,
+	  "policies = ( { name = \"demo\"; file = \"policies/demo.lua\";\n modes = \"audit\"; } );\n",
+	  2, "policy 'demo': 'modes' must be an array of strings")
+MODES_CASE(test_modes_twice,
+	  "policies = ( { name = \"demo\"; file = \"policies/demo.lua\";\n"
+	  " modes = ( \"audit\", \"audit\" ); } );\n", 2, "mode 'audit' is named twice")
+MODES_CASE(test_modes_learn_needs_dir,
+	  "policies = ( { name = \"demo\"; file = \"policies/demo.lua\";\n"
+	  " modes = [ \"learn\" ]; } );\n", 2,
+	  "policy 'demo': 'modes' allows \"learn\" but the config sets no 'learn_dir'")
+MODES_CASE(test_learn_dir_type, "learn_dir = 1;\n" POLICY_DEMO, 1, "'learn_dir' must be a string")
+
+/* What learn mode writes is loaded later as a policy: its directory must
+ * exist and be writable by its owner alone. */
+static void test_learn_dir_checks(void **state)
+{
+	const fixture_t *fx = *state;
+	char dir[PATH_MAX];
+
+	expect_fail(state, "learn_dir = \"nowhere\";\n" POLICY_DEMO, -ENOENT, 1,
+		    "No such file or directory");
+	expect_fail(state, "learn_dir = \"policies/demo.lua\";\n" POLICY_DEMO, -ENOTDIR, 1,
+		    "is not a directory");
+	fx_path(fx, "open", dir, sizeof(dir));
+	assert_int_equal(mkdir(dir, 0700), 0);
+	assert_int_equal(chmod(dir, 0770), 0);
+	expect_fail(state, "\nlearn_dir = \"open\";\n" POLICY_DEMO, -EPERM, 2,
+		    "must belong to root or uid 0 and be writable by its owner alone (it is uid 0, "
+		    "mode 0770)");
+	assert_int_equal(chmod(dir, 01777), 0);
+	expect_fail(state, "learn_dir = \"open\";\n" POLICY_DEMO, -EPERM, 1, "mode 1777");
+	assert_int_equal(chmod(dir, 0755), 0);
+	assert_int_equal(chown(dir, 65534, 65534), 0);
+	expect_fail(state, "learn_dir = \"open\";\n" POLICY_DEMO, -EPERM, 1, "it is uid 65534");
+}
+
 #define TYPE_CASE(fn, text, line, frag) \
 	static void fn(void **state) { expect_fail(state, text, -EINVAL, line, frag); }
 
@@ -892,6 +968,14 @@ int main(void)
 		T(test_unknown_key_top),
 		T(test_unknown_key_lua),
 		T(test_unknown_key_policy),
+		T(test_modes),
+		T(test_modes_unknown),
+		T(test_modes_not_string),
+		T(test_modes_not_array),
+		T(test_modes_twice),
+		T(test_modes_learn_needs_dir),
+		T(test_learn_dir_type),
+		T(test_learn_dir_checks),
 		T(test_type_socket),
 		T(test_type_socket_mode),
 		T(test_type_allow_uids),

@@ -1376,6 +1376,58 @@ static void test_spec(void **state)
 	policy_free(p);
 }
 
+/* Audit mode: the filter forwards what the kernel would deny or kill, and
+ * the engine says what that would have been, and why. */
+static void test_audit_spec(void **state)
+{
+	static const char src[] = "local sg = sysgate\n"
+				  "return sg.policy { mode = 'audit', default = sg.deny('EACCES'),\n"
+				  "  kernel = { deny = { 'ptrace', errno = 'EROFS' }, kill = { 'reboot' } },\n"
+				  "  on = { openat = sg.allow() } }\n";
+	policy_t *p = load(src);
+	const sg_spec_t *e = policy_spec_for(p, SG_MODE_ENFORCE), *a = policy_spec_for(p, SG_MODE_AUDIT);
+	bool seen[NAMES_MAX_NR] = { false };
+	verdict_t v;
+
+	(void)state;
+	assert_int_equal(policy_mode(p), SG_MODE_AUDIT);
+	assert_ptr_equal(e, policy_spec(p));
+	assert_int_equal(e->n_deny, 1);
+	assert_int_equal(e->n_kill, 1);
+	assert_int_equal(a->n_deny + a->n_kill, 0);
+	assert_int_equal(a->default_action, SG_ACT_NOTIFY);
+	assert_int_equal(a->default_errno, 0);
+	assert_int_equal(a->n_notify, 3);
+	for (uint32_t i = 0; i < a->n_notify; i++)
+		seen[a->notify[i]] = true;
+	assert_true(seen[names_syscall("ptrace")] && seen[names_syscall("reboot")] &&
+		    seen[names_syscall("openat")]);
+
+	policy_kernel_verdict(p, names_syscall("ptrace"), &v);
+	assert_int_equal(v.kind, VERDICT_DENY);
+	assert_int_equal(v.err, EROFS);
+	assert_string_equal(v.reason, "kernel.deny");
+	policy_kernel_verdict(p, names_syscall("reboot"), &v);
+	assert_int_equal(v.kind, VERDICT_KILL);
+	assert_string_equal(v.reason, "kernel.kill");
+	policy_kernel_verdict(p, names_syscall("getpid"), &v);
+	assert_int_equal(v.kind, VERDICT_DENY);
+	assert_int_equal(v.err, EACCES);
+	assert_string_equal(v.reason, "default");
+	policy_free(p);
+
+	/* A default allow stays in the kernel in audit mode too. */
+	p = load("return sysgate.policy { kernel = { kill = { 'reboot' } } }\n");
+	assert_int_equal(policy_mode(p), SG_MODE_ENFORCE);
+	a = policy_spec_for(p, SG_MODE_AUDIT);
+	assert_int_equal(a->default_action, SG_ACT_ALLOW);
+	assert_int_equal(a->n_notify, 1);
+	assert_int_equal(a->notify[0], names_syscall("reboot"));
+	policy_kernel_verdict(p, names_syscall("getpid"), &v);
+	assert_int_equal(v.kind, VERDICT_ALLOW);
+	policy_free(p);
+}
+
 static void test_spec_defaults(void **state)
 {
 	static const struct {
@@ -1448,8 +1500,12 @@ static void test_load_bad_fields(void **state)
 		   "return sg.policy {\n"
 		   "  bogus = 1,\n"
 		   "}\n", 2, "unknown field 'bogus' in sysgate.policy");
-	load_fails("return sysgate.policy { kernel = { allow = {} } }\n", 1,
-		   "unknown field 'allow' in kernel");
+	load_fails("return sysgate.policy { kernel = { permit = {} } }\n", 1,
+		   "unknown field 'permit' in kernel");
+	load_fails("return sysgate.policy { kernel = { allow = { 'read', 3 } } }\n", 1,
+		   "kernel.allow entries must be syscall names");
+	load_fails("return sysgate.policy { kernel = { allow = { 'read' } }, on = { read = "
+		   "sysgate.allow() } }\n", 1, "syscall 'read' is named twice (in kernel.allow and in on)");
 	load_fails("return sysgate.policy { kernel = { deny = { 'bpf', erno = 'EPERM' } } }\n", 1,
 		   "unknown field 'erno' in kernel.deny");
 	load_fails("local sg = sysgate\n"
@@ -1460,14 +1516,13 @@ static void test_load_bad_fields(void **state)
 	load_fails("return sysgate.policy { kernel = { kill = { 'reboot', [5] = 'bpf' } } }\n", 1,
 		   "unexpected number key in kernel.kill");
 	load_fails("return sysgate.policy { on = { mkdir = 'allow' } }\n", 1,
-		   "handler for 'mkdir' must be a function or a verdict");
+		   "handler for 'mkdir' must be a function, a verdict or a limit");
 	load_fails("return sysgate.policy { default = 'maybe' }\n", 1, "default must be");
 	load_fails("return sysgate.policy { default = sysgate.emulate(1) }\n", 1, "default must be");
 	load_fails("\nreturn sysgate.policy { name = 'other' }\n", 2,
 		   "policy name 'other' does not match the name 'demo'");
-	load_fails("\n\nreturn sysgate.policy { mode = 'audit' }\n", 3,
-		   "mode 'audit' is not supported yet");
-	load_fails("return sysgate.policy { mode = 'learn' }\n", 1, "mode 'learn' is not supported yet");
+	load_fails("\n\nreturn sysgate.policy { mode = 'permissive' }\n", 3, "mode must be");
+	load_fails("return sysgate.policy { mode = 1 }\n", 1, "mode must be");
 }
 
 static void test_load_missing_return(void **state)
@@ -1701,6 +1756,7 @@ int main(void)
 		cmocka_unit_test(test_sandbox_readonly),
 		cmocka_unit_test(test_spec),
 		cmocka_unit_test(test_spec_defaults),
+		cmocka_unit_test(test_audit_spec),
 		cmocka_unit_test(test_load_syntax_error),
 		cmocka_unit_test(test_load_bad_names),
 		cmocka_unit_test(test_load_bad_fields),

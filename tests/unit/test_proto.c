@@ -441,7 +441,9 @@ static void test_hello_content(void **state)
 	buf[HDR + 8 + 1] = '\0';
 	assert_int_equal(sg_proto_decode_hello(buf, n, &out), -EBADMSG);
 
-	n = raw_hello("x", 2, two, 1); /* flags */
+	n = raw_hello("x", 2, two, 4); /* flags beyond the mode's two bits */
+	assert_int_equal(sg_proto_decode_hello(buf, n, &out), -EBADMSG);
+	n = raw_hello("x", 2, two, 0x80000000u);
 	assert_int_equal(sg_proto_decode_hello(buf, n, &out), -EBADMSG);
 	n = raw_hello("x", SG_PROTO_MAX_LABELS, two, 0);
 	assert_int_equal(sg_proto_decode_hello(buf, n, &out), -EBADMSG); /* duplicate keys */
@@ -464,6 +466,42 @@ static void test_hello_content(void **state)
 	sample_hello(&in);
 	strcpy(in.labels[1].key, "tenant");
 	assert_int_equal(sg_proto_encode_hello(&in, buf, sizeof buf), -EBADMSG);
+}
+
+/* The mode rides in HELLO's flags: each value round-trips, the policy's
+ * own is 0 (what an older shim sends), anything else is refused by both
+ * ends. */
+static void test_hello_mode(void **state)
+{
+	const char *two[2] = { "a=1", "b=2" };
+	sg_hello_t in, out;
+	ssize_t n;
+
+	(void)state;
+	for (uint32_t m = SG_MODE_POLICY; m <= SG_MODE_LEARN; m++) {
+		sample_hello(&in);
+		in.mode = m;
+		n = sg_proto_encode_hello(&in, buf, sizeof buf);
+		assert_true(n > 0);
+		memset(&out, 0xff, sizeof out);
+		assert_int_equal(sg_proto_decode_hello(buf, (size_t)n, &out), 0);
+		assert_int_equal(out.mode, m);
+		n = (ssize_t)raw_hello("x", 2, two, m);
+		assert_int_equal(sg_proto_decode_hello(buf, (size_t)n, &out), 0);
+		assert_int_equal(out.mode, m);
+	}
+	sample_hello(&in);
+	in.mode = 4;
+	assert_int_equal(sg_proto_encode_hello(&in, buf, sizeof buf), -EBADMSG);
+	assert_int_equal(sg_proto_parse_mode("enforce"), SG_MODE_ENFORCE);
+	assert_int_equal(sg_proto_parse_mode("audit"), SG_MODE_AUDIT);
+	assert_int_equal(sg_proto_parse_mode("learn"), SG_MODE_LEARN);
+	assert_int_equal(sg_proto_parse_mode("policy"), -EINVAL);
+	assert_int_equal(sg_proto_parse_mode("Audit"), -EINVAL);
+	assert_int_equal(sg_proto_parse_mode(""), -EINVAL);
+	assert_int_equal(sg_proto_parse_mode(NULL), -EINVAL);
+	assert_string_equal(sg_proto_mode_name(SG_MODE_AUDIT), "audit");
+	assert_string_equal(sg_proto_mode_name(7), "unknown");
 }
 
 static void test_validators(void **state)
@@ -529,6 +567,46 @@ static void mod_dup_within(sg_spec_t *s) { s->notify[1] = s->notify[0]; }
 static void mod_nr_over(sg_spec_t *s) { s->kill[0] = SG_PROTO_MAX_NR + 1; }
 static void mod_errno0(sg_spec_t *s) { s->deny[0].err = 0; }
 static void mod_count_over(sg_spec_t *s) { s->n_kill = SG_PROTO_MAX_RULES + 1; }
+
+/* The allow list (a learned policy's kernel.allow) takes the first
+ * reserved word for its count and follows the kill list; a number in it
+ * may be in no other list. */
+static void test_spec_allow(void **state)
+{
+	sg_spec_t *in = sample_spec();
+	sg_spec_t *out = calloc(1, sizeof *out);
+	ssize_t n;
+
+	(void)state;
+	assert_non_null(out);
+	in->default_action = SG_ACT_ERRNO;
+	in->default_errno = EPERM;
+	in->n_allow = 3;
+	in->allow[0] = SYS_read;
+	in->allow[1] = SYS_write;
+	in->allow[2] = SYS_exit_group;
+	n = sg_proto_encode_spec(in, buf, sizeof buf);
+	assert_int_equal(n, HDR + 32 + 4 * 2 + 8 * 2 + 4 * 1 + 4 * 3);
+	assert_int_equal(sg_proto_decode_spec(buf, (size_t)n, out), 0);
+	assert_int_equal(out->n_allow, 3);
+	assert_int_equal(out->allow[2], SYS_exit_group);
+	assert_int_equal(out->n_kill, 1);
+	assert_int_equal(out->kill[0], SYS_reboot);
+	put32(buf, SP_RES1, 2); /* the count must match the bytes */
+	assert_int_equal(sg_proto_decode_spec(buf, (size_t)n, out), -EBADMSG);
+	put32(buf, SP_RES1, 3);
+	put32(buf, SP_RES2, 3); /* the last reserved word stays zero */
+	assert_int_equal(sg_proto_decode_spec(buf, (size_t)n, out), -EBADMSG);
+	put32(buf, SP_RES2, 0);
+	put32(buf, (size_t)n - 4, SYS_openat); /* in notify too */
+	assert_int_equal(sg_proto_decode_spec(buf, (size_t)n, out), -EBADMSG);
+	in->allow[2] = SYS_ptrace; /* in deny too */
+	assert_int_equal(sg_proto_encode_spec(in, buf, sizeof buf), -EBADMSG);
+	in->n_allow = SG_PROTO_MAX_RULES + 1;
+	assert_int_equal(sg_proto_encode_spec(in, buf, sizeof buf), -EMSGSIZE);
+	free(in);
+	free(out);
+}
 
 static void test_spec_content(void **state)
 {
@@ -1159,6 +1237,8 @@ int main(void)
 		cmocka_unit_test(test_header_faults),
 		cmocka_unit_test(test_oversized),
 		cmocka_unit_test(test_hello_content),
+		cmocka_unit_test(test_hello_mode),
+		cmocka_unit_test(test_spec_allow),
 		cmocka_unit_test(test_validators),
 		cmocka_unit_test(test_spec_content),
 		cmocka_unit_test(test_refuse_listener_content),

@@ -1,7 +1,9 @@
 /*
- * sysgate-bench: what one getppid() costs under each way of deciding it,
- * measured side by side in one run with interleaved repetitions.
+ * sysgate-bench: what one system call costs under each way of deciding it,
+ * measured side by side in one run with interleaved repetitions. Two
+ * workloads, one table each:
  *
+ * getppid():
  *   none     no filter at all
  *   kernel   under sysgate-run with a policy that decides getppid in the
  *            kernel (it has handlers, but none for getppid)
@@ -10,42 +12,94 @@
  *   raw+sync the same with SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
  *   sysgate  under sysgate-run, forwarded to sysgated, handler returns allow
  *
- *   sysgate-bench run SYSGATE_RUN SOCKET [CALLS [REPS]]
- *   sysgate-bench target CALLS       (the measured loop; prints ns per call)
+ * openat(AT_FDCWD, OPEN_PATH, O_RDONLY) + close() (close is not notified):
+ *   none     no filter at all
+ *   kernel   under sysgate-run with "bench-allow", whose only handler is
+ *            getppid's: openat is decided in the kernel
+ *   raw path the raw+sync supervisor that also reads the path as sysgated
+ *            reads c.path, compares it and answers CONTINUE
+ *   sg path  forwarded to sysgated, a handler that compares c.path and
+ *            returns allow ("bench-path")
+ *   raw open the raw path loop, then the brokered open broker.c makes
+ *            (raw_broker.c): the file opened as the caller from its root,
+ *            the fd injected with NOTIF_ADDFD + SECCOMP_ADDFD_FLAG_SEND
+ *   sg open  the same handler returning sysgate.open() ("bench-open")
  *
- * The policies "bench-kernel" and "bench-allow" must be loaded in the
- * sysgated behind SOCKET (bench/run does all of it).
+ *   sysgate-bench run SYSGATE_RUN SOCKET [CALLS [REPS]]
+ *   sysgate-bench target CALLS [PATH] (the measured loop, getppid or
+ *                                      opening PATH; prints ns per call)
+ *
+ * The policies "bench-kernel", "bench-allow", "bench-path" and
+ * "bench-open" must be loaded in the sysgated behind SOCKET (bench/run
+ * does all of it).
  */
 #include <errno.h>
-#include <poll.h>
-#include <pthread.h>
-#include <seccomp.h>
+#include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include <linux/seccomp.h>
 
-#ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
-#define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
-#endif
-#ifndef SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP
-#define SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP (1UL << 0)
-#endif
-
-enum { M_NONE, M_KERNEL, M_RAW, M_RAW_SYNC, M_SYSGATE, M_COUNT };
-static const char *mode_names[M_COUNT] = { "no filter", "kernel-decided (sysgate policy)",
-					   "raw C notify loop", "raw C loop + SYNC_WAKE_UP",
-					   "sysgated, allow handler" };
+#include "raw_notify.h"
 
 #define MAX_REPS 64
+#define OPEN_PATH "/etc/passwd"
+
+typedef enum { W_GETPPID, W_OPEN } work_t;
+typedef enum { H_NONE, H_POLICY, H_RAW } how_t;
+
+/* One row of a table: which loop, decided how, compared with which row. */
+typedef struct {
+	const char *name;
+	work_t work;
+	how_t how;
+	const char *policy; /* H_POLICY: the sysgated policy */
+	raw_kind_t raw;     /* H_RAW: the raw supervisor */
+	bool sync;          /* H_RAW: with SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP */
+	int pair;           /* the raw C row doing the same work, or -1 */
+} bench_mode_t;
+
+enum {
+	M_NONE, M_KERNEL, M_RAW, M_RAW_SYNC, M_SYSGATE,
+	M_OPEN_NONE, M_OPEN_KERNEL, M_OPEN_RAW_PATH, M_OPEN_SYSGATE_PATH,
+	M_OPEN_RAW_BROKER, M_OPEN_SYSGATE_BROKER,
+	M_COUNT
+};
+
+static const bench_mode_t modes[M_COUNT] = {
+	[M_NONE] = { "no filter", W_GETPPID, H_NONE, NULL, 0, false, -1 },
+	[M_KERNEL] = { "kernel-decided (sysgate policy)", W_GETPPID, H_POLICY, "bench-kernel", 0,
+		       false, -1 },
+	[M_RAW] = { "raw C notify loop", W_GETPPID, H_RAW, NULL, RAW_CONTINUE, false, -1 },
+	[M_RAW_SYNC] = { "raw C loop + SYNC_WAKE_UP", W_GETPPID, H_RAW, NULL, RAW_CONTINUE, true,
+			 -1 },
+	[M_SYSGATE] = { "sysgated, allow handler", W_GETPPID, H_POLICY, "bench-allow", 0, false,
+			M_RAW_SYNC },
+	[M_OPEN_NONE] = { "no filter", W_OPEN, H_NONE, NULL, 0, false, -1 },
+	[M_OPEN_KERNEL] = { "kernel-decided openat", W_OPEN, H_POLICY, "bench-allow", 0,
+			    false, -1 },
+	[M_OPEN_RAW_PATH] = { "raw C, reads the path", W_OPEN, H_RAW, NULL, RAW_PATH, true, -1 },
+	[M_OPEN_SYSGATE_PATH] = { "sysgated, handler reads c.path", W_OPEN, H_POLICY, "bench-path",
+				  0, false, M_OPEN_RAW_PATH },
+	[M_OPEN_RAW_BROKER] = { "raw C, brokered open", W_OPEN, H_RAW, NULL, RAW_BROKER, true, -1 },
+	[M_OPEN_SYSGATE_BROKER] = { "sysgated, sysgate.open brokered", W_OPEN, H_POLICY,
+				    "bench-open", 0, false, M_OPEN_RAW_BROKER },
+};
+
+/* The path the open loop passes, copied to a fixed place: 256 bytes before
+ * the end of a page, so that every supervisor's page-by-page read copies
+ * the same 256 bytes whatever the loader did with argv or .rodata. */
+static char open_page[4096] __attribute__((aligned(4096)));
+static const char *open_path = open_page + 4096 - 256;
+
+static void set_open_path(const char *path)
+{
+	snprintf(open_page + 4096 - 256, 256, "%s", path);
+}
 
 static double now_ns(void)
 {
@@ -55,7 +109,7 @@ static double now_ns(void)
 	return ts.tv_sec * 1e9 + ts.tv_nsec;
 }
 
-static double loop(long calls)
+static double loop_getppid(long calls)
 {
 	double t0;
 
@@ -67,9 +121,41 @@ static double loop(long calls)
 	return (now_ns() - t0) / (double)calls;
 }
 
-static int target(long calls)
+/* One openat + close; the first failure is reported on stderr. */
+static bool open_close(long *failed)
 {
-	printf("%.1f\n", loop(calls));
+	long fd = syscall(SYS_openat, AT_FDCWD, open_path, O_RDONLY);
+
+	if (fd < 0) {
+		if ((*failed)++ == 0)
+			fprintf(stderr, "sysgate-bench: openat(\"%s\"): %s\n", open_path,
+				strerror(errno));
+		return false;
+	}
+	close((int)fd);
+	return true;
+}
+
+/* openat + close; -1 if any open failed (the file must exist, and no
+ * supervisor may deny it). */
+static double loop_open(long calls)
+{
+	long failed = 0;
+	double t0;
+
+	for (int i = 0; i < 1000; i++) /* warm-up */
+		open_close(&failed);
+	t0 = now_ns();
+	for (long i = 0; i < calls; i++)
+		open_close(&failed);
+	return failed ? -1 : (now_ns() - t0) / (double)calls;
+}
+
+static int target(long calls, const char *path)
+{
+	if (path)
+		set_open_path(path);
+	printf("%.1f\n", path ? loop_open(calls) : loop_getppid(calls));
 	return 0;
 }
 
@@ -99,133 +185,6 @@ static double run_child(char *const argv[])
 	return strtod(buf, NULL);
 }
 
-struct raw {
-	int sock;
-	bool sync;
-};
-
-static int recv_fd(int sock)
-{
-	char c;
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} u;
-	struct iovec iov = { &c, 1 };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-			     .msg_controllen = sizeof(u.buf) };
-	struct cmsghdr *cm;
-	int fd;
-
-	if (recvmsg(sock, &mh, MSG_CMSG_CLOEXEC) <= 0)
-		return -1;
-	cm = CMSG_FIRSTHDR(&mh);
-	if (!cm || cm->cmsg_type != SCM_RIGHTS)
-		return -1;
-	memcpy(&fd, CMSG_DATA(cm), sizeof(fd));
-	return fd;
-}
-
-/* The raw supervisor: the least a notified call can cost. */
-static void *raw_serve(void *arg)
-{
-	struct raw *r = arg;
-	struct seccomp_notif_sizes sz;
-	struct seccomp_notif *req;
-	struct seccomp_notif_resp *resp;
-	int fd = recv_fd(r->sock);
-
-	if (fd < 0)
-		return NULL;
-	syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sz);
-	req = calloc(1, sz.seccomp_notif > sizeof(*req) ? sz.seccomp_notif : sizeof(*req));
-	resp = calloc(1, sz.seccomp_notif_resp > sizeof(*resp) ? sz.seccomp_notif_resp : sizeof(*resp));
-	if (r->sync)
-		ioctl(fd, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP, 0);
-	if (write(r->sock, "g", 1) != 1)
-		goto out;
-	for (;;) {
-		struct pollfd p = { fd, POLLIN, 0 };
-
-		if (poll(&p, 1, -1) < 0 && errno != EINTR)
-			break;
-		if (!(p.revents & POLLIN))
-			break; /* POLLHUP: the child is gone */
-		memset(req, 0, sizeof(*req));
-		if (ioctl(fd, SECCOMP_IOCTL_NOTIF_RECV, req) < 0)
-			continue;
-		memset(resp, 0, sizeof(*resp));
-		resp->id = req->id;
-		resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
-		ioctl(fd, SECCOMP_IOCTL_NOTIF_SEND, resp);
-	}
-out:
-	free(req);
-	free(resp);
-	close(fd);
-	return NULL;
-}
-
-static double run_raw(long calls, bool sync)
-{
-	struct raw r = { .sync = sync };
-	int sv[2], status;
-	pthread_t th;
-	double ns = -1;
-	int p[2];
-	pid_t pid;
-
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0 || pipe(p) < 0)
-		return -1;
-	r.sock = sv[0];
-	pthread_create(&th, NULL, raw_serve, &r);
-	pid = fork();
-	if (pid == 0) {
-		scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
-		char c;
-		int fd;
-		struct iovec iov = { &c, 1 };
-		union {
-			char buf[CMSG_SPACE(sizeof(int))];
-			struct cmsghdr align;
-		} u;
-		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf,
-				     .msg_controllen = sizeof(u.buf) };
-		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-
-		/* Only getppid is notified, so the handoff below is never
-		 * forwarded: this child needs no helper thread. */
-		seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(getppid), 0);
-		if (seccomp_load(ctx) < 0)
-			_exit(1);
-		fd = seccomp_notify_fd(ctx);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof(fd));
-		c = 'f';
-		if (sendmsg(sv[1], &mh, 0) != 1 || read(sv[1], &c, 1) != 1)
-			_exit(1);
-		close(fd);
-		dprintf(p[1], "%.1f\n", loop(calls));
-		_exit(0);
-	}
-	close(sv[1]);
-	close(p[1]);
-	{
-		char buf[64] = "";
-		ssize_t n = read(p[0], buf, sizeof(buf) - 1);
-
-		if (n > 0)
-			ns = strtod(buf, NULL);
-	}
-	close(p[0]);
-	waitpid(pid, &status, 0);
-	pthread_join(th, NULL);
-	close(sv[0]);
-	return ns;
-}
-
 static int cmp(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -233,54 +192,106 @@ static int cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static int run(const char *self, const char *sysgate_run, const char *sock, long calls, int reps)
+static double run_mode(const bench_mode_t *m, const char *self, const char *sysgate_run,
+		       const char *sock, long calls)
 {
-	static double ns[M_COUNT][MAX_REPS], med[M_COUNT];
+	bool open = m->work == W_OPEN;
 	char callsbuf[32];
+	char *argv[] = { (char *)sysgate_run, "-s", (char *)sock, "-p", (char *)m->policy, "--",
+			 (char *)self, "target", callsbuf, open ? OPEN_PATH : NULL, NULL };
 
 	snprintf(callsbuf, sizeof(callsbuf), "%ld", calls);
+	switch (m->how) {
+	case H_NONE: return run_child(argv + 6);
+	case H_POLICY: return run_child(argv);
+	default:
+		return raw_run(open ? SYS_openat : SYS_getppid, m->raw, m->sync,
+			       open ? loop_open : loop_getppid, calls);
+	}
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(double), cmp);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static void print_row(int m, const double *v, int reps, const double *med, int none)
+{
+	char range[48];
+
+	snprintf(range, sizeof(range), "%.0f-%.0f", v[0], v[reps - 1]);
+	printf("%-34s %10.0f %21s %9.2f", modes[m].name, med[m], range, med[m] / med[none]);
+}
+
+static void print_getppid(double ns[][MAX_REPS], int reps, const double *med, long calls)
+{
+	printf("getppid, %ld calls per run, %d interleaved runs per mode; ns per call\n\n", calls,
+	       reps);
+	printf("%-34s %10s %21s %9s %9s %9s\n", "mode", "median", "min-max", "/none", "/raw",
+	       "/raw+sync");
+	for (int m = M_NONE; m <= M_SYSGATE; m++) {
+		print_row(m, ns[m], reps, med, M_NONE);
+		printf(" %9.2f %9.2f\n", med[m] / med[M_RAW], med[m] / med[M_RAW_SYNC]);
+	}
+}
+
+/* The open table: each sysgated row against the raw C row doing the same
+ * work (raw C rows are their own pair), as the ratio of the medians and as
+ * the median of the ratios of each repetition's two runs, which ran back
+ * to back and so share whatever else the machine was doing. */
+static void print_open(double ns[][MAX_REPS], int reps, const double *med, const double *paired,
+		       long calls)
+{
+	printf("\nopenat(AT_FDCWD, \"%s\", O_RDONLY) + close, %ld calls per run, %d "
+	       "interleaved runs per mode; ns per call\n\n",
+	       OPEN_PATH, calls, reps);
+	printf("%-34s %10s %21s %9s %12s %9s\n", "mode", "median", "min-max", "/none", "/raw C pair",
+	       "paired");
+	for (int m = M_OPEN_NONE; m < M_COUNT; m++) {
+		print_row(m, ns[m], reps, med, M_OPEN_NONE);
+		if (modes[m].pair >= 0)
+			printf(" %12.2f %9.2f\n", med[m] / med[modes[m].pair], paired[m]);
+		else if (modes[m].how == H_RAW)
+			printf(" %12.2f %9.2f\n", 1.0, 1.0);
+		else
+			printf(" %12s %9s\n", "-", "-");
+	}
+}
+
+static int run(const char *self, const char *sysgate_run, const char *sock, long calls, int reps)
+{
+	static double ns[M_COUNT][MAX_REPS], med[M_COUNT], paired[M_COUNT];
+
 	for (int r = 0; r < reps; r++) {
 		for (int m = 0; m < M_COUNT; m++) {
-			char *none[] = { (char *)self, "target", callsbuf, NULL };
-			char *kern[] = { (char *)sysgate_run, "-s", (char *)sock, "-p", "bench-kernel", "--",
-					 (char *)self, "target", callsbuf, NULL };
-			char *sg[] = { (char *)sysgate_run, "-s", (char *)sock, "-p", "bench-allow", "--",
-				       (char *)self, "target", callsbuf, NULL };
-
-			switch (m) {
-			case M_NONE: ns[m][r] = run_child(none); break;
-			case M_KERNEL: ns[m][r] = run_child(kern); break;
-			case M_RAW: ns[m][r] = run_raw(calls, false); break;
-			case M_RAW_SYNC: ns[m][r] = run_raw(calls, true); break;
-			default: ns[m][r] = run_child(sg); break;
-			}
+			ns[m][r] = run_mode(&modes[m], self, sysgate_run, sock, calls);
 			if (ns[m][r] < 0) {
-				fprintf(stderr, "sysgate-bench: mode '%s' failed\n", mode_names[m]);
+				fprintf(stderr, "sysgate-bench: mode '%s' failed\n", modes[m].name);
 				return 1;
 			}
 		}
 	}
-	printf("getppid, %ld calls per run, %d interleaved runs per mode; ns per call\n\n", calls, reps);
-	printf("%-34s %10s %21s %9s %9s %9s\n", "mode", "median", "min-max", "/none", "/raw",
-	       "/raw+sync");
 	for (int m = 0; m < M_COUNT; m++) {
-		qsort(ns[m], (size_t)reps, sizeof(double), cmp);
-		med[m] = reps % 2 ? ns[m][reps / 2] : (ns[m][reps / 2 - 1] + ns[m][reps / 2]) / 2;
-	}
-	for (int m = 0; m < M_COUNT; m++) {
-		char range[48];
+		double ratio[MAX_REPS];
 
-		snprintf(range, sizeof(range), "%.0f-%.0f", ns[m][0], ns[m][reps - 1]);
-		printf("%-34s %10.0f %21s %9.2f %9.2f %9.2f\n", mode_names[m], med[m], range,
-		       med[m] / med[M_NONE], med[m] / med[M_RAW], med[m] / med[M_RAW_SYNC]);
+		if (modes[m].pair < 0)
+			continue;
+		for (int r = 0; r < reps; r++)
+			ratio[r] = ns[m][r] / ns[modes[m].pair][r];
+		paired[m] = median(ratio, reps);
 	}
+	for (int m = 0; m < M_COUNT; m++)
+		med[m] = median(ns[m], reps);
+	print_getppid(ns, reps, med, calls);
+	print_open(ns, reps, med, paired, calls);
 	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	if (argc == 3 && strcmp(argv[1], "target") == 0)
-		return target(strtol(argv[2], NULL, 10));
+	if ((argc == 3 || argc == 4) && strcmp(argv[1], "target") == 0)
+		return target(strtol(argv[2], NULL, 10), argc == 4 ? argv[3] : NULL);
 	if (argc >= 4 && strcmp(argv[1], "run") == 0) {
 		long calls = argc > 4 ? strtol(argv[4], NULL, 10) : 20000;
 		int reps = argc > 5 ? atoi(argv[5]) : 7;
@@ -290,6 +301,7 @@ int main(int argc, char **argv)
 		if (n <= 0 || calls <= 0 || reps <= 0 || reps > MAX_REPS)
 			return 2;
 		self[n] = '\0';
+		set_open_path(OPEN_PATH);
 		return run(self, argv[2], argv[3], calls, reps);
 	}
 	fprintf(stderr, "usage: sysgate-bench run SYSGATE_RUN SOCKET [CALLS [REPS]]\n");

@@ -422,21 +422,28 @@ static pid_t child_of(pid_t pid)
  * sysgated in a pid namespace of its own (unshare --pid --fork), the
  * target outside it: the notifications carry pid 0, since the caller has
  * no pid the supervisor could name. The call is denied (EPERM) with an
- * error that says why, without running the handler, and the supervisor
- * serves on.
+ * error that says why, without running the handler or reading anything
+ * of the caller from /proc or its memory (sysgated runs under strace to
+ * show it), and the supervisor serves on.
  */
 static void test_pid_zero_denied(void **state)
 {
-	const char *wrap[] = { env_path("UNSHARE"), "--pid", "--fork", NULL };
+	static char trace[64];
+	const char *wrap[] = { env_path("UNSHARE"), "--pid", "--fork", "--kill-child", env_path("STRACE"), "-f", "-qq",
+			       "-o", trace, "-e", "trace=%file,process_vm_readv", NULL };
 	const char *argv[] = { probe(), "getppid", "getppid", NULL };
+	char line[1024];
 	sgd_proc_t s;
 	run_result_t r;
 	json_object *log, *e;
 	pid_t sgd;
+	FILE *f;
 
-	assert_true(wrap[0][0] != '\0'); /* meson found no unshare (util-linux) */
+	/* meson found no unshare (util-linux) or strace */
+	assert_true(wrap[0][0] != '\0' && wrap[4][0] != '\0');
+	snprintf(trace, sizeof(trace), "/tmp/sysgate-hard-trace.%d", (int)getpid());
 	own_start(&s, NULL, pid0_names[0], pid0_srcs[0], wrap, NULL);
-	sgd = child_of(s.pid);
+	sgd = child_of(child_of(s.pid)); /* unshare, then strace, then sysgated */
 	run_under(&s, "pid0", argv, &r);
 	assert_exited(&r, 0);
 	assert_contains(r.out, "getppid: EPERM\ngetppid: EPERM\n");
@@ -450,6 +457,15 @@ static void test_pid_zero_denied(void **state)
 	assert_int_equal(log_count(log, "decision", "message", "handler ran"), 0);
 	json_object_put(log);
 	own_stop(&s, sgd);
+	/* Nothing about the caller was looked up: no /proc/0/..., no read of
+	 * its memory. */
+	f = fopen(trace, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, "/proc/0/") || strstr(line, "process_vm_readv(0,"))
+			fail_msg("sysgated looked up the invisible caller: %s", line);
+	fclose(f);
+	unlink(trace);
 }
 
 /* ---- HARDENING 14: NOTIF_ID_VALID probed, not assumed ------------------ */

@@ -572,6 +572,57 @@ static void test_read_after_interruption_not_trusted(void **state)
 	sgd_stop(&s);
 }
 
+/* ---- HARDENING 18: target memory is read, never written ---------------- */
+
+POLICY(reader, "return sysgate.policy { name = 'reader', on = {\n"
+	       "  openat = function(c) return sysgate.allow():log(c.path) end,\n"
+	       "  connect = function(c) return sysgate.deny('EACCES'):log(c.addr.ip) end,\n"
+	       "  execve = function(c) return sysgate.allow():log(c.argv[1] .. ' ' .. #c.envkeys) end,\n"
+	       "} }\n");
+
+/*
+ * sysgated under strace while its handlers read paths, socket addresses,
+ * argv and environment names from the target: it reads with
+ * process_vm_readv (the trace must show it, or the test proves nothing),
+ * and never writes: no process_vm_writev, no ptrace, no /proc/N/mem.
+ */
+static void test_never_writes_target_memory(void **state)
+{
+	static char trace[64];
+	const char *wrap[] = { env_path("STRACE"), "-f", "-qq", "-o", trace, "-e",
+			       "trace=process_vm_readv,process_vm_writev,ptrace,open,openat,openat2",
+			       NULL };
+	const char *argv[] = { probe(), "open", "/etc/hostname", "connect", "127.0.0.1", "9", NULL };
+	char line[1024];
+	int reads = 0;
+	sgd_proc_t s;
+	run_result_t r;
+	FILE *f;
+
+	assert_true(wrap[0][0] != '\0'); /* meson found no strace */
+	snprintf(trace, sizeof(trace), "/tmp/sysgate-hard-trace.%d", (int)getpid());
+	own_start(&s, NULL, reader_names[0], reader_srcs[0], wrap, NULL);
+	run_under(&s, "reader", argv, &r);
+	assert_exited(&r, 0);
+	assert_contains(r.out, "open /etc/hostname: ok");
+	assert_contains(r.out, "connect 127.0.0.1: EACCES");
+	assert_true(log_wait(&s, "target_end", 1));
+	own_stop(&s, child_of(s.pid));
+	f = fopen(trace, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		char *mem = strstr(line, "/mem\"");
+
+		reads += strstr(line, "process_vm_readv(") != NULL;
+		if (strstr(line, "process_vm_writev(") || strstr(line, "ptrace(") ||
+		    (mem && strstr(line, "\"/proc/")))
+			fail_msg("sysgated may write to a target: %s", line);
+	}
+	fclose(f);
+	unlink(trace);
+	assert_true(reads >= 3);
+}
+
 /* ---- HARDENING 1, 4: the socket and refused peers ---------------------- */
 
 static int connect_raw(const char *path)
@@ -780,6 +831,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_teardown(test_pid_zero_denied, own_teardown),
 		cmocka_unit_test_teardown(test_id_valid_old_number, own_teardown),
 		cmocka_unit_test_teardown(test_read_after_interruption_not_trusted, sgd_teardown),
+		cmocka_unit_test_teardown(test_never_writes_target_memory, own_teardown),
 		cmocka_unit_test_teardown(test_socket_mode_and_path, sgd_teardown),
 		cmocka_unit_test_teardown(test_refusals_leak_no_fd, sgd_teardown),
 		cmocka_unit_test_teardown(test_supervisor_fds_cloexec, sgd_teardown),

@@ -644,6 +644,73 @@ static void test_never_writes_target_memory(void **state)
 	assert_true(reads >= 3);
 }
 
+/* ---- HARDENING 26: a restarted supervisor serves at once --------------- */
+
+/*
+ * sysgated SIGKILLed: it leaves its socket file behind, and its target's
+ * next forwarded call fails with ENOSYS. A new sysgated on the same
+ * config removes the stale file and serves a new target at once.
+ */
+POLICY(restart, "return sysgate.policy { name = 'restart', on = { getppid = sysgate.allow() } }\n");
+
+static void test_restarted_supervisor_serves_at_once(void **state)
+{
+	const char *argv[] = { probe(), "getppid", NULL };
+	const char *parked[] = { probe(), "getppid", "wait", "getppid", NULL };
+	char conf[400], o[400], line[256] = "";
+	int in, outr, status;
+	struct stat st;
+	sgd_proc_t s;
+	run_result_t r;
+	size_t off = 0;
+	pid_t pid;
+
+	START(&s, restart, NULL);
+	pid = run_under_async(&s, "restart", parked, &in, &outr);
+	while (!strchr(line, '\n') && off + 1 < sizeof(line)) {
+		ssize_t n = read(outr, line + off, sizeof(line) - 1 - off);
+
+		assert_true(n > 0);
+		off += (size_t)n;
+		line[off] = '\0';
+	}
+	assert_contains(line, "getppid: ok");
+	sgd_kill(&s);
+	assert_int_equal(lstat(s.socket, &st), 0); /* left behind */
+	snprintf(conf, sizeof(conf), "%s/sysgate.conf", s.dir);
+	unlink(s.log);
+	s.pid = fork();
+	assert_true(s.pid >= 0);
+	if (s.pid == 0) {
+		int fd;
+
+		snprintf(o, sizeof(o), "%s/sysgated2.out", s.dir);
+		fd = open(o, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
+			_exit(126);
+		execl(env_path("SYSGATED"), "sysgated", "-c", conf, (char *)NULL);
+		_exit(127);
+	}
+	own_pid = s.pid;
+	assert_true(log_wait(&s, "supervisor_start", 1));
+	run_under(&s, "restart", argv, &r);
+	assert_exited(&r, 0);
+	assert_contains(r.out, "getppid: ok");
+	/* The first target's listener died with the old supervisor. */
+	assert_int_equal(write(in, "\n", 1), 1);
+	close(in);
+	off = 0;
+	line[0] = '\0';
+	for (ssize_t n; (n = read(outr, line + off, sizeof(line) - 1 - off)) > 0;) {
+		off += (size_t)n;
+		line[off] = '\0';
+	}
+	close(outr);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_contains(line, "getppid: ENOSYS");
+	own_stop(&s, s.pid);
+}
+
 /* ---- HARDENING 1, 4: the socket and refused peers ---------------------- */
 
 static int connect_raw(const char *path)
@@ -853,6 +920,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_teardown(test_id_valid_old_number, own_teardown),
 		cmocka_unit_test_teardown(test_read_after_interruption_not_trusted, sgd_teardown),
 		cmocka_unit_test_teardown(test_never_writes_target_memory, own_teardown),
+		cmocka_unit_test_teardown(test_restarted_supervisor_serves_at_once, own_teardown),
 		cmocka_unit_test_teardown(test_socket_mode_and_path, sgd_teardown),
 		cmocka_unit_test_teardown(test_refusals_leak_no_fd, sgd_teardown),
 		cmocka_unit_test_teardown(test_supervisor_fds_cloexec, sgd_teardown),

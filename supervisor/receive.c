@@ -171,6 +171,10 @@ static pid_t read_tgid(void *ctx, const call_t *c)
 	ssize_t n;
 	int fd;
 
+	/* pid 0: the caller has no pid here (HARDENING 12); /proc has nothing
+	 * to say about it, and nothing may be looked up for it. */
+	if (c->pid <= 0)
+		return 0;
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)c->pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)

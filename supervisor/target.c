@@ -54,6 +54,9 @@ static bool zombie_status(pid_t pid, int *status)
 	ssize_t n;
 	int fd, field = 2;
 
+	/* pid 0: sysgate-run has no pid in the supervisor's pid namespace. */
+	if (pid <= 0)
+		return false;
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)

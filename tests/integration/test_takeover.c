@@ -3,9 +3,10 @@
  * supervisor on the same config takes the running one's sockets and
  * targets over, and the targets' calls go on without one failing; a
  * takeover the new config cannot honour is refused and the old supervisor
- * serves on; a supervisor killed after a takeover still fails closed
- * (ENOSYS), as test_kernel's test_supervisor_killed_enosys shows without
- * one.
+ * serves on, as after a malformed or foreign request on its control
+ * socket; a call parked by a throttle is answered before the handover; a
+ * supervisor killed after a takeover still fails closed (ENOSYS), as
+ * test_kernel's test_supervisor_killed_enosys shows without one.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -30,7 +31,11 @@
 #include "harness.h"
 
 #define LOOP_PATH "/etc/hostname"
-#define NO_LOG_LIMITS "log_limits = { target_rate = 0; global_rate = 0; };"
+/* No log budget (every decision is counted from the log), and a time
+ * budget no descheduled handler runs out of on a loaded machine (its
+ * fallback would be a failed call that has nothing to do with takeover). */
+#define NO_LOG_LIMITS \
+	"log_limits = { target_rate = 0; global_rate = 0; };\nlua = { time_ms = 10000; };"
 
 static int64_t int_field(json_object *o, const char *key)
 {
@@ -68,13 +73,30 @@ static size_t loop_decisions(const sgd_proc_t *s, const char *target)
 	return n;
 }
 
+/* Lines of s's log that look like a decision on LOOP_PATH: a cheap count
+ * while the log grows (a line being written may be half there). */
+static size_t decision_lines(const sgd_proc_t *s)
+{
+	FILE *f = fopen(s->log, "r");
+	char *line = NULL;
+	size_t cap = 0, n = 0;
+
+	if (!f)
+		return 0;
+	while (getline(&line, &cap, f) > 0)
+		n += strstr(line, "\"event\":\"decision\"") && strstr(line, "\"path\":\"" LOOP_PATH "\"");
+	free(line);
+	fclose(f);
+	return n;
+}
+
 /* Waits (up to 10 s) for at least n decisions on LOOP_PATH in s's log. */
 static void wait_decisions(const sgd_proc_t *s, size_t n)
 {
 	struct timespec ts = { 0, 10000000L };
 
 	for (int i = 0; i < 1000; i++) {
-		if (loop_decisions(s, NULL) >= n)
+		if (decision_lines(s) >= n)
 			return;
 		nanosleep(&ts, NULL);
 	}
@@ -366,12 +388,179 @@ static void test_takeover_then_kill_enosys(void **state)
 	sgd_cleanup(&s);
 }
 
+/* mkdir is emulated (nothing is created), at most once every 4 s: the
+ * second mkdir of a target waits 4 s, parked in sysgated. */
+POLICY(slowpark, "local sg = sysgate\n"
+		 "return sg.policy { name = 'slowpark', on = {\n"
+		 "  mkdir = sg.limit { rate = 0.25, burst = 1, per = 'target', over = 'throttle',\n"
+		 "    under = sg.emulate(0):log('call') } } }\n");
+#define PARK_DIR "/tmp/sysgate-takeover-never"
+
+/* Decisions on mkdir in s's log. */
+static size_t mkdir_decisions(const sgd_proc_t *s)
+{
+	json_object *log = sgd_log(s);
+	size_t n = log_count(log, "decision", "syscall", "mkdir");
+
+	json_object_put(log);
+	return n;
+}
+
+/*
+ * A call parked by a throttle when the takeover comes is answered by the
+ * old supervisor before it hands over: it waits out its throttle up to
+ * 2 s, and is then decided at once, ahead of its time (here it had 4 s to
+ * wait). It succeeds, is decided once, and the new supervisor never sees
+ * it.
+ */
+static void test_takeover_parked_call_answered(void **state)
+{
+	const char *argv[] = { probe(), "mkdir", PARK_DIR, "mkdir", PARK_DIR, NULL };
+	char out[4096] = "";
+	struct timespec ts = { 0, 300000000L };
+	sgd_proc_t s, v;
+	json_object *log, *d = NULL;
+	int in_w, out_r, status;
+	int64_t waited;
+	pid_t pid;
+
+	START(&s, slowpark, NULL);
+	pid = run_under_async(&s, "slowpark", argv, &in_w, &out_r);
+	read_line(out_r, out, sizeof(out));
+	assert_contains(out, "mkdir " PARK_DIR ": ok 0");
+	nanosleep(&ts, NULL); /* the second call is parked by now */
+	sgd_write_config(&s, "log-1.jsonl", NULL, 1, slowpark_names, slowpark_srcs);
+	assert_true(sgd_takeover(&s, &status));
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(in_w);
+	read_all(out_r, out, sizeof(out));
+	close(out_r);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(strstr(strstr(out, "ok") + 2, "mkdir " PARK_DIR ": ok 0") != NULL, 1);
+
+	log = sgd_log(&s);
+	for (size_t i = 0; i < json_object_array_length(log); i++) {
+		json_object *o = json_object_array_get_idx(log, i), *t;
+
+		if (strcmp(str_field(o, "event"), "decision") == 0 &&
+		    json_object_object_get_ex(o, "throttle_ns", &t))
+			d = o;
+	}
+	if (!d)
+		fail_msg("the old supervisor logged no throttled decision");
+	waited = int_field(d, "throttle_ns");
+	if (waited < 1500000000LL || waited >= 4000000000LL)
+		fail_msg("the parked call waited %" PRId64 " ns, want 1.5 to 4 s", waited);
+	assert_int_equal(mkdir_decisions(&s), 2);
+	takeover_event(log, "old", "done");
+	json_object_put(log);
+	v = log_view(&s, "log-1.jsonl");
+	assert_int_equal(mkdir_decisions(&v), 0);
+	sgd_stop(&s);
+}
+
+/* The control socket's messages, as the tests build them by hand: the
+ * header, then REQUEST's pid, reserved word and config path. */
+typedef struct {
+	uint32_t magic;
+	uint16_t version, type;
+	uint32_t length, reserved;
+	uint32_t pid, reserved2;
+	char config[4096];
+} request_t;
+
+/* Sends len bytes of msg on a new connection to s's control socket and
+ * returns what came back: the answer's type (6: REFUSE), 0 for none;
+ * fails unless the supervisor closes the connection then. */
+static int ask_control(const sgd_proc_t *s, const void *msg, size_t len)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct timeval tv = { 5, 0 };
+	unsigned char buf[4096];
+	uint16_t type = 0;
+	ssize_t n;
+	char path[400];
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+
+	snprintf(path, sizeof(path), "%s.takeover", s->socket);
+	assert_true(strlen(path) < sizeof(sa.sun_path));
+	memcpy(sa.sun_path, path, strlen(path));
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	assert_int_equal(send(fd, msg, len, MSG_NOSIGNAL), (ssize_t)len);
+	n = recv(fd, buf, sizeof(buf), 0);
+	if (n >= 8)
+		memcpy(&type, buf + 6, sizeof(type));
+	/* And then the supervisor closes the connection. */
+	assert_int_equal(recv(fd, buf, sizeof(buf), 0), 0);
+	close(fd);
+	return type;
+}
+
+/*
+ * Requests the control socket refuses: a malformed one, one for another
+ * config (a well-formed REQUEST naming /etc/passwd), and a truncated
+ * one. Each gets a REFUSE, is logged, costs the supervisor no fd, and
+ * leaves it serving a running target and the next real takeover.
+ */
+static void test_takeover_bad_requests_refused(void **state)
+{
+	const char *argv[] = { probe(), "open", LOOP_PATH, "wait", "open", LOOP_PATH, NULL };
+	static request_t req;
+	unsigned char junk[64];
+	char out[4096] = "";
+	sgd_proc_t s;
+	json_object *log;
+	int in_w, out_r, status, fds;
+	pid_t pid;
+
+	START(&s, loop, NULL);
+	pid = run_under_async(&s, "loop", argv, &in_w, &out_r);
+	read_line(out_r, out, sizeof(out));
+	fds = fd_count(s.pid);
+
+	memset(junk, 0xa5, sizeof(junk));
+	assert_int_equal(ask_control(&s, junk, sizeof(junk)), 6);
+	req.magic = 0x4b544753u;
+	req.version = 1;
+	req.type = 1;
+	req.length = sizeof(req);
+	req.pid = (uint32_t)getpid();
+	snprintf(req.config, sizeof(req.config), "/etc/passwd");
+	assert_int_equal(ask_control(&s, &req, sizeof(req)), 6);
+	assert_int_equal(ask_control(&s, &req, sizeof(req) - 1), 6);
+	assert_int_equal(waitpid(s.pid, NULL, WNOHANG), 0);
+	assert_int_equal(fd_count(s.pid), fds);
+
+	log = sgd_log(&s);
+	assert_int_equal(log_count(log, "takeover", "result", "refused"), 3);
+	assert_non_null(log_find(log, "takeover", "message", "malformed REQUEST: Bad message"));
+	json_object_put(log);
+
+	/* Served on, and taken over for real afterwards. */
+	assert_true(sgd_takeover(&s, &status));
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(write(in_w, "\n", 1), 1);
+	close(in_w);
+	read_all(out_r, out, sizeof(out));
+	close(out_r);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(strstr(strstr(out, "ok") + 2, "open " LOOP_PATH ": ok") != NULL, 1);
+	sgd_stop(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_takeover_no_failed_call, sgd_teardown),
 		cmocka_unit_test_teardown(test_takeover_refused_missing_policy, sgd_teardown),
 		cmocka_unit_test_teardown(test_takeover_then_kill_enosys, sgd_teardown),
+		cmocka_unit_test_teardown(test_takeover_parked_call_answered, sgd_teardown),
+		cmocka_unit_test_teardown(test_takeover_bad_requests_refused, sgd_teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -15,7 +15,7 @@
  *   nlbind GROUPS    bind a NETLINK_ROUTE socket to pid 0 and the GROUPS mask
  *   sigcont          kill(getpid(), SIGCONT): harmless, for the signal decoding
  *   wait             reads one line from stdin (for a test to act meanwhile)
- *   openloop PATH    openat(PATH, O_RDONLY) again and again until stdin has a
+ *   openloop PATH    openat(PATH, O_RDONLY) every 200 us until stdin has a
  *                    line (or ends), then "openloop PATH: ok N failed M [ERRNO]",
  *                    ERRNO the first failure's
  *   exit N           exits with status N
@@ -33,6 +33,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 static void report(const char *op, const char *arg, long r)
@@ -55,8 +56,9 @@ static long do_open(const char *path, int flags)
 	return fd;
 }
 
-/* Forwarded calls without a pause until stdin has something to read: the
- * takeover test upgrades the supervisor meanwhile. Every result counts. */
+/* Forwarded calls until stdin has something to read: the takeover test
+ * upgrades the supervisor meanwhile. Every result counts. The pause keeps
+ * the log (a line per call) to a size the test can read back. */
 static void open_loop(const char *path)
 {
 	struct pollfd in = { .fd = 0, .events = POLLIN };
@@ -64,6 +66,9 @@ static void open_loop(const char *path)
 	int first = 0;
 
 	while (poll(&in, 1, 0) == 0) {
+		struct timespec pause = { 0, 200000 };
+
+		nanosleep(&pause, NULL);
 		if (do_open(path, O_RDONLY) == 0) {
 			ok++;
 		} else {

@@ -13,10 +13,11 @@
 #ifndef SG_TAKEOVER_H
 #define SG_TAKEOVER_H
 
+#include "config.h"
 #include "error.h"
 #include "sgd.h"
 
-#define TAKEOVER_SUFFIX ".takeover"
+#define TAKEOVER_SUFFIX CONFIG_TAKEOVER_SUFFIX
 
 /* The control socket's path for the config's socket; -ENAMETOOLONG when
  * it does not fit a unix socket address. */

@@ -22,9 +22,8 @@
  *                                        REFUSE/EOF/timeout: serve on
  *
  * Messages are fixed-size structs in host byte order (both ends are the
- * same host and, by the version field, the same format): every length is
- * exact, every reserved byte zero, every string NUL-terminated inside its
- * field and zero after it. Every fd is received with MSG_CMSG_CLOEXEC
+ * same host and, by the version field, the same format), encoded and
+ * decoded strictly in takeover_msg.c. Every fd is received with MSG_CMSG_CLOEXEC
  * (sg_proto_recv) and closed on any error. The old side answers nothing
  * after it stopped polling, so a notification that arrives during the
  * exchange waits in the kernel's queue of the listener, which is the same
@@ -43,71 +42,15 @@
 
 #include "log.h"
 #include "takeover.h"
+#include "takeover_msg.h"
 #include "target.h"
 
-#define TK_MAGIC 0x4b544753u /* "SGTK" in little-endian memory */
-#define TK_VERSION 1u
-#define TK_MAX_TARGETS 65536u
 #define TK_REQUEST_MS 5000 /* from connect to REQUEST */
 #define TK_PARK_WAIT_MS 2000 /* parked calls wait their time up to this */
 #define TK_DRAIN_MS (SGD_HANDSHAKE_TIMEOUT_MS + 1000) /* handshakes in progress */
 #define TK_TICK_MS 5
 #define TK_IO_MS 10000 /* one send or receive of the exchange */
 #define TK_REPLY_MS 20000 /* the old side's wait for ACCEPT: beyond the new side's own */
-#define TK_HAS_PIDFD 1u
-
-enum { TK_REQUEST = 1, TK_BEGIN, TK_TARGET, TK_END, TK_ACCEPT, TK_REFUSE };
-
-typedef struct tk_header {
-	uint32_t magic;
-	uint16_t version;
-	uint16_t type;
-	uint32_t length; /* of the whole message */
-	uint32_t reserved;
-} tk_header_t;
-
-typedef struct tk_request {
-	tk_header_t h;
-	uint32_t pid;
-	uint32_t reserved;
-	char config[PATH_MAX]; /* realpath of the config file */
-} tk_request_t;
-
-typedef struct tk_begin {
-	tk_header_t h;
-	uint32_t pid;
-	uint32_t ntargets;
-	uint64_t next_target_id;
-} tk_begin_t;
-
-typedef struct tk_target {
-	tk_header_t h;
-	uint64_t id, started_ns, started_wall;
-	uint64_t notifications, decisions, denied, errors, gone, advisory, brokered, restarts;
-	uint64_t would_deny, log_suppressed;
-	uint32_t pid, uid, mode, flags, nlabels, reserved;
-	char policy[SG_PROTO_MAX_NAME + 1];
-	char pad[7];
-	sg_label_t labels[SG_PROTO_MAX_LABELS];
-} tk_target_t;
-
-typedef struct tk_end {
-	tk_header_t h;
-	uint32_t ntargets;
-	uint32_t reserved;
-} tk_end_t;
-
-typedef struct tk_refuse {
-	tk_header_t h;
-	char reason[SG_PROTO_MAX_REASON + 1];
-	char pad[7];
-} tk_refuse_t;
-
-/* No implicit padding: every byte on the wire is a field or zeroed pad. */
-_Static_assert(sizeof(tk_target_t) == 16 + 13 * 8 + 6 * 4 + 72 + SG_PROTO_MAX_LABELS * 256,
-	       "tk_target_t has padding");
-_Static_assert(sizeof(tk_refuse_t) == 16 + 520, "tk_refuse_t has padding");
-_Static_assert(sizeof(tk_target_t) <= SG_PROTO_MAX_MSG, "tk_target_t too large");
 
 /* The old side's state for the one takeover in progress. */
 struct takeover {
@@ -120,99 +63,7 @@ struct takeover {
 	uint64_t paused_ns; /* 0 until REQUEST was accepted */
 };
 
-/* ------------------------------------------------------------- codec */
-
-static void tk_header(void *buf, uint16_t type, size_t len)
-{
-	tk_header_t *h = buf;
-
-	memset(buf, 0, len);
-	h->magic = TK_MAGIC;
-	h->version = TK_VERSION;
-	h->type = type;
-	h->length = (uint32_t)len;
-}
-
-/* 0 when buf (len bytes) is a message of type and exactly want bytes. */
-static int tk_check(const void *buf, size_t len, uint16_t type, size_t want)
-{
-	tk_header_t h;
-
-	if (len < sizeof(h))
-		return -EBADMSG;
-	memcpy(&h, buf, sizeof(h));
-	if (h.magic != TK_MAGIC || h.reserved != 0 || h.length != len)
-		return -EBADMSG;
-	if (h.version != TK_VERSION)
-		return -EPROTONOSUPPORT;
-	return h.type == type && len == want ? 0 : -EBADMSG;
-}
-
-static uint16_t tk_type(const void *buf, size_t len)
-{
-	tk_header_t h;
-
-	if (len < sizeof(h))
-		return 0;
-	memcpy(&h, buf, sizeof(h));
-	return h.magic == TK_MAGIC ? h.type : 0;
-}
-
-/* A string field: NUL inside, zeros after it. */
-static bool str_ok(const char *s, size_t cap)
-{
-	const char *nul = memchr(s, '\0', cap);
-
-	if (!nul)
-		return false;
-	for (const char *p = nul; p < s + cap; p++)
-		if (*p)
-			return false;
-	return true;
-}
-
-static bool zero(const void *p, size_t len)
-{
-	const unsigned char *b = p;
-
-	for (size_t i = 0; i < len; i++)
-		if (b[i])
-			return false;
-	return true;
-}
-
-static int tk_decode_target(const void *buf, size_t len, tk_target_t *out)
-{
-	int r = tk_check(buf, len, TK_TARGET, sizeof(*out));
-
-	if (r < 0)
-		return r;
-	memcpy(out, buf, sizeof(*out));
-	if (out->reserved || !zero(out->pad, sizeof(out->pad)) || out->flags & ~TK_HAS_PIDFD)
-		return -EBADMSG;
-	if (out->id == 0 || out->pid == 0 || out->mode < SG_MODE_ENFORCE || out->mode > SG_MODE_LEARN)
-		return -EBADMSG;
-	if (!str_ok(out->policy, sizeof(out->policy)) || sg_proto_valid_name(out->policy) < 0)
-		return -EBADMSG;
-	if (out->nlabels > SG_PROTO_MAX_LABELS)
-		return -EMSGSIZE;
-	for (uint32_t i = 0; i < SG_PROTO_MAX_LABELS; i++) {
-		const sg_label_t *l = &out->labels[i];
-
-		if (i >= out->nlabels) {
-			if (!zero(l, sizeof(*l)))
-				return -EBADMSG;
-			continue;
-		}
-		if (!str_ok(l->key, sizeof(l->key)) || !str_ok(l->value, sizeof(l->value)) ||
-		    sg_proto_valid_name(l->key) < 0)
-			return -EBADMSG;
-		for (const char *p = l->value; *p; p++)
-			if (*p < 0x20 || *p > 0x7e)
-				return -EBADMSG;
-	}
-	return 0;
-}
+/* ------------------------------------------------------------- encode */
 
 static void tk_encode_target(const target_t *t, tk_target_t *m)
 {
@@ -243,58 +94,6 @@ static void tk_encode_target(const target_t *t, tk_target_t *m)
 }
 
 /* --------------------------------------------------------- transport */
-
-/* One message with up to two fds (SCM_RIGHTS). 0 or a negative errno. */
-static int tk_send(int sock, const void *buf, size_t len, const int *fds, size_t nfds)
-{
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int) * 2)];
-	} ctl;
-	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-	ssize_t n;
-
-	if (nfds > 2)
-		return -EINVAL;
-	if (nfds) {
-		struct cmsghdr *c;
-
-		memset(&ctl, 0, sizeof(ctl));
-		msg.msg_control = ctl.buf;
-		msg.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		c = CMSG_FIRSTHDR(&msg);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-	}
-	do
-		n = sendmsg(sock, &msg, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return -errno;
-	return n == (ssize_t)len ? 0 : -EIO;
-}
-
-static void tk_send_refuse(int sock, const char *reason)
-{
-	tk_refuse_t m;
-
-	tk_header(&m, TK_REFUSE, sizeof(m));
-	snprintf(m.reason, sizeof(m.reason), "%s", reason);
-	(void)tk_send(sock, &m, sizeof(m), NULL, 0);
-}
-
-/* The reason of a REFUSE in buf, or NULL when buf is not one. */
-static const char *tk_refused(void *buf, size_t len)
-{
-	tk_refuse_t *m = buf;
-
-	if (tk_check(buf, len, TK_REFUSE, sizeof(*m)) < 0 || !str_ok(m->reason, sizeof(m->reason)))
-		return NULL;
-	return m->reason;
-}
 
 /* Blocking, with a timeout on every send and receive. */
 static int tk_blocking(int fd, int ms)
@@ -490,16 +289,11 @@ static int tk_check_request(takeover_t *tk, size_t len, char *why, size_t why_le
 	sgd_t *d = tk->d;
 	tk_request_t m;
 	char mine[PATH_MAX];
-	int r = tk_check(d->msg, len, TK_REQUEST, sizeof(m));
+	int r = tk_decode_request(d->msg, len, &m);
 
 	if (r < 0) {
 		snprintf(why, why_len, "malformed REQUEST: %s", strerror(-r));
 		return r;
-	}
-	memcpy(&m, d->msg, sizeof(m));
-	if (m.reserved || !str_ok(m.config, sizeof(m.config))) {
-		snprintf(why, why_len, "malformed REQUEST");
-		return -EBADMSG;
 	}
 	if (config_realpath(d->cfg, mine) < 0 || strcmp(mine, m.config) != 0) {
 		snprintf(why, why_len, "config %s is not this supervisor's (%s)", m.config, d->cfg->path);
@@ -854,27 +648,20 @@ static int tk_adopt_one(sgd_t *d, size_t len, int *fds, size_t nfds, uint64_t la
 static int tk_begin(sgd_t *d, int sock, tk_begin_t *b, int fds[2], sg_error_t *err)
 {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	int got[SG_PROTO_MAX_FDS];
+	int got[SG_PROTO_MAX_FDS], r;
 	size_t nfds = 0;
 	ssize_t n = tk_recv(d, sock, got, &nfds, err);
 
 	if (n < 0)
 		return (int)n;
 	(void)takeover_path(d->cfg, path, sizeof(path));
-	if (tk_check(d->msg, (size_t)n, TK_BEGIN, sizeof(*b)) < 0 || nfds != 2 ||
-	    !listening_on(got[0], d->cfg->socket) || !listening_on(got[1], path)) {
+	r = tk_decode_begin(d->msg, (size_t)n, b);
+	if (r < 0 || nfds != 2 || !listening_on(got[0], d->cfg->socket) || !listening_on(got[1], path)) {
 		close_fds(got, nfds);
-		sg_error_set(err, d->cfg->path, 0, "takeover: malformed BEGIN or sockets");
+		sg_error_set(err, d->cfg->path, 0, "takeover: malformed BEGIN (%s) or sockets",
+			     strerror(r < 0 ? -r : EBADMSG));
 		tk_send_refuse(sock, "malformed BEGIN or sockets");
-		return -EBADMSG;
-	}
-	memcpy(b, d->msg, sizeof(*b));
-	if (b->ntargets > TK_MAX_TARGETS) {
-		close_fds(got, nfds);
-		sg_error_set(err, d->cfg->path, 0, "takeover: %u targets, at most %u", b->ntargets,
-			     TK_MAX_TARGETS);
-		tk_send_refuse(sock, "too many targets");
-		return -EMSGSIZE;
+		return r < 0 ? r : -EBADMSG;
 	}
 	fds[0] = got[0];
 	fds[1] = got[1];
@@ -887,6 +674,7 @@ static int tk_targets(sgd_t *d, int sock, const tk_begin_t *b, uint64_t *ids, sg
 	char why[SG_PROTO_MAX_REASON];
 	int fds[SG_PROTO_MAX_FDS];
 	uint64_t last = 0;
+	tk_end_t e;
 	size_t nfds;
 	ssize_t n;
 	int r;
@@ -910,8 +698,7 @@ static int tk_targets(sgd_t *d, int sock, const tk_begin_t *b, uint64_t *ids, sg
 	if (n < 0)
 		return (int)n;
 	close_fds(fds, nfds);
-	if (nfds || tk_check(d->msg, (size_t)n, TK_END, sizeof(tk_end_t)) < 0 ||
-	    ((tk_end_t *)d->msg)->ntargets != b->ntargets || ((tk_end_t *)d->msg)->reserved) {
+	if (nfds || tk_decode_end(d->msg, (size_t)n, &e) < 0 || e.ntargets != b->ntargets) {
 		sg_error_set(err, d->cfg->path, 0, "takeover: malformed END");
 		tk_send_refuse(sock, "malformed END");
 		return -EBADMSG;

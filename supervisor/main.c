@@ -168,7 +168,7 @@ static void metrics_after_takeover(sgd_t *d)
 static int listen_or_take_over(sgd_t *d, bool takeover)
 {
 	sg_error_t err = { 0 };
-	int lfd = -1, cfd = -1, r;
+	int r;
 
 	if (!takeover) {
 		/* Metrics before the socket: a port taken by someone else stops
@@ -176,16 +176,14 @@ static int listen_or_take_over(sgd_t *d, bool takeover)
 		r = metrics_start(d->cfg, &err);
 		if (r == 0)
 			r = accept_start(d, &err);
+		if (r == 0)
+			r = takeover_listen(d, -1, &err);
 	} else {
-		r = takeover_receive(d, &lfd, &cfd, &err);
+		r = takeover_receive(d, &err);
 		/* A refused takeover leaves handles to close: run them out. */
 		if (r < 0)
 			uv_run(d->loop, UV_RUN_NOWAIT);
-		if (r == 0 && (r = accept_adopt(d, lfd, &err)) < 0)
-			close(cfd);
 	}
-	if (r == 0)
-		r = takeover_listen(d, cfd, &err);
 	if (r < 0)
 		print_error(&err);
 	else if (takeover)

@@ -727,13 +727,45 @@ static void tk_drain(sgd_t *d, int sock)
 	}
 }
 
-int takeover_receive(sgd_t *d, int *listen_fd, int *ctl_fd, sg_error_t *err)
+/* Undoes tk_serve: the files are the old supervisor's, not removed. */
+static void tk_unserve(sgd_t *d)
+{
+	d->handed_over = true;
+	takeover_stop(d);
+	accept_stop(d);
+	d->handed_over = false;
+}
+
+/*
+ * Serves the listening and control sockets handed over, before the old
+ * supervisor is told to go: once it has gone, a failure here would fail
+ * its targets. On failure neither socket is kept; socks are consumed.
+ */
+static int tk_serve(sgd_t *d, int socks[2], sg_error_t *err)
+{
+	int r = accept_adopt(d, socks[0], err);
+
+	socks[0] = -1;
+	if (r < 0) {
+		close(socks[1]);
+		socks[1] = -1;
+		return r;
+	}
+	r = takeover_listen(d, socks[1], err);
+	socks[1] = -1;
+	if (r < 0)
+		tk_unserve(d);
+	return r;
+}
+
+int takeover_receive(sgd_t *d, sg_error_t *err)
 {
 	static tk_request_t req;
 	tk_begin_t b = { .pid = 0 };
 	tk_header_t ok;
 	uint64_t *ids = NULL;
 	int socks[2] = { -1, -1 };
+	bool served = false;
 	char msg[128];
 	pid_t peer = 0;
 	int sock, r;
@@ -759,6 +791,10 @@ int takeover_receive(sgd_t *d, int *listen_fd, int *ctl_fd, sg_error_t *err)
 	ids = calloc(b.ntargets + 1, sizeof(*ids));
 	r = ids ? tk_targets(d, sock, &b, ids, err) : -ENOMEM;
 	if (r == 0) {
+		r = tk_serve(d, socks, err);
+		served = r == 0;
+	}
+	if (r == 0) {
 		tk_header(&ok, TK_ACCEPT, sizeof(ok));
 		r = tk_send(sock, &ok, sizeof(ok), NULL, 0);
 		if (r < 0)
@@ -768,6 +804,8 @@ int takeover_receive(sgd_t *d, int *listen_fd, int *ctl_fd, sg_error_t *err)
 		if (r == -ENOMEM)
 			sg_error_set(err, d->cfg->path, 0, "takeover: out of memory");
 		/* The old supervisor serves on; this one keeps nothing. */
+		if (served)
+			tk_unserve(d);
 		target_release_all(d);
 		close_fds(socks, 2);
 		if (r != -EAGAIN && r != -EPERM)
@@ -778,8 +816,6 @@ int takeover_receive(sgd_t *d, int *listen_fd, int *ctl_fd, sg_error_t *err)
 		d->next_target_id = b.next_target_id;
 	snprintf(msg, sizeof(msg), "took over from pid %d", (int)peer);
 	log_takeover("new", "done", peer, ids, b.ntargets, msg);
-	*listen_fd = socks[0];
-	*ctl_fd = socks[1];
 out:
 	if (r < 0)
 		log_takeover("new", "refused", peer, NULL, 0, err->msg);

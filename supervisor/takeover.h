@@ -36,11 +36,12 @@ void takeover_stop(sgd_t *d);
 
 /*
  * The new side, before its loop runs: asks the supervisor behind the
- * control socket for everything, registers the targets with d and
- * accepts. On success *listen_fd and *ctl_fd are the sockets handed over
- * (owned by the caller). On failure nothing is kept, the old supervisor
- * is told why (it goes on serving) and err says it.
+ * control socket for everything, registers the targets with d, serves
+ * the listening and control sockets handed over, and only then accepts,
+ * so that nothing can fail once the old supervisor has gone. On failure
+ * nothing is kept, the old supervisor is told why (it goes on serving)
+ * and err says it; handles to close may be left for one loop run.
  */
-int takeover_receive(sgd_t *d, int *listen_fd, int *ctl_fd, sg_error_t *err);
+int takeover_receive(sgd_t *d, sg_error_t *err);
 
 #endif

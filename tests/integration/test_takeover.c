@@ -388,6 +388,51 @@ static void test_takeover_then_kill_enosys(void **state)
 	sgd_cleanup(&s);
 }
 
+static const char *const v2_srcs[] = {
+	"return sysgate.policy { name = 'allowall', on = {\n"
+	"  openat = function(c)\n"
+	"    if c.path == '" LOOP_PATH "' then return sysgate.deny('EACCES'):log('v2') end\n"
+	"    return sysgate.allow()\n"
+	"  end } }\n",
+};
+
+/*
+ * An upgrade can change a policy: the target keeps the filter it started
+ * with, and the new supervisor's handler decides what it forwards. Here
+ * the second version denies what the first allowed.
+ */
+static void test_takeover_new_policy_decides(void **state)
+{
+	const char *argv[] = { probe(), "open", LOOP_PATH, "wait", "open", LOOP_PATH, NULL };
+	char out[4096] = "";
+	sgd_proc_t s, v;
+	json_object *log, *d;
+	int in_w, out_r, status;
+	pid_t pid;
+
+	START(&s, allowall, NULL);
+	pid = run_under_async(&s, "allowall", argv, &in_w, &out_r);
+	read_line(out_r, out, sizeof(out));
+	assert_contains(out, "open " LOOP_PATH ": ok");
+	sgd_write_config(&s, "log-1.jsonl", NULL, 1, allowall_names, v2_srcs);
+	assert_true(sgd_takeover(&s, &status));
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(write(in_w, "\n", 1), 1);
+	close(in_w);
+	read_all(out_r, out, sizeof(out));
+	close(out_r);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_contains(out, "open " LOOP_PATH ": EACCES");
+	v = log_view(&s, "log-1.jsonl");
+	assert_true(log_wait(&v, "target_end", 1));
+	log = sgd_log(&v);
+	d = log_find(log, "decision", "message", "v2");
+	assert_non_null(d);
+	assert_string_equal(str_field(d, "verdict"), "deny");
+	json_object_put(log);
+	sgd_stop(&s);
+}
+
 /* mkdir is emulated (nothing is created), at most once every 4 s: the
  * second mkdir of a target waits 4 s, parked in sysgated. */
 POLICY(slowpark, "local sg = sysgate\n"
@@ -559,6 +604,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_takeover_no_failed_call, sgd_teardown),
 		cmocka_unit_test_teardown(test_takeover_refused_missing_policy, sgd_teardown),
 		cmocka_unit_test_teardown(test_takeover_then_kill_enosys, sgd_teardown),
+		cmocka_unit_test_teardown(test_takeover_new_policy_decides, sgd_teardown),
 		cmocka_unit_test_teardown(test_takeover_parked_call_answered, sgd_teardown),
 		cmocka_unit_test_teardown(test_takeover_bad_requests_refused, sgd_teardown),
 	};

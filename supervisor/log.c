@@ -280,6 +280,28 @@ void log_target_start(const target_t *t)
 	event_emit(o);
 }
 
+void log_takeover(const char *role, const char *result, pid_t peer, const uint64_t *ids,
+		  size_t nids, const char *message)
+{
+	json_object *o = event_new("takeover");
+	json_object *a;
+
+	if (!o)
+		return;
+	put_str(o, "role", role);
+	put_str(o, "result", result);
+	put_int(o, "pid", getpid());
+	put_int(o, "peer_pid", peer);
+	put_int(o, "targets", (int64_t)nids);
+	a = json_object_new_array();
+	for (size_t i = 0; a && ids && i < nids; i++)
+		json_object_array_add(a, json_object_new_uint64(ids[i]));
+	if (a)
+		json_object_object_add(o, "target_ids", a);
+	put_str(o, "message", message);
+	event_emit(o);
+}
+
 static void report_one(const target_t *t, uint64_t n);
 
 void log_target_end(const target_t *t, const char *reason, bool status_known, int status)

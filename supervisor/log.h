@@ -55,6 +55,12 @@ void log_target_end(const target_t *t, const char *reason, bool status_known, in
 void log_decision(target_t *t, call_t *c, const log_proc_t *proc, const verdict_t *v,
 		  uint64_t latency_ns, bool fallback);
 
+/* A takeover (takeover.c), as seen by one side: role "old" (handing
+ * over) or "new" (taking over), result "done" or "refused", the peer's
+ * pid, the targets handed over (ids: their ids, may be NULL) and why. */
+void log_takeover(const char *role, const char *result, pid_t peer, const uint64_t *ids,
+		  size_t nids, const char *message);
+
 /* Learn mode: the policy learned from t was written to path, or could
  * not be (why). */
 void log_learned(const target_t *t, const learn_stats_t *st, const char *path, const char *why);

@@ -34,6 +34,16 @@ void sgd_start(sgd_proc_t *s, const char *extra_config, size_t npol, const char 
 void sgd_start_entries(sgd_proc_t *s, const char *extra_config, size_t npol,
 		       const char *const *names, const char *const *sources,
 		       const char *const *entries);
+/* Rewrites s's config (and policy files) in place: log is the log's
+ * file name in s->dir; s->log is left as it was. */
+void sgd_write_config(const sgd_proc_t *s, const char *log, const char *extra_config, size_t npol,
+		      const char *const *names, const char *const *sources);
+/* Starts a second sysgated with --takeover on s's config and waits until
+ * one of the two exits. The old one: the takeover is done, s->pid is the
+ * new one's, *status the old one's wait status; true. The new one: it was
+ * refused, *status is its wait status, s is unchanged; false. Its output
+ * is in s->dir/takeover.out. */
+bool sgd_takeover(sgd_proc_t *s, int *status);
 /* SIGTERM, wait, assert a clean exit; removes the temp dir. */
 void sgd_stop(sgd_proc_t *s);
 /* SIGKILL, wait; keeps the dir. */

@@ -52,6 +52,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fleet.h"
 #include "raw_notify.h"
 
 #define MAX_REPS 64
@@ -482,6 +483,23 @@ int main(int argc, char **argv)
 {
 	if (argc >= 3 && strcmp(argv[1], "target") == 0)
 		return target(argc, argv);
+	if (argc == 2 && strcmp(argv[1], "tput-target") == 0)
+		return fleet_tput_target(0, 1);
+	if (argc == 2 && strcmp(argv[1], "idle") == 0)
+		return fleet_idle_target();
+	if ((argc == 7 || argc == 5) && (strcmp(argv[1], "fleet") == 0 || strcmp(argv[1], "rss") == 0)) {
+		char self[4096];
+		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+		if (n <= 0)
+			return 2;
+		self[n] = '\0';
+		if (argv[1][0] == 'r')
+			return fleet_rss(self, argv[2], argv[3], (pid_t)atoi(argv[4]));
+		if (argc == 7)
+			return fleet_run(self, argv[2], argv[3], atoi(argv[4]), atoi(argv[5]),
+					 atoi(argv[6]));
+	}
 	if (argc >= 4 && strcmp(argv[1], "run") == 0) {
 		long calls = argc > 4 ? strtol(argv[4], NULL, 10) : 20000;
 		int reps = argc > 5 ? atoi(argv[5]) : 7;
@@ -494,6 +512,8 @@ int main(int argc, char **argv)
 		set_open_path(OPEN_PATH);
 		return run(self, argv[2], argv[3], calls, reps);
 	}
-	fprintf(stderr, "usage: sysgate-bench run SYSGATE_RUN SOCKET [CALLS [REPS]]\n");
+	fprintf(stderr, "usage: sysgate-bench run SYSGATE_RUN SOCKET [CALLS [REPS]]\n"
+			"       sysgate-bench fleet SYSGATE_RUN SOCKET WINDOW_MS REPS SPAWN_RUNS\n"
+			"       sysgate-bench rss SYSGATE_RUN SOCKET SYSGATED_PID\n");
 	return 2;
 }

@@ -355,19 +355,28 @@ static double time_run(char *const argv[])
 	return (double)(now_ns() - t0);
 }
 
-/* sysgate-run -- true against true, interleaved, runs times each. */
+/* sysgate-run -- true against true, interleaved, runs times each; and
+ * sysgate-run --version, which is sysgate-run's own exec and start with
+ * no handshake, no filter and no second exec: what it costs over true
+ * splits the overhead in two. */
 static int spawn(const fleet_t *f, int runs)
 {
-	static double plain[SPAWN_RUNS * 5], under[SPAWN_RUNS * 5], diff[SPAWN_RUNS * 5];
+	static double plain[SPAWN_RUNS * 5], under[SPAWN_RUNS * 5], diff[SPAWN_RUNS * 5],
+		version[SPAWN_RUNS * 5];
 	char *t[] = { "true", NULL };
+	char *v[] = { (char *)f->sysgate_run, "--version", NULL };
 	char *s[] = { (char *)f->sysgate_run, "-s", (char *)f->sock, "-p", "bench-allow", "--",
 		      "true", NULL };
-	double pl, ph, ul, uh, pm, um;
+	double pl, ph, ul, uh, pm, um, vl, vh, vm;
+	int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC), out = dup(1);
 
 	for (int r = 0; r < runs; r++) {
 		plain[r] = time_run(t);
 		under[r] = time_run(s);
-		if (plain[r] < 0 || under[r] < 0) {
+		dup2(devnull, 1);
+		version[r] = time_run(v);
+		dup2(out, 1);
+		if (plain[r] < 0 || under[r] < 0 || version[r] < 0) {
 			fprintf(stderr, "sysgate-bench: spawn run failed\n");
 			return 1;
 		}
@@ -375,11 +384,16 @@ static int spawn(const fleet_t *f, int runs)
 	}
 	pm = median(plain, runs, &pl, &ph);
 	um = median(under, runs, &ul, &uh);
+	vm = median(version, runs, &vl, &vh);
+	close(devnull);
+	close(out);
 	printf("\nspawn: fork + exec + wait, %d interleaved runs each; us\n\n", runs);
 	printf("%-44s %10s %21s\n", "command", "median", "min-max");
 	printf("%-44s %10.0f %14.0f-%.0f\n", "true", pm / 1e3, pl / 1e3, ph / 1e3);
 	printf("%-44s %10.0f %14.0f-%.0f\n", "sysgate-run -s SOCK -p bench-allow -- true", um / 1e3,
 	       ul / 1e3, uh / 1e3);
+	printf("%-44s %10.0f %14.0f-%.0f\n", "sysgate-run --version (its own start only)",
+	       vm / 1e3, vl / 1e3, vh / 1e3);
 	printf("goal: overhead <= 1 ms median: %.0f us (paired median %.0f us)  %s\n",
 	       (um - pm) / 1e3, median(diff, runs, NULL, NULL) / 1e3,
 	       um - pm <= 1e6 ? "met" : "NOT met");

@@ -55,12 +55,24 @@ static int64_t now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* Reads len bytes; false at EOF, on an error, or when nothing came for
+ * READ_TIMEOUT_MS: a target that failed to start leaves the others
+ * waiting for their go, holding the pipe open, and no EOF would come. */
+#define READ_TIMEOUT_MS 60000
 static bool full_read(int fd, void *buf, size_t len)
 {
 	char *p = buf;
 
 	while (len > 0) {
-		ssize_t n = read(fd, p, len);
+		struct pollfd pf = { fd, POLLIN, 0 };
+		ssize_t n;
+
+		if (poll(&pf, 1, READ_TIMEOUT_MS) == 0) {
+			fprintf(stderr, "sysgate-bench: no word from a target in %d s\n",
+				READ_TIMEOUT_MS / 1000);
+			return false;
+		}
+		n = read(fd, p, len);
 
 		if (n < 0 && errno == EINTR)
 			continue;

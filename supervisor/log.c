@@ -447,11 +447,8 @@ static void put_would(json_object *o, const verdict_t *v)
 void log_decision(target_t *t, call_t *c, const log_proc_t *proc, const verdict_t *v,
 		  uint64_t latency_ns, bool fallback)
 {
-	json_object *o;
+	json_object *o = event_new(v->would != VERDICT_NONE ? "would_deny" : "decision");
 
-	if (!budget_take(t))
-		return;
-	o = event_new(v->would != VERDICT_NONE ? "would_deny" : "decision");
 	if (!o)
 		return;
 	put_call(o, t, c, proc);
@@ -501,6 +498,11 @@ void log_error(target_t *t, call_t *c, const log_proc_t *proc, const verdict_t *
 	/* The verdict's own message, if any, gives way to the error's. */
 	put_str(o, "message", message);
 	event_emit(o);
+}
+
+bool log_budget_take(target_t *t)
+{
+	return budget_take(t);
 }
 
 static void read_small(const char *path, char *buf, size_t len)

@@ -177,7 +177,7 @@ static void on_hello(conn_t *c, size_t len)
 
 /* True when fd is a seccomp listener: its inode says so, and ID_VALID
  * answers ENOENT for an id that was never issued. */
-static bool is_listener(sgd_t *d, int fd)
+bool accept_is_listener(sgd_t *d, int fd)
 {
 	static const char want[] = "anon_inode:seccomp notify";
 	char path[64], link[sizeof(want) + 1];
@@ -199,7 +199,7 @@ static void on_listener(conn_t *c, size_t len, int fd)
 	int r;
 
 	r = sg_proto_decode_listener(d->msg, len);
-	if (r < 0 || !is_listener(d, fd)) {
+	if (r < 0 || !accept_is_listener(d, fd)) {
 		close(fd);
 		conn_refuse(c, EPROTO, r < 0 ? "malformed LISTENER" : "the fd sent is not a seccomp listener");
 		return;
@@ -322,7 +322,7 @@ static void accept_retry_cb(uv_timer_t *h)
 {
 	sgd_t *d = h->data;
 
-	if (d->listening)
+	if (d->listening && !d->paused)
 		uv_poll_start(&d->listen_poll, UV_READABLE, listen_cb);
 }
 
@@ -399,7 +399,7 @@ static int socket_clear(const char *path, sg_error_t *err)
  * the supervisor's uid could replace the socket in it (a look-alike socket
  * would hand sysgate-run a policy of someone else's choosing).
  */
-static int socket_dir(const char *path, sg_error_t *err)
+int accept_socket_dir(const char *path, sg_error_t *err)
 {
 	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct stat st;
@@ -427,6 +427,22 @@ static int socket_dir(const char *path, sg_error_t *err)
 	return 0;
 }
 
+/* Polls the listening socket fd; on success d owns it. */
+static int accept_serve(sgd_t *d, int fd)
+{
+	int r = uv_poll_init(d->loop, &d->listen_poll, fd); /* libuv: a negative errno */
+
+	if (r < 0)
+		return r;
+	d->listen_fd = fd;
+	d->listen_poll.data = d;
+	d->listening = true;
+	uv_timer_init(d->loop, &d->accept_retry);
+	d->accept_retry.data = d;
+	uv_poll_start(&d->listen_poll, UV_READABLE, listen_cb);
+	return 0;
+}
+
 int accept_start(sgd_t *d, sg_error_t *err)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -434,7 +450,7 @@ int accept_start(sgd_t *d, sg_error_t *err)
 	mode_t old;
 	int fd, r;
 
-	r = socket_dir(path, err);
+	r = accept_socket_dir(path, err);
 	if (r == 0)
 		r = socket_clear(path, err);
 	if (r < 0) {
@@ -461,20 +477,40 @@ int accept_start(sgd_t *d, sg_error_t *err)
 	if (r < 0)
 		r = -errno;
 	if (r == 0)
-		r = uv_poll_init(d->loop, &d->listen_poll, fd); /* libuv: a negative errno */
+		r = accept_serve(d, fd);
 	if (r < 0) {
 		sg_error_set(err, path, 0, "cannot listen: %s", strerror(-r));
 		close(fd);
 		unlink(path);
 		return r;
 	}
-	d->listen_fd = fd;
-	d->listen_poll.data = d;
-	d->listening = true;
-	uv_timer_init(d->loop, &d->accept_retry);
-	d->accept_retry.data = d;
-	uv_poll_start(&d->listen_poll, UV_READABLE, listen_cb);
 	return 0;
+}
+
+int accept_adopt(sgd_t *d, int fd, sg_error_t *err)
+{
+	int r = accept_serve(d, fd);
+
+	if (r < 0) {
+		sg_error_set(err, d->cfg->socket, 0, "cannot serve the socket handed over: %s",
+			     strerror(-r));
+		close(fd);
+	}
+	return r;
+}
+
+void accept_pause(sgd_t *d)
+{
+	if (d->listening) {
+		uv_poll_stop(&d->listen_poll);
+		uv_timer_stop(&d->accept_retry);
+	}
+}
+
+void accept_resume(sgd_t *d)
+{
+	if (d->listening && !d->paused)
+		uv_poll_start(&d->listen_poll, UV_READABLE, listen_cb);
 }
 
 void accept_stop(sgd_t *d)
@@ -483,7 +519,9 @@ void accept_stop(sgd_t *d)
 		uv_close((uv_handle_t *)&d->accept_retry, NULL);
 		uv_close((uv_handle_t *)&d->listen_poll, NULL);
 		close(d->listen_fd);
-		unlink(d->cfg->socket);
+		/* After a takeover the file is the new supervisor's socket. */
+		if (!d->handed_over)
+			unlink(d->cfg->socket);
 		d->listening = false;
 	}
 	while (d->conns)

@@ -191,9 +191,12 @@ static int load_socket(const loader_t *ld, const config_setting_t *root)
 
 	if (rc < 0)
 		return rc;
-	/* The result must fit sun_path with its NUL; a resolved absolute path
-	 * also keeps the socket out of the abstract namespace. */
-	return resolve_path(ld, s, "'socket'", v, ld->out->socket, sizeof(ld->out->socket));
+	/* The result must fit sun_path with its NUL, and so must the control
+	 * socket beside it (the same path and ".takeover", for sysgated
+	 * --takeover); a resolved absolute path also keeps the socket out of
+	 * the abstract namespace. */
+	return resolve_path(ld, s, "'socket'", v, ld->out->socket,
+			    sizeof(ld->out->socket) - (sizeof(CONFIG_TAKEOVER_SUFFIX) - 1));
 }
 
 static int load_socket_mode(const loader_t *ld, const config_setting_t *root)

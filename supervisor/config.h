@@ -63,6 +63,9 @@ typedef struct log_limits {
 #define LOG_DEFAULT_BURST_FACTOR 10u /* burst = 10 s of rate unless given */
 #define LOG_DEFAULT_REPORT_MS 10000u
 #define CONFIG_MODE_BIT(m) (1u << (m))
+/* The control socket of --takeover is the socket's path with this
+ * appended (takeover.c); the config keeps room for it. */
+#define CONFIG_TAKEOVER_SUFFIX ".takeover"
 
 typedef struct config {
 	char path[PATH_MAX];

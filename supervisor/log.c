@@ -280,6 +280,28 @@ void log_target_start(const target_t *t)
 	event_emit(o);
 }
 
+void log_takeover(const char *role, const char *result, pid_t peer, const uint64_t *ids,
+		  size_t nids, const char *message)
+{
+	json_object *o = event_new("takeover");
+	json_object *a;
+
+	if (!o)
+		return;
+	put_str(o, "role", role);
+	put_str(o, "result", result);
+	put_int(o, "pid", getpid());
+	put_int(o, "peer_pid", peer);
+	put_int(o, "targets", (int64_t)nids);
+	a = json_object_new_array();
+	for (size_t i = 0; a && ids && i < nids; i++)
+		json_object_array_add(a, json_object_new_uint64(ids[i]));
+	if (a)
+		json_object_object_add(o, "target_ids", a);
+	put_str(o, "message", message);
+	event_emit(o);
+}
+
 static void report_one(const target_t *t, uint64_t n);
 
 void log_target_end(const target_t *t, const char *reason, bool status_known, int status)
@@ -425,11 +447,8 @@ static void put_would(json_object *o, const verdict_t *v)
 void log_decision(target_t *t, call_t *c, const log_proc_t *proc, const verdict_t *v,
 		  uint64_t latency_ns, bool fallback)
 {
-	json_object *o;
+	json_object *o = event_new(v->would != VERDICT_NONE ? "would_deny" : "decision");
 
-	if (!budget_take(t))
-		return;
-	o = event_new(v->would != VERDICT_NONE ? "would_deny" : "decision");
 	if (!o)
 		return;
 	put_call(o, t, c, proc);
@@ -479,6 +498,11 @@ void log_error(target_t *t, call_t *c, const log_proc_t *proc, const verdict_t *
 	/* The verdict's own message, if any, gives way to the error's. */
 	put_str(o, "message", message);
 	event_emit(o);
+}
+
+bool log_budget_take(target_t *t)
+{
+	return budget_take(t);
 }
 
 static void read_small(const char *path, char *buf, size_t len)

@@ -51,9 +51,21 @@ void log_refused(pid_t pid, uid_t uid, gid_t gid, const char *policy, const char
 void log_target_start(const target_t *t);
 void log_target_end(const target_t *t, const char *reason, bool status_known, int status);
 
-/* A decision. fallback_reason is NULL for a handler's own verdict. */
+/* Takes one per-call event from the budgets (the target's and the whole
+ * supervisor's), or counts one as suppressed: true when the caller may
+ * log it. The caller of log_decision takes it first. */
+bool log_budget_take(target_t *t);
+
+/* A decision, whose budget the caller took (log_budget_take).
+ * fallback_reason is NULL for a handler's own verdict. */
 void log_decision(target_t *t, call_t *c, const log_proc_t *proc, const verdict_t *v,
 		  uint64_t latency_ns, bool fallback);
+
+/* A takeover (takeover.c), as seen by one side: role "old" (handing
+ * over) or "new" (taking over), result "done" or "refused", the peer's
+ * pid, the targets handed over (ids: their ids, may be NULL) and why. */
+void log_takeover(const char *role, const char *result, pid_t peer, const uint64_t *ids,
+		  size_t nids, const char *message);
 
 /* Learn mode: the policy learned from t was written to path, or could
  * not be (why). */

@@ -1,7 +1,9 @@
 /*
  * sysgated: the supervisor. Reads the config, loads every policy, listens
  * for sysgate-run and serves the targets it hands over until SIGTERM or
- * SIGINT. With --check it only validates the config and the policies.
+ * SIGINT. With --check it only validates the config and the policies;
+ * with --takeover it takes the sockets and targets of the sysgated running
+ * on the same config over instead of creating its own (takeover.c).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -10,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "broker.h"
@@ -19,16 +22,20 @@
 #include "names.h"
 #include "policy.h"
 #include "sgd.h"
+#include "takeover.h"
 #include "target.h"
 
 static void usage(FILE *f)
 {
-	fputs("Usage: sysgated -c FILE [--check]\n"
+	fputs("Usage: sysgated -c FILE [--check | --takeover]\n"
 	      "Supervise programs started by sysgate-run: decide each system call their\n"
 	      "policy forwards, in Lua, and log the decisions as JSON lines.\n"
 	      "\n"
 	      "  -c, --config FILE   the configuration file (libconfig syntax)\n"
 	      "      --check         validate FILE and every policy it names, then exit\n"
+	      "      --takeover      take over the sockets and running targets of the\n"
+	      "                      sysgated serving FILE, which then exits; its targets\n"
+	      "                      see no failed call\n"
 	      "  -h, --help          show this help and exit\n"
 	      "  -V, --version       show the version and exit\n"
 	      "\n"
@@ -101,9 +108,15 @@ static void stop(sgd_t *d, int signum)
 	if (d->stopping)
 		return;
 	d->stopping = true;
-	log_supervisor("supervisor_stop", "stopping on %s; closing %zu target(s); %llu log line(s) lost",
-		       sigabbrev_np(signum) ? sigabbrev_np(signum) : "signal", d->ntargets,
-		       (unsigned long long)log_write_failures());
+	if (signum == 0)
+		log_supervisor("supervisor_stop", "handed over by a takeover; %llu log line(s) lost",
+			       (unsigned long long)log_write_failures());
+	else
+		log_supervisor("supervisor_stop",
+			       "stopping on %s; closing %zu target(s); %llu log line(s) lost",
+			       sigabbrev_np(signum) ? sigabbrev_np(signum) : "signal", d->ntargets,
+			       (unsigned long long)log_write_failures());
+	takeover_stop(d);
 	accept_stop(d);
 	target_close_all(d);
 	log_report_suppressed(d);
@@ -128,9 +141,59 @@ static void snapshot_cb(uv_signal_t *h, int signum)
 	target_learn_snapshot_all(h->data);
 }
 
-static int serve(sgd_t *d)
+/*
+ * The old supervisor serves its metrics port until it exits, a moment
+ * after it handed over: the new one binds it once it is free. Targets are
+ * served meanwhile, so a port that stays taken is reported, not fatal.
+ */
+static void metrics_after_takeover(sgd_t *d)
 {
 	sg_error_t err = { 0 };
+	int r = -EADDRINUSE;
+
+	for (int i = 0; i < 300 && r == -EADDRINUSE; i++) {
+		struct timespec ts = { 0, 10000000L };
+
+		if (i)
+			nanosleep(&ts, NULL);
+		memset(&err, 0, sizeof(err));
+		r = metrics_start(d->cfg, &err);
+	}
+	if (r < 0) {
+		print_error(&err);
+		log_supervisor("error", "no metrics endpoint after the takeover: %s", err.msg);
+	}
+}
+
+/* The sockets and targets: taken over, or a new socket. */
+static int listen_or_take_over(sgd_t *d, bool takeover)
+{
+	sg_error_t err = { 0 };
+	int r;
+
+	if (!takeover) {
+		/* Metrics before the socket: a port taken by someone else stops
+		 * the start before any program is accepted. */
+		r = metrics_start(d->cfg, &err);
+		if (r == 0)
+			r = accept_start(d, &err);
+		if (r == 0)
+			r = takeover_listen(d, -1, &err);
+	} else {
+		r = takeover_receive(d, &err);
+		/* A refused takeover leaves handles to close: run them out. */
+		if (r < 0)
+			uv_run(d->loop, UV_RUN_NOWAIT);
+	}
+	if (r < 0)
+		print_error(&err);
+	else if (takeover)
+		metrics_after_takeover(d);
+	return r;
+}
+
+static int serve(sgd_t *d, bool takeover)
+{
 	int r;
 
 	r = receive_init(d);
@@ -150,18 +213,9 @@ static int serve(sgd_t *d)
 		fprintf(stderr, "sysgated: cannot start the receive watchdog: %s\n", strerror(-r));
 		return r;
 	}
-	/* Before the socket: a port taken by someone else stops the start
-	 * before any program is accepted. */
-	r = metrics_start(d->cfg, &err);
-	if (r < 0) {
-		print_error(&err);
+	r = listen_or_take_over(d, takeover);
+	if (r < 0)
 		return r;
-	}
-	r = accept_start(d, &err);
-	if (r < 0) {
-		print_error(&err);
-		return r;
-	}
 	uv_timer_init(d->loop, &d->log_report);
 	d->log_report.data = d;
 	uv_timer_start(&d->log_report, log_report_cb, d->cfg->log_limits.report_ms,
@@ -174,10 +228,11 @@ static int serve(sgd_t *d)
 	uv_signal_init(d->loop, &d->sigusr1);
 	d->sigusr1.data = d;
 	uv_signal_start(&d->sigusr1, snapshot_cb, SIGUSR1);
-	log_supervisor("supervisor_start", "sysgated %s listening on %s with %zu polic%s%s%s%s",
+	log_supervisor("supervisor_start", "sysgated %s listening on %s with %zu polic%s%s%s%s%s",
 		       SYSGATE_VERSION, d->cfg->socket, d->npolicies, d->npolicies == 1 ? "y" : "ies",
 		       d->cfg->metrics_addrlen ? "; metrics at http://" : "", d->cfg->metrics_listen,
-		       d->cfg->metrics_addrlen ? "/metrics" : "");
+		       d->cfg->metrics_addrlen ? "/metrics" : "",
+		       takeover ? "; taken over, serving its targets" : "");
 	uv_run(d->loop, UV_RUN_DEFAULT);
 	return 0;
 }
@@ -187,12 +242,13 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "check", no_argument, NULL, 'k' },
+		{ "takeover", no_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
 	const char *path = NULL;
-	bool check = false;
+	bool check = false, takeover = false;
 	sg_error_t err = { 0 };
 	sg_config_t cfg;
 	sgd_t *d;
@@ -202,13 +258,16 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'c': path = optarg; break;
 		case 'k': check = true; break;
+		case 't': takeover = true; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("sysgated %s\n", SYSGATE_VERSION); return 0;
 		default: usage(stderr); return 2;
 		}
 	}
-	if (!path || optind != argc) {
-		fprintf(stderr, "sysgated: %s\n", path ? "unexpected argument" : "missing -c FILE");
+	if (!path || optind != argc || (check && takeover)) {
+		fprintf(stderr, "sysgated: %s\n",
+			!path ? "missing -c FILE" : optind != argc ? "unexpected argument"
+							     : "--check and --takeover exclude each other");
 		usage(stderr);
 		return 2;
 	}
@@ -227,6 +286,8 @@ int main(int argc, char **argv)
 	}
 	d->cfg = &cfg;
 	d->listen_fd = -1;
+	d->ctl_fd = -1;
+	d->stop_cb = stop;
 	r = load_policies(d, &cfg);
 	if (r == 0 && check) {
 		printf("%s: ok, %zu polic%s\n", path, d->npolicies, d->npolicies == 1 ? "y" : "ies");
@@ -237,7 +298,7 @@ int main(int argc, char **argv)
 			print_error(&err);
 		else {
 			d->loop = uv_default_loop();
-			r = serve(d);
+			r = serve(d, takeover);
 			metrics_stop();
 			uv_loop_close(d->loop);
 			log_close();

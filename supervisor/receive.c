@@ -171,6 +171,10 @@ static pid_t read_tgid(void *ctx, const call_t *c)
 	ssize_t n;
 	int fd;
 
+	/* pid 0: the caller has no pid here (HARDENING 12); /proc has nothing
+	 * to say about it, and nothing may be looked up for it. */
+	if (c->pid <= 0)
+		return 0;
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)c->pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -370,15 +374,20 @@ static void answer(target_t *t, call_t *c, verdict_t *v, const char *error, bool
 {
 	char rwhy[256];
 	log_proc_t proc = { .comm = "", .exe = "" };
-	bool logged = worth_logging(v, error);
+	/* The log budget is taken before the answer, so that a call whose
+	 * event the budget drops costs no reads of /proc: a denied call in a
+	 * loop would otherwise read them on every call for the few events
+	 * logged. */
+	bool logged = worth_logging(v, error) && log_budget_take(t);
 	int r;
 
 	/* Who made the call is read before answering: afterwards the task may
 	 * have exited or exec'd. Only for calls that are logged. */
-	if (logged)
+	if (logged || error)
 		log_proc_read(c->pid, call_tgid(c), &proc);
 	r = respond_send(t, c, v, t->d->resp, t->d->resp_size, rwhy, sizeof(rwhy));
-	if (!logged && v->kind == VERDICT_OPEN && v->fd < 0 && r == 0) {
+	if (!worth_logging(v, error) && v->kind == VERDICT_OPEN && v->fd < 0 && r == 0 &&
+	    log_budget_take(t)) {
 		logged = true; /* the brokered open failed: the call was denied */
 		log_proc_read(c->pid, call_tgid(c), &proc);
 	}

@@ -40,6 +40,7 @@
 typedef struct target target_t;
 typedef struct conn conn_t;
 typedef struct park park_t;
+typedef struct takeover takeover_t;
 
 typedef struct sgd {
 	uv_loop_t *loop;
@@ -55,6 +56,20 @@ typedef struct sgd {
 	uv_timer_t log_report; /* reports suppressed log events */
 	uv_signal_t sigusr1; /* learn mode: write what was learned so far */
 	bool stopping;
+	/* Stops the supervisor as SIGTERM does (main.c); signum 0 after a
+	 * takeover handed everything over. */
+	void (*stop_cb)(struct sgd *d, int signum);
+
+	/* Takeover (takeover.c): the control socket, the one takeover in
+	 * progress, whether the loop has stopped serving for it (paused) and
+	 * whether everything was handed over (the socket files then belong
+	 * to the new supervisor and are not removed). */
+	int ctl_fd;
+	uv_poll_t ctl_poll;
+	bool ctl_listening;
+	takeover_t *tk;
+	bool paused;
+	bool handed_over;
 
 	conn_t *conns;
 	size_t nconns;
@@ -83,13 +98,35 @@ typedef struct sgd {
 
 /* accept.c: the listening socket and the handshake. */
 int accept_start(sgd_t *d, sg_error_t *err);
+/* Serves on fd, a listening socket handed over by a takeover (owned from
+ * here on, also on failure). */
+int accept_adopt(sgd_t *d, int fd, sg_error_t *err);
+/* Stops and resumes accepting; connections wait in the backlog meanwhile. */
+void accept_pause(sgd_t *d);
+void accept_resume(sgd_t *d);
 void accept_stop(sgd_t *d);
+/* The socket's directory exists and only the supervisor's uid can write
+ * it (created when missing). */
+int accept_socket_dir(const char *path, sg_error_t *err);
+/* True when fd is a seccomp listener. */
+bool accept_is_listener(sgd_t *d, int fd);
 
 /* target.c: a registered listener and the process behind it. */
 int target_add(sgd_t *d, int listener, int pidfd, pid_t pid, uid_t uid, size_t policy_index,
 	       const sg_hello_t *hello, sg_mode_t mode, target_t **out);
 void target_close(target_t *t, const char *reason);
 void target_close_all(sgd_t *d);
+/* A target handed over by a takeover: id, counters and start times are
+ * the old supervisor's (fields of rec); no target_start is logged. Owns
+ * listener and pidfd on success only. */
+int target_adopt(sgd_t *d, int listener, int pidfd, size_t policy_index, const target_t *rec,
+		 target_t **out);
+/* Stop and start polling every listener (a takeover in progress). */
+void target_pause_all(sgd_t *d);
+void target_resume_all(sgd_t *d);
+/* Lets go of every target without ending it: the listeners were handed
+ * over, so closing this process's copies changes nothing for them. */
+void target_release_all(sgd_t *d);
 /* Learn mode, on request (SIGUSR1): writes the policy learned so far from
  * every target in learn mode, as a snapshot; they go on running. */
 void target_learn_snapshot_all(sgd_t *d);
@@ -127,6 +164,9 @@ int throttle_park(target_t *t, const struct seccomp_notif *req, const verdict_t 
 bool throttle_adopt(target_t *t, const struct seccomp_notif *req);
 /* Drops every parked call of t (t is closing). */
 void throttle_release(target_t *t);
+/* Decides every parked call of t now, at its resume point, as if its
+ * wait were over (a takeover that cannot wait longer). */
+void throttle_flush(target_t *t);
 
 /* Monotonic clock in ns. */
 uint64_t sgd_now_ns(void);

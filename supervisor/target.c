@@ -54,6 +54,9 @@ static bool zombie_status(pid_t pid, int *status)
 	ssize_t n;
 	int fd, field = 2;
 
+	/* pid 0: sysgate-run has no pid in the supervisor's pid namespace. */
+	if (pid <= 0)
+		return false;
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -205,16 +208,16 @@ static void target_poll_cb(uv_poll_t *h, int status, int events)
 		target_close(t, end);
 }
 
-int target_add(sgd_t *d, int listener, int pidfd, pid_t pid, uid_t uid, size_t policy_index,
-	       const sg_hello_t *hello, sg_mode_t mode, target_t **out)
+/* A target not registered yet: nothing is owned. */
+static target_t *target_new(sgd_t *d, int listener, int pidfd, pid_t pid, uid_t uid,
+			    size_t policy_index, const sg_hello_t *hello, sg_mode_t mode, uint64_t id)
 {
 	target_t *t = calloc(1, sizeof(*t));
-	int r;
 
 	if (!t)
-		return -ENOMEM;
+		return NULL;
 	t->d = d;
-	t->id = ++d->next_target_id;
+	t->id = id;
 	t->policy = d->policies[policy_index];
 	t->pconf = &d->cfg->policies[policy_index];
 	t->hello = *hello;
@@ -227,14 +230,22 @@ int target_add(sgd_t *d, int listener, int pidfd, pid_t pid, uid_t uid, size_t p
 	t->started_wall = time(NULL);
 	if (mode == SG_MODE_LEARN && !(t->learn = learn_new())) {
 		free(t);
-		return -ENOMEM;
+		return NULL;
 	}
 	t->info.id = t->id;
 	t->info.policy = t->pconf->name;
 	t->info.hello = &t->hello;
 	t->info.pid = pid;
+	return t;
+}
 
-	r = uv_poll_init(d->loop, &t->poll, listener);
+/* Polls t's listener (unless a takeover paused the loop) and links it
+ * into d's list. On failure t is freed; the caller still owns the fds. */
+static int target_register(target_t *t)
+{
+	sgd_t *d = t->d;
+	int r = uv_poll_init(d->loop, &t->poll, t->listener);
+
 	if (r < 0) {
 		learn_free(t->learn);
 		free(t);
@@ -243,7 +254,7 @@ int target_add(sgd_t *d, int listener, int pidfd, pid_t pid, uid_t uid, size_t p
 	t->poll.data = t;
 	t->handles = 1;
 	r = policy_target_add(t->policy, &t->info);
-	if (r == 0)
+	if (r == 0 && !d->paused)
 		r = uv_poll_start(&t->poll, UV_READABLE | UV_DISCONNECT, target_poll_cb);
 	if (r < 0) {
 		/* Nothing is owned yet: the caller still closes listener and pidfd. */
@@ -254,17 +265,94 @@ int target_add(sgd_t *d, int listener, int pidfd, pid_t pid, uid_t uid, size_t p
 	/* The wake-up of the supervisor's thread is synchronous from here on
 	 * (kernel >= 6.6): the target's CPU hands over directly instead of
 	 * waking an idle one. Older kernels say EINVAL and keep the default. */
-	(void)ioctl(listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP, 0);
+	(void)ioctl(t->listener, SECCOMP_IOCTL_NOTIF_SET_FLAGS, SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP, 0);
 
 	t->next = d->targets;
 	if (d->targets)
 		d->targets->prev = t;
 	d->targets = t;
 	d->ntargets++;
-	*out = t;
 	metrics_target_started(t);
+	return 0;
+}
+
+int target_add(sgd_t *d, int listener, int pidfd, pid_t pid, uid_t uid, size_t policy_index,
+	       const sg_hello_t *hello, sg_mode_t mode, target_t **out)
+{
+	target_t *t = target_new(d, listener, pidfd, pid, uid, policy_index, hello, mode,
+				 d->next_target_id + 1);
+	int r;
+
+	if (!t)
+		return -ENOMEM;
+	r = target_register(t);
+	if (r < 0)
+		return r;
+	d->next_target_id++;
+	*out = t;
 	log_target_start(t);
 	return 0;
+}
+
+int target_adopt(sgd_t *d, int listener, int pidfd, size_t policy_index, const target_t *rec,
+		 target_t **out)
+{
+	target_t *t = target_new(d, listener, pidfd, rec->pid, rec->uid, policy_index, &rec->hello,
+				 rec->mode, rec->id);
+	int r;
+
+	if (!t)
+		return -ENOMEM;
+	t->started_ns = rec->started_ns;
+	t->started_wall = rec->started_wall;
+	t->notifications = rec->notifications;
+	t->decisions = rec->decisions;
+	t->denied = rec->denied;
+	t->errors = rec->errors;
+	t->gone = rec->gone;
+	t->advisory = rec->advisory;
+	t->brokered = rec->brokered;
+	t->restarts = rec->restarts;
+	t->would_deny = rec->would_deny;
+	t->log_suppressed = rec->log_suppressed;
+	r = target_register(t);
+	if (r < 0)
+		return r;
+	if (d->next_target_id < t->id)
+		d->next_target_id = t->id;
+	*out = t;
+	return 0;
+}
+
+void target_pause_all(sgd_t *d)
+{
+	for (target_t *t = d->targets; t; t = t->next)
+		uv_poll_stop(&t->poll);
+}
+
+void target_resume_all(sgd_t *d)
+{
+	for (target_t *t = d->targets; t; t = t->next)
+		uv_poll_start(&t->poll, UV_READABLE | UV_DISCONNECT, target_poll_cb);
+}
+
+void target_release_all(sgd_t *d)
+{
+	while (d->targets) {
+		target_t *t = d->targets;
+
+		d->targets = t->next;
+		d->ntargets--;
+		t->closing = true;
+		target_close_handle(t, (uv_handle_t *)&t->poll);
+		throttle_release(t);
+		close(t->listener);
+		t->listener = -1;
+		if (t->pidfd >= 0)
+			close(t->pidfd);
+		t->pidfd = -1;
+		policy_target_remove(t->policy, t->id);
+	}
 }
 
 void target_close(target_t *t, const char *reason)

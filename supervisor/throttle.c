@@ -155,3 +155,13 @@ void throttle_release(target_t *t)
 	while (t->parks)
 		park_drop(t->parks);
 }
+
+void throttle_flush(target_t *t)
+{
+	while (t->parks) {
+		park_t *pk = t->parks;
+
+		uv_timer_stop(&pk->timer);
+		park_cb(&pk->timer);
+	}
+}

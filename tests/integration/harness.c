@@ -113,31 +113,50 @@ void sgd_start(sgd_proc_t *s, const char *extra_config, size_t npol, const char 
 	sgd_start_entries(s, extra_config, npol, names, sources, NULL);
 }
 
+/* Writes the policies and the config into s->dir (log: the log's file
+ * name there). The config's path, for sysgated -c. */
+static void write_config(const sgd_proc_t *s, const char *log, const char *extra_config,
+			 size_t npol, const char *const *names, const char *const *sources,
+			 const char *const *entries, char *path, size_t len)
+{
+	char conf[8192], file[512];
+	size_t off;
+
+	off = (size_t)snprintf(conf, sizeof(conf),
+			       "socket = \"%s\";\nlog = \"%s\";\n%s\npolicies = (\n", s->socket, log,
+			       extra_config ? extra_config : "");
+	for (size_t i = 0; i < npol; i++) {
+		snprintf(file, sizeof(file), "%s/%s.lua", s->dir, names[i]);
+		write_file(file, sources[i]);
+		off += (size_t)snprintf(conf + off, sizeof(conf) - off,
+					"%s{ name = \"%s\"; file = \"%s.lua\"; %s }\n", i ? "," : "",
+					names[i], names[i], entries && entries[i] ? entries[i] : "");
+	}
+	snprintf(conf + off, sizeof(conf) - off, ");\n");
+	snprintf(path, len, "%s/sysgate.conf", s->dir);
+	write_file(path, conf);
+}
+
+void sgd_write_config(const sgd_proc_t *s, const char *log, const char *extra_config, size_t npol,
+		      const char *const *names, const char *const *sources)
+{
+	char path[512];
+
+	write_config(s, log, extra_config, npol, names, sources, NULL, path, sizeof(path));
+}
+
 void sgd_start_entries(sgd_proc_t *s, const char *extra_config, size_t npol,
 		       const char *const *names, const char *const *sources,
 		       const char *const *entries)
 {
-	char path[512], conf[8192];
-	size_t off;
+	char path[512];
 
 	memset(s, 0, sizeof(*s));
 	snprintf(s->dir, sizeof(s->dir), "/tmp/sysgate-test.XXXXXX");
 	assert_non_null(mkdtemp(s->dir));
 	snprintf(s->socket, sizeof(s->socket), "%s/sock", s->dir);
 	snprintf(s->log, sizeof(s->log), "%s/log.jsonl", s->dir);
-	off = (size_t)snprintf(conf, sizeof(conf),
-			       "socket = \"%s\";\nlog = \"log.jsonl\";\n%s\npolicies = (\n", s->socket,
-			       extra_config ? extra_config : "");
-	for (size_t i = 0; i < npol; i++) {
-		snprintf(path, sizeof(path), "%s/%s.lua", s->dir, names[i]);
-		write_file(path, sources[i]);
-		off += (size_t)snprintf(conf + off, sizeof(conf) - off,
-					"%s{ name = \"%s\"; file = \"%s.lua\"; %s }\n", i ? "," : "",
-					names[i], names[i], entries && entries[i] ? entries[i] : "");
-	}
-	snprintf(conf + off, sizeof(conf) - off, ");\n");
-	snprintf(path, sizeof(path), "%s/sysgate.conf", s->dir);
-	write_file(path, conf);
+	write_config(s, "log.jsonl", extra_config, npol, names, sources, entries, path, sizeof(path));
 
 	s->pid = fork();
 	assert_true(s->pid >= 0);
@@ -168,6 +187,48 @@ void sgd_start_entries(sgd_proc_t *s, const char *extra_config, size_t npol,
 		sleep_ms(10);
 	}
 	fail_msg("sysgated did not open %s", s->socket);
+}
+
+/* Starts sysgated -c CONFIG --takeover on s's config, its output in
+ * takeover.out (the last takeover's). */
+static pid_t takeover_spawn(const sgd_proc_t *s)
+{
+	char out[400], path[400];
+	pid_t pid;
+
+	snprintf(out, sizeof(out), "%s/takeover.out", s->dir);
+	snprintf(path, sizeof(path), "%s/sysgate.conf", s->dir);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+
+		if (fd < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
+			_exit(126);
+		execl(env_path("SYSGATED"), "sysgated", "-c", path, "--takeover", (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+bool sgd_takeover(sgd_proc_t *s, int *status)
+{
+	pid_t pid = takeover_spawn(s);
+
+	for (int i = 0; i < 3000; i++) {
+		if (waitpid(pid, status, WNOHANG) == pid)
+			return false;
+		if (waitpid(s->pid, status, WNOHANG) == s->pid) {
+			s->pid = pid;
+			current_pid = pid;
+			return true;
+		}
+		sleep_ms(10);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	fail_msg("neither sysgated exited within 30 s of a takeover; see %s", s->dir);
+	return false;
 }
 
 void sgd_cleanup(sgd_proc_t *s)
@@ -403,4 +464,52 @@ int fd_count(pid_t pid)
 		n += e->d_name[0] != '.';
 	closedir(dir);
 	return n;
+}
+
+void read_line(int fd, char *buf, size_t len)
+{
+	size_t off = 0;
+
+	while (off + 1 < len && read(fd, buf + off, 1) == 1 && buf[off] != '\n')
+		off++;
+	buf[off] = '\0';
+}
+
+bool sanitized_build(void)
+{
+	const char *v = getenv("SANITIZED");
+
+	return v && strcmp(v, "1") == 0;
+}
+
+void alloc_counter_preload(const char *file, bool on)
+{
+	if (on) {
+		setenv("LD_PRELOAD", env_path("ALLOCCOUNT"), 1);
+		setenv("ALLOC_COUNT_FILE", file, 1);
+	} else {
+		unsetenv("LD_PRELOAD");
+		unsetenv("ALLOC_COUNT_FILE");
+	}
+}
+
+unsigned long sgd_alloc_count(const sgd_proc_t *s, const char *file)
+{
+	char buf[64];
+
+	unlink(file);
+	assert_int_equal(kill(s->pid, SIGUSR2), 0);
+	for (int i = 0; i < 500; i++) {
+		FILE *f = fopen(file, "r");
+		size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+
+		if (f)
+			fclose(f);
+		buf[n] = '\0';
+		if (n > 0)
+			return strtoul(buf, NULL, 10);
+		usleep(10000);
+	}
+	fail_msg("no allocation count from sysgated");
+	return 0;
 }

@@ -34,6 +34,16 @@ void sgd_start(sgd_proc_t *s, const char *extra_config, size_t npol, const char 
 void sgd_start_entries(sgd_proc_t *s, const char *extra_config, size_t npol,
 		       const char *const *names, const char *const *sources,
 		       const char *const *entries);
+/* Rewrites s's config (and policy files) in place: log is the log's
+ * file name in s->dir; s->log is left as it was. */
+void sgd_write_config(const sgd_proc_t *s, const char *log, const char *extra_config, size_t npol,
+		      const char *const *names, const char *const *sources);
+/* Starts a second sysgated with --takeover on s's config and waits until
+ * one of the two exits. The old one: the takeover is done, s->pid is the
+ * new one's, *status the old one's wait status; true. The new one: it was
+ * refused, *status is its wait status, s is unchanged; false. Its output
+ * is in s->dir/takeover.out. */
+bool sgd_takeover(sgd_proc_t *s, int *status);
 /* SIGTERM, wait, assert a clean exit; removes the temp dir. */
 void sgd_stop(sgd_proc_t *s);
 /* SIGKILL, wait; keeps the dir. */
@@ -76,6 +86,18 @@ void assert_exited(const run_result_t *r, int code);
 void assert_contains(const char *hay, const char *needle);
 /* The string value of key in o, or NULL. */
 const char *str_field(json_object *o, const char *key);
+
+/* Reads one line of fd into buf, without its newline. */
+void read_line(int fd, char *buf, size_t len);
+
+/* The zero-allocation tests: alloc_counter_preload(file, true) makes the
+ * next sysgated started count its allocations (tests/programs/
+ * alloccount.c), false stops it for what is started after;
+ * sgd_alloc_count asks that sysgated for its count so far. Not in the
+ * sanitizer build (sanitized_build()), whose runtimes own the allocator. */
+bool sanitized_build(void);
+void alloc_counter_preload(const char *file, bool on);
+unsigned long sgd_alloc_count(const sgd_proc_t *s, const char *file);
 
 /* Number of open fds of pid. */
 int fd_count(pid_t pid);

@@ -138,40 +138,6 @@ POLICY(steady, "return sysgate.policy { name = 'steady', on = {\n"
 	       "    return sysgate.allow()\n"
 	       "  end } }\n");
 
-/* Reads one line of fd (the probe's report of its getppid). */
-static void read_line(int fd, char *buf, size_t len)
-{
-	size_t off = 0;
-
-	while (off + 1 < len && read(fd, buf + off, 1) == 1 && buf[off] != '\n')
-		off++;
-	buf[off] = '\0';
-}
-
-/* sysgated's allocations so far, as the preloaded counter reports them. */
-static unsigned long alloc_count(pid_t pid, const char *file)
-{
-	char buf[64] = "";
-
-	unlink(file);
-	assert_int_equal(kill(pid, SIGUSR2), 0);
-	for (int i = 0; i < 500; i++) {
-		FILE *f = fopen(file, "r");
-
-		if (f) {
-			size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-
-			fclose(f);
-			buf[n] = '\0';
-			if (n > 0)
-				return strtoul(buf, NULL, 10);
-		}
-		usleep(10000);
-	}
-	fail_msg("no allocation count from sysgated");
-	return 0;
-}
-
 /* The notified path allocates nothing in steady state: sysgated, with an
  * allocation counter preloaded, answers 10,000 calls of a handler that
  * reads the call object and allows, and its count does not move. (Not in
@@ -186,23 +152,21 @@ static void test_no_alloc_steady_state(void **state)
 	int in, out, status;
 	pid_t pid;
 
-	if (strcmp(getenv("SANITIZED") ? getenv("SANITIZED") : "0", "1") == 0)
+	if (sanitized_build())
 		skip();
 	snprintf(file, sizeof(file), "/tmp/sysgate-allocs.%d", (int)getpid());
-	setenv("LD_PRELOAD", env_path("ALLOCCOUNT"), 1);
-	setenv("ALLOC_COUNT_FILE", file, 1);
+	alloc_counter_preload(file, true);
 	START(&s, steady, NULL);
-	unsetenv("LD_PRELOAD");
-	unsetenv("ALLOC_COUNT_FILE");
+	alloc_counter_preload(file, false);
 	pid = run_under_async(&s, "steady", argv, &in, &out);
 	read_line(out, line, sizeof(line));
 	assert_non_null(strstr(line, "getppid: ok"));
-	before = alloc_count(s.pid, file);
+	before = sgd_alloc_count(&s, file);
 	assert_true(before > 0); /* the counter works: start-up allocates */
 	assert_int_equal(write(in, "\n", 1), 1);
 	read_line(out, line, sizeof(line));
 	assert_non_null(strstr(line, "getppid: ok"));
-	after = alloc_count(s.pid, file);
+	after = sgd_alloc_count(&s, file);
 	assert_int_equal(after - before, 0);
 	assert_int_equal(write(in, "\n", 1), 1);
 	close(in);

@@ -257,7 +257,20 @@ static void test_restart_not_charged_twice(void **state)
 		fail_msg("10 calls at 20 a second took %.3f s, want about 0.45 s", elapsed);
 	log = sgd_log(&s);
 	assert_int_equal(count_message(log, "through"), 10);
-	assert_int_equal(log_count(log, "decision", "verdict", "deny"), 0);
+	/* A deny the program never saw (its call was gone, interrupted, by
+	 * the time the answer went out: a restart that came after the
+	 * parked call's timer fired, which the README says is charged
+	 * again) is no failure; one it saw would be counted above. */
+	for (size_t i = 0; i < json_object_array_length(log); i++) {
+		json_object *e = json_object_array_get_idx(log, i);
+		const char *ev = str_field(e, "event"), *verdict = str_field(e, "verdict");
+		const char *reason = str_field(e, "reason");
+
+		if (strcmp(ev, "decision") == 0 && verdict && strcmp(verdict, "deny") == 0 &&
+		    !(reason && strstr(reason, "was gone before the answer")))
+			fail_msg("a deny the program saw: %s",
+				 json_object_to_json_string(e));
+	}
 	json_object_put(log);
 	sgd_stop(&s);
 }

@@ -340,39 +340,6 @@ static void test_metrics_count_what_the_log_budget_drops(void **state)
 	sgd_stop(&s);
 }
 
-/* Reads one line of fd (the probe's report of its getppid). */
-static void read_line(int fd, char *buf, size_t len)
-{
-	size_t off = 0;
-
-	while (off + 1 < len && read(fd, buf + off, 1) == 1 && buf[off] != '\n')
-		off++;
-	buf[off] = '\0';
-}
-
-/* sysgated's allocations so far, as the preloaded counter (ALLOCCOUNT)
- * writes them to file on SIGUSR2. */
-static unsigned long alloc_count(pid_t pid, const char *file)
-{
-	char buf[64] = "";
-
-	unlink(file);
-	assert_int_equal(kill(pid, SIGUSR2), 0);
-	for (int i = 0; i < 500; i++) {
-		FILE *f = fopen(file, "r");
-		size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
-
-		if (f)
-			fclose(f);
-		buf[n] = '\0';
-		if (n > 0)
-			return strtoul(buf, NULL, 10);
-		usleep(10000);
-	}
-	fail_msg("no allocation count from sysgated");
-	return 0;
-}
-
 /* Counting allocates nothing: with the endpoint on (and scraped once, so
  * its thread has what it keeps), 10,000 decided calls leave sysgated's
  * allocation count where it was. (Not in the sanitizer build, whose
@@ -388,25 +355,23 @@ static void test_metrics_no_alloc_steady_state(void **state)
 	pid_t pid;
 	char *body;
 
-	if (strcmp(getenv("SANITIZED") ? getenv("SANITIZED") : "0", "1") == 0)
+	if (sanitized_build())
 		skip();
 	snprintf(file, sizeof(file), "/tmp/sysgate-allocs-metrics.%d", (int)getpid());
 	snprintf(extra, sizeof(extra), "metrics_listen = \"127.0.0.1:%d\";", port);
-	setenv("LD_PRELOAD", env_path("ALLOCCOUNT"), 1);
-	setenv("ALLOC_COUNT_FILE", file, 1);
+	alloc_counter_preload(file, true);
 	START(&s, steady, extra);
-	unsetenv("LD_PRELOAD");
-	unsetenv("ALLOC_COUNT_FILE");
+	alloc_counter_preload(file, false);
 	pid = run_under_async(&s, "steady", argv, &in, &out);
 	read_line(out, line, sizeof(line));
 	assert_non_null(strstr(line, "getppid: ok"));
 	free(scrape(port));
-	before = alloc_count(s.pid, file);
+	before = sgd_alloc_count(&s, file);
 	assert_true(before > 0); /* the counter works: start-up allocates */
 	assert_int_equal(write(in, "\n", 1), 1);
 	read_line(out, line, sizeof(line));
 	assert_non_null(strstr(line, "getppid: ok"));
-	after = alloc_count(s.pid, file);
+	after = sgd_alloc_count(&s, file);
 	assert_int_equal(after - before, 0);
 	body = scrape(port);
 	assert_true(metric(body, "sysgate_decisions_total{policy=\"steady\",syscall=\"getppid\","

@@ -15,6 +15,9 @@
  *   nlbind GROUPS    bind a NETLINK_ROUTE socket to pid 0 and the GROUPS mask
  *   sigcont          kill(getpid(), SIGCONT): harmless, for the signal decoding
  *   wait             reads one line from stdin (for a test to act meanwhile)
+ *   openloop PATH    openat(PATH, O_RDONLY) every 200 us until stdin has a
+ *                    line (or ends), then "openloop PATH: ok N failed M [ERRNO]",
+ *                    ERRNO the first failure's
  *   exit N           exits with status N
  */
 #include <arpa/inet.h>
@@ -23,12 +26,14 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 static void report(const char *op, const char *arg, long r)
@@ -49,6 +54,32 @@ static long do_open(const char *path, int flags)
 		return 0;
 	}
 	return fd;
+}
+
+/* Forwarded calls until stdin has something to read: the takeover test
+ * upgrades the supervisor meanwhile. Every result counts. The pause keeps
+ * the log (a line per call) to a size the test can read back. */
+static void open_loop(const char *path)
+{
+	struct pollfd in = { .fd = 0, .events = POLLIN };
+	unsigned long ok = 0, failed = 0;
+	int first = 0;
+
+	while (poll(&in, 1, 0) == 0) {
+		struct timespec pause = { 0, 200000 };
+
+		nanosleep(&pause, NULL);
+		if (do_open(path, O_RDONLY) == 0) {
+			ok++;
+		} else {
+			if (!failed)
+				first = errno;
+			failed++;
+		}
+	}
+	printf("openloop %s: ok %lu failed %lu%s%s\n", path, ok, failed, failed ? " " : "",
+	       failed ? strerrorname_np(first) : "");
+	fflush(stdout);
 }
 
 int main(int argc, char **argv)
@@ -100,6 +131,9 @@ int main(int argc, char **argv)
 
 			if (!fgets(line, sizeof(line), stdin))
 				return 2;
+		} else if (strcmp(op, "openloop") == 0 && arg) {
+			open_loop(arg);
+			i++;
 		} else if (strcmp(op, "exit") == 0 && arg) {
 			return atoi(arg);
 		} else {

@@ -98,7 +98,7 @@ static void tk_encode_target(const target_t *t, tk_target_t *m)
 /* Blocking, with a timeout on every send and receive. */
 static int tk_blocking(int fd, int ms)
 {
-	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000 };
+	struct timeval tv = { .tv_sec = ms / 1000, .tv_usec = (suseconds_t)(ms % 1000) * 1000 };
 	int fl = fcntl(fd, F_GETFL);
 
 	if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0 ||
@@ -348,6 +348,7 @@ static void ctl_cb(uv_poll_t *h, int status, int events)
 	takeover_t *tk;
 	int fd;
 
+	/* cppcheck-suppress nullPointer ; accept4(2) takes NULL for an address not wanted */
 	while ((fd = accept4(d->ctl_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0) {
 		struct ucred cred;
 

@@ -54,6 +54,20 @@ for t in "${targets[@]}"; do
 		continue
 	fi
 	mkdir -p "$work" "$art"
+	# The shipped examples are seeds too, taken from examples/ as they
+	# are now rather than kept as copies that drift (the policy target
+	# loads every input as the policy "demo").
+	shipped=$dir/seeds-shipped/$t
+	rm -rf "$shipped"
+	mkdir -p "$shipped"
+	case $t in
+	policy)
+		for f in examples/policies/*.lua; do
+			sed 's/^\(  name = \)"[^"]*",/\1"demo",/' "$f" >"$shipped/$(basename "$f")"
+		done ;;
+	config)
+		cp examples/sysgate.conf "$shipped/example.conf" ;;
+	esac
 	dict=()
 	[ -f "tests/fuzz/$t.dict" ] && dict=(-dict="tests/fuzz/$t.dict")
 	# -timeout: an input that runs for 10 s is a hang (the policy target's
@@ -64,7 +78,7 @@ for t in "${targets[@]}"; do
 	LSAN_OPTIONS="suppressions=$PWD/tests/fuzz/lsan.supp:print_suppressions=0" \
 	UBSAN_OPTIONS="halt_on_error=1:abort_on_error=1:print_stacktrace=1" \
 		"$exe" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=8192 \
-		-print_final_stats=1 -artifact_prefix="$art/" "${dict[@]}" "$work" "$seeds" \
+		-print_final_stats=1 -artifact_prefix="$art/" "${dict[@]}" "$work" "$seeds" "$shipped" \
 		>"$log" 2>&1
 	rc=$?
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)

@@ -39,7 +39,7 @@ struct raw {
 	char path[PATH_MAX];
 };
 
-static int recv_fd(int sock)
+int recv_fd(int sock)
 {
 	char c;
 	union {

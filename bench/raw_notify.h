@@ -21,6 +21,10 @@ typedef enum {
 /* The path the path-reading supervisors deny, as the bench policies do. */
 #define RAW_DENIED_PATH "/nope"
 
+/* Receives one fd (SCM_RIGHTS, close-on-exec) from sock: the fd, or -1.
+ * Shared with the fleet's raw loop (fleet.c). */
+int recv_fd(int sock);
+
 /* Forks a child that installs a filter notifying syscall nr, hands the
  * listener to a supervisor thread of kind `kind` (with
  * SECCOMP_USER_NOTIF_FD_SYNC_WAKE_UP when sync) and runs loop(calls).

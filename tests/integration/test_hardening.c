@@ -665,6 +665,8 @@ static void test_read_after_interruption_not_trusted(void **state)
 	}
 	assert_non_null(log_find(log, "error", "syscall", "openat"));
 	assert_contains(str_field(log_find(log, "error", "syscall", "openat"), "message"), "gone");
+	/* Counted as gone, once (HARDENING 9). */
+	assert_int_equal(int_field(log_find(log, "target_end", NULL, NULL), "gone"), 1);
 	json_object_put(log);
 	sgd_stop(&s);
 }

@@ -101,6 +101,11 @@ int tk_decode_target(const void *buf, size_t len, tk_target_t *out)
 	return 0;
 }
 
+size_t tk_target_nfds(const tk_target_t *m)
+{
+	return (m->flags & TK_HAS_PIDFD) ? 2 : 1;
+}
+
 /* One message with up to two fds (SCM_RIGHTS). 0 or a negative errno. */
 int tk_send(int sock, const void *buf, size_t len, const int *fds, size_t nfds)
 {

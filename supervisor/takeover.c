@@ -599,7 +599,7 @@ static int tk_adopt_one(sgd_t *d, size_t len, int *fds, size_t nfds, uint64_t la
 		snprintf(why, why_len, "malformed TARGET: %s", strerror(-r));
 		return r;
 	}
-	if (m.id <= last_id || nfds != ((m.flags & TK_HAS_PIDFD) ? 2u : 1u)) {
+	if (m.id <= last_id || nfds != tk_target_nfds(&m)) {
 		snprintf(why, why_len, "target %llu: ids out of order or wrong number of fds",
 			 (unsigned long long)m.id);
 		return -EBADMSG;

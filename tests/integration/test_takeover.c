@@ -649,6 +649,82 @@ static void test_takeover_bad_requests_refused(void **state)
 	sgd_stop(&s);
 }
 
+/* A REFUSE as the running supervisor sends it: the header, the reason
+ * (NUL-terminated in 513 bytes) and 7 bytes of padding. */
+typedef struct {
+	uint32_t magic;
+	uint16_t version, type;
+	uint32_t length, reserved;
+	char reason[513];
+	char pad[7];
+} refuse_t;
+
+#define HOSTILE_REASON "no\x1b]0;owned\x07 \x1b[2Jway \xc3\xa9t\xc3\xa9"
+
+/*
+ * The reason of a refusal comes from the peer on the control socket and
+ * is printed to the new sysgated's stderr, often a terminal: a peer that
+ * sends escape sequences gets them shown as '?', while UTF-8 text is
+ * kept. The peer here stands in for the running supervisor: it takes the
+ * REQUEST and answers with a REFUSE full of control characters.
+ */
+static void test_takeover_refusal_reason_escaped(void **state)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	static refuse_t m;
+	char path[400], text[8192] = "";
+	unsigned char buf[8192];
+	int lfd, status;
+	sgd_proc_t s;
+	pid_t peer;
+	FILE *f;
+
+	START(&s, allowall, NULL);
+	sgd_kill(&s);
+	snprintf(path, sizeof(path), "%s.takeover", s.socket);
+	unlink(path);
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	assert_true(lfd >= 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(lfd, 1), 0);
+	m.magic = 0x4b544753u;
+	m.version = 1;
+	m.type = 6;
+	m.length = sizeof(m);
+	snprintf(m.reason, sizeof(m.reason), "%s", HOSTILE_REASON);
+	peer = fork();
+	assert_true(peer >= 0);
+	if (peer == 0) {
+		int c = accept(lfd, NULL, NULL);
+
+		if (c < 0 || recv(c, buf, sizeof(buf), 0) <= 0 ||
+		    send(c, &m, sizeof(m), MSG_NOSIGNAL) != (ssize_t)sizeof(m))
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(lfd);
+
+	/* The peer is the supervisor to take over; it never exits by itself,
+	 * so only the new sysgated's exit can end the takeover. */
+	s.pid = peer;
+	if (sgd_takeover(&s, &status))
+		fail_msg("the takeover was not refused");
+	kill(peer, SIGKILL);
+	assert_int_equal(waitpid(peer, NULL, 0), peer);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 1)
+		fail_msg("the refused sysgated exited with status 0x%x, want 1", status);
+	snprintf(path, sizeof(path), "%s/takeover.out", s.dir);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	text[fread(text, 1, sizeof(text) - 1, f)] = '\0';
+	fclose(f);
+	assert_contains(text, "refused by the running supervisor: no?]0;owned? ?[2Jway \xc3\xa9t\xc3\xa9");
+	assert_null(strchr(text, '\x1b'));
+	assert_null(strchr(text, '\x07'));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -659,6 +735,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_takeover_broken_policy_keeps_old, sgd_teardown),
 		cmocka_unit_test_teardown(test_takeover_parked_call_answered, sgd_teardown),
 		cmocka_unit_test_teardown(test_takeover_bad_requests_refused, sgd_teardown),
+		cmocka_unit_test_teardown(test_takeover_refusal_reason_escaped, sgd_teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

@@ -56,17 +56,19 @@ __attribute__((noinline, no_stack_protector)) static unsigned long
 native_syscall(unsigned long tid, unsigned long arg)
 {
 	const struct native_call *c = (const struct native_call *)arg;
-	register long r10 __asm__("r10") = c->a[3];
-	register long r8 __asm__("r8") = c->a[4];
-	register long r9 __asm__("r9") = c->a[5];
 	long ret;
 
 	(void)tid;
-	__asm__ volatile("syscall"
+	/* The kernel's convention: nr in rax, the arguments in rdi, rsi, rdx,
+	 * r10, r8, r9; it clobbers rcx and r11. */
+	__asm__ volatile("mov %5, %%r10\n\t"
+			 "mov %6, %%r8\n\t"
+			 "mov %7, %%r9\n\t"
+			 "syscall"
 			 : "=a"(ret)
-			 : "a"(c->nr), "D"(c->a[0]), "S"(c->a[1]), "d"(c->a[2]), "r"(r10), "r"(r8),
-			   "r"(r9)
-			 : "rcx", "r11", "memory");
+			 : "a"(c->nr), "D"(c->a[0]), "S"(c->a[1]), "d"(c->a[2]), "r"(c->a[3]),
+			   "r"(c->a[4]), "r"(c->a[5])
+			 : "rcx", "r8", "r9", "r10", "r11", "memory");
 	return (unsigned long)ret;
 }
 
@@ -111,7 +113,6 @@ static void mark_outputs(const struct native_call *c, long ret)
 
 long syscall(long nr, ...)
 {
-	static syscall_fn libc_syscall;
 	struct native_call c = { .nr = nr };
 	va_list ap;
 	long ret;
@@ -121,6 +122,8 @@ long syscall(long nr, ...)
 		c.a[i] = va_arg(ap, long);
 	va_end(ap);
 	if (!RUNNING_ON_VALGRIND || !needs_native(&c)) {
+		static syscall_fn libc_syscall;
+
 		if (!libc_syscall)
 			libc_syscall = (syscall_fn)dlsym(RTLD_NEXT, "syscall");
 		return libc_syscall(nr, c.a[0], c.a[1], c.a[2], c.a[3], c.a[4], c.a[5]);

@@ -318,7 +318,7 @@ static bool definite_leak(const char *vg)
  * when it ran sysgated differently from the kernel. */
 static const char *const vg_findings[] = {
 	"Invalid read", "Invalid write", "Invalid free", "Mismatched free",
-	"uninitialised", "unaddressable", "overlap", "unhandled amd64-linux syscall",
+	"uninitialised", "Uninitialised", "unaddressable", "overlap", "unhandled amd64-linux syscall",
 	"unhandled ioctl",
 };
 

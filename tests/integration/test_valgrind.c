@@ -50,8 +50,8 @@
 #define STR_(x) #x
 #define STR(x) STR_(x)
 
-/* The workload's policy. A calls budget for valgrind's pace, and for the
- * handler that spins PARK_MS so that a target can be killed meanwhile. */
+/* A Lua budget for valgrind's pace, and for the handler that spins
+ * PARK_MS so that a target can be killed meanwhile. */
 #define SOAK_CONFIG "lua = { time_ms = 10000; instructions = 2000000000; };\n"
 
 static const char *const soak_names[] = { "soak", "slow" };
@@ -165,13 +165,13 @@ static void kill_parked(const sgd_proc_t *s, const char *policy, const char *con
 	if (i == WAIT_TRIES) {
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
-		fail_msg("%s never parked in syscall %d", argv[1], nr);
+		fail_msg("%s's target never parked in syscall %d", policy, nr);
 	}
 	sleep_ms(ms);
 	assert_int_equal(kill(pid, SIGKILL), 0);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
 	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
-		fail_msg("%s status 0x%x, want SIGKILL", argv[1], status);
+		fail_msg("%s's target: status 0x%x, want SIGKILL", policy, status);
 	close(in_w);
 	close(out_r);
 }
@@ -323,8 +323,8 @@ static const char *const vg_findings[] = {
 };
 
 /* Fails the test, printing the report's lines after its banner, unless
- * memcheck found nothing and sysgated stopped cleanly. */
-static void assert_memcheck_clean(int status, const char *vg_log)
+ * memcheck found nothing and sysgated stopped cleanly. dir: sysgated's. */
+static void assert_memcheck_clean(int status, const char *vg_log, const char *dir)
 {
 	char *vg = read_all(vg_log);
 	const char *why = NULL;
@@ -347,7 +347,8 @@ static void assert_memcheck_clean(int status, const char *vg_log)
 	}
 	free(vg);
 	if (why)
-		fail_msg("%s (status 0x%x)", why, status);
+		fail_msg("%s (status 0x%x); sysgated's config and log are kept in %s", why, status,
+			 dir);
 }
 
 /* --- the test --------------------------------------------------------------- */
@@ -418,7 +419,7 @@ static void test_soak_under_memcheck(void **state)
 	if (i == WAIT_TRIES)
 		fail_msg("the last target never parked in its throttled getppid");
 
-	assert_memcheck_clean(status, vg_log);
+	assert_memcheck_clean(status, vg_log, s.dir);
 	unlink(vg_log);
 	sgd_cleanup(&s);
 }

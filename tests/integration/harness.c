@@ -425,9 +425,15 @@ json_object *sgd_log(const sgd_proc_t *s)
 
 	if (!f)
 		return arr;
-	while (getline(&line, &cap, f) > 0) {
-		json_object *o = json_tokener_parse(line);
+	for (ssize_t n; (n = getline(&line, &cap, f)) > 0;) {
+		json_object *o;
 
+		/* A last line without its newline is one sysgated is still
+		 * writing (a test polls the log while it runs): not yet an
+		 * event, and not JSON yet. */
+		if (line[n - 1] != '\n')
+			break;
+		o = json_tokener_parse(line);
 		if (!o)
 			fail_msg("log line is not JSON: %s", line);
 		json_object_array_add(arr, o);

@@ -194,6 +194,7 @@ static void raw_serve(struct pollfd *p, int n)
 /* What starting a target under sysgated needs. */
 typedef struct {
 	const char *self, *sysgate_run, *sock;
+	const char *exec_floor; /* bench/exec-floor, beside sysgate-bench */
 } fleet_t;
 
 /* In a forked child: becomes sysgate-run -p bench-allow -- sysgate-bench
@@ -384,12 +385,14 @@ static double time_launch(const fleet_t *f)
 static int spawn(const fleet_t *f, int runs)
 {
 	static double plain[SPAWN_RUNS * 5], under[SPAWN_RUNS * 5], diff[SPAWN_RUNS * 5],
-		version[SPAWN_RUNS * 5], lib[SPAWN_RUNS * 5], libdiff[SPAWN_RUNS * 5];
+		version[SPAWN_RUNS * 5], lib[SPAWN_RUNS * 5], libdiff[SPAWN_RUNS * 5],
+		floor_[SPAWN_RUNS * 5];
 	char *t[] = { "true", NULL };
 	char *v[] = { (char *)f->sysgate_run, "--version", NULL };
+	char *x[] = { (char *)f->exec_floor, "/bin/true", NULL };
 	char *s[] = { (char *)f->sysgate_run, "-s", (char *)f->sock, "-p", "bench-allow", "--",
 		      "true", NULL };
-	double pl, ph, ul, uh, pm, um, vl, vh, vm, ll, lh, lm;
+	double pl, ph, ul, uh, pm, um, vl, vh, vm, ll, lh, lm, fl, fh, fm;
 	int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC), out = dup(1);
 
 	for (int r = 0; r < runs; r++) {
@@ -399,7 +402,8 @@ static int spawn(const fleet_t *f, int runs)
 		version[r] = time_run(v);
 		dup2(out, 1);
 		lib[r] = time_launch(f);
-		if (plain[r] < 0 || under[r] < 0 || version[r] < 0 || lib[r] < 0) {
+		floor_[r] = time_run(x);
+		if (plain[r] < 0 || under[r] < 0 || version[r] < 0 || lib[r] < 0 || floor_[r] < 0) {
 			fprintf(stderr, "sysgate-bench: spawn run failed\n");
 			return 1;
 		}
@@ -410,6 +414,7 @@ static int spawn(const fleet_t *f, int runs)
 	um = median(under, runs, &ul, &uh);
 	vm = median(version, runs, &vl, &vh);
 	lm = median(lib, runs, &ll, &lh);
+	fm = median(floor_, runs, &fl, &fh);
 	close(devnull);
 	close(out);
 	printf("\nspawn: fork + exec + wait, %d interleaved runs each; us\n\n", runs);
@@ -421,9 +426,13 @@ static int spawn(const fleet_t *f, int runs)
 	       vm / 1e3, vl / 1e3, vh / 1e3);
 	printf("%-44s %10.0f %14.0f-%.0f\n", "launcher linking libsysgate, then exec true",
 	       lm / 1e3, ll / 1e3, lh / 1e3);
+	printf("%-44s %10.0f %14.0f-%.0f\n", "exec-floor true (static, only execs true)",
+	       fm / 1e3, fl / 1e3, fh / 1e3);
 	printf("goal: overhead <= 1 ms median: sysgate-run %.0f us (paired median %.0f us)  %s\n",
 	       (um - pm) / 1e3, median(diff, runs, NULL, NULL) / 1e3,
 	       um - pm <= 1e6 ? "met" : "NOT met");
+	printf("floor: any program between fork and true costs at least %.0f us (exec-floor)\n",
+	       (fm - pm) / 1e3);
 	printf("goal: overhead <= 1 ms median: libsysgate launcher %.0f us (paired median %.0f us)  "
 	       "%s\n", (lm - pm) / 1e3, median(libdiff, runs, NULL, NULL) / 1e3,
 	       lm - pm <= 1e6 ? "met" : "NOT met");
@@ -433,7 +442,12 @@ static int spawn(const fleet_t *f, int runs)
 int fleet_run(const char *self, const char *sysgate_run, const char *sock, int window_ms,
 	      int reps, int spawn_runs)
 {
-	fleet_t f = { self, sysgate_run, sock };
+	static char floor_path[4096];
+	const char *slash = strrchr(self, '/');
+	fleet_t f = { self, sysgate_run, sock, floor_path };
+
+	snprintf(floor_path, sizeof(floor_path), "%.*s/exec-floor",
+		 slash ? (int)(slash - self) : 1, slash ? self : ".");
 
 	if (reps > MAX_REPS || spawn_runs > SPAWN_RUNS * 5)
 		return 2;
@@ -466,7 +480,7 @@ int fleet_rss(const char *self, const char *sysgate_run, const char *sock, pid_t
 {
 	static const int steps[] = { 0, 1, 100, 1000 };
 	static pid_t pids[MAX_TARGETS];
-	fleet_t f = { self, sysgate_run, sock };
+	fleet_t f = { self, sysgate_run, sock, NULL };
 	long rss[4];
 	int in[2], out[2], n = 0, rc = 1;
 	struct rlimit rl;

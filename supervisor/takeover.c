@@ -577,8 +577,11 @@ static ssize_t tk_recv(sgd_t *d, int sock, int *fds, size_t *nfds, sg_error_t *e
 		if (why) {
 			size_t i = 0;
 
-			for (; why[i] && i < sizeof(shown) - 1; i++)
-				shown[i] = (unsigned char)why[i] < 0x20 || why[i] == 0x7f ? '?' : why[i];
+			for (; i < sizeof(shown) - 1 && why[i]; i++) {
+				unsigned char c = (unsigned char)why[i];
+
+				shown[i] = c < 0x20 || c == 0x7f ? '?' : why[i];
+			}
 			shown[i] = '\0';
 		}
 		sg_error_set(err, d->cfg->path, 0, "takeover refused by the running supervisor: %s",

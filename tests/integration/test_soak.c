@@ -261,12 +261,20 @@ static void soak_start(sgd_proc_t *s, int *port)
 	char extra[512];
 
 	*port = free_port();
-	/* A log of a few lines a target: the decisions are counted, in the
-	 * metrics and in target_end's "suppressed", not written. */
+	/*
+	 * A log of a few lines a target: the decisions are counted, in the
+	 * metrics and in target_end's "suppressed", not written. A handler's
+	 * time budget is wall-clock time, which counts the time the host's
+	 * scheduler takes sysgated off its CPU: on a 2-vCPU host at a load
+	 * of 25, a three-line handler was measured at 416 ms and its call
+	 * got the fallback (EPERM) under the default 100 ms. This test is
+	 * about answers and resources, not budgets: 5 s.
+	 */
 	snprintf(extra, sizeof(extra),
 		 "metrics_listen = \"127.0.0.1:%d\";\n"
 		 "log_limits = { target_rate = 1; target_burst = 1; global_rate = 10;\n"
-		 "  global_burst = 10; };\n",
+		 "  global_burst = 10; };\n"
+		 "lua = { time_ms = 5000; };\n",
 		 *port);
 	sgd_start(s, extra, NPOLICIES, soak_names, soak_srcs);
 }
@@ -458,7 +466,7 @@ typedef struct calls_sum {
 static void calls_done(const char *out, int status, double elapsed, void *ctx)
 {
 	calls_sum_t *sum = ctx;
-	long n, a, d, e, w;
+	long n = 0, a = 0, d = 0, e = 0, w = 0;
 
 	(void)elapsed;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
@@ -502,7 +510,14 @@ static void run_calls(const sgd_proc_t *s, int port, long targets, long calls, c
 	pool_run(s, port, "soak", argv, (int)targets, SOAK_WIDTH, calls_done, sum);
 	/* Exactly every call, each with the policy's answer. */
 	assert_int_equal(sum->targets, targets);
-	assert_int_equal(sum->wrong, 0);
+	if (sum->wrong != 0) {
+		char *body = scrape(port);
+
+		fail_msg("%ld calls got a wrong answer (the first is above); sysgated counts %g "
+			 "fallbacks, %g errors", sum->wrong,
+			 policy_metric(body, "sysgate_fallbacks_total", "soak"),
+			 policy_metric(body, "sysgate_errors_total", "soak"));
+	}
 	assert_int_equal(sum->calls, targets * calls);
 	assert_int_equal(sum->allowed, targets * calls / 10 * 8);
 	assert_int_equal(sum->denied, targets * calls / 10);
@@ -557,7 +572,7 @@ typedef struct storm_sum {
 static void fork_done(const char *out, int status, double elapsed, void *ctx)
 {
 	storm_sum_t *sum = ctx;
-	long fok, fea, fot, eok, eea, eot, through;
+	long fok = 0, fea = 0, fot = 0, eok = 0, eea = 0, eot = 0, through;
 
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
 	    sscanf(out, "fork ok %ld eagain %ld other %ld exec ok %ld eagain %ld other %ld", &fok,
@@ -637,7 +652,7 @@ static void test_fork_storm(void **state)
 static void threads_done(const char *out, int status, double elapsed, void *ctx)
 {
 	storm_sum_t *sum = ctx;
-	long t, ok, eagain, other;
+	long t = 0, ok = 0, eagain = 0, other = 0;
 
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
 	    sscanf(out, "threads %ld ok %ld eagain %ld other %ld", &t, &ok, &eagain, &other) != 4)

@@ -29,7 +29,7 @@
 #include <unistd.h>
 
 #define SOAK_MAX_THREADS 4096
-#define SOAK_STACK (64 * 1024)
+#define SOAK_STACK ((size_t)64 * 1024)
 
 static long real_ppid;
 
@@ -45,10 +45,16 @@ static long stat_ppid(void)
 	if (f)
 		fclose(f);
 	buf[n] = '\0';
-	/* comm may hold spaces and parentheses: count from the last ')'. */
+	/* comm may hold spaces and parentheses: count from the last ')'.
+	 * ") S 1234 ...": the state, then the parent. */
 	p = strrchr(buf, ')');
-	if (p && sscanf(p, ") %*c %ld", &ppid) != 1)
-		ppid = -1;
+	if (p && strlen(p) > 4 && p[1] == ' ' && p[3] == ' ') {
+		char *end;
+
+		ppid = strtol(p + 4, &end, 10);
+		if (end == p + 4 || *end != ' ')
+			ppid = -1;
+	}
 	return ppid;
 }
 

@@ -276,9 +276,10 @@ static void soak_start(sgd_proc_t *s, int *port)
 	 * metrics and in target_end's "suppressed", not written. A handler's
 	 * time budget is wall-clock time, which counts the time the host's
 	 * scheduler takes sysgated off its CPU: on a 2-vCPU host at a load
-	 * of 25, a three-line handler was measured at 416 ms and its call
-	 * got the fallback (EPERM) under the default 100 ms. This test is
-	 * about answers and resources, not budgets: 5 s.
+	 * of 25, a call of a three-line handler took 416 ms and got the
+	 * fallback (EPERM) under the default 100 ms (tests/HARDENING-MAP.md,
+	 * items 22 and 23). This test is about answers and resources, not
+	 * budgets: 5 s.
 	 */
 	snprintf(extra, sizeof(extra),
 		 "metrics_listen = \"127.0.0.1:%d\";\n"

@@ -26,13 +26,15 @@
  *   unset  CI: 1,000 targets x 1,000 calls (1,000,000 calls) in the
  *          plain build, 250 x 1,000 in the sanitizer build (where
  *          starting a target costs ~90 ms: sysgate-run is sanitized too).
- *          Measured on a shared 2-vCPU host: the whole test in 80 s
- *          (plain, 22k calls/s at a load of 25) and 52 s (sanitizer).
+ *          Measured on a shared 2-vCPU host: the whole test in 44 to
+ *          80 s in the plain build (the million calls at 39k to 22k
+ *          calls/s, at loads of 15 to 25), 52 s in the sanitizer build.
  *   long   1,000 targets x 10,000 calls (10,000,000 calls), in either
- *          build. Measured: 183 s for the ten million (55k calls/s) and
- *          202 s for the test, plain build, lightly loaded host; at the
- *          loaded rate above it would take over 7 minutes, which is why
- *          CI runs the smaller scale. Give meson the time:
+ *          build. Measured: the ten million in 183 s (55k calls/s; the
+ *          test 202 s) in the plain build, in 240 s (42k calls/s; the
+ *          test 277 s) in the sanitizer build; at the loaded rate above
+ *          over 7 minutes, which is why CI runs the smaller scale. Give
+ *          meson the time:
  *          SYSGATE_SOAK=long meson test -C build soak -t 4
  *   TxN    T targets x N calls (N a multiple of 10)
  *

@@ -29,6 +29,7 @@
 
 #include "fleet.h"
 #include "raw_notify.h"
+#include "sysgate/sysgate.h"
 
 #ifndef SECCOMP_IOCTL_NOTIF_SET_FLAGS
 #define SECCOMP_IOCTL_NOTIF_SET_FLAGS SECCOMP_IOW(4, __u64)
@@ -193,6 +194,7 @@ static void raw_serve(struct pollfd *p, int n)
 /* What starting a target under sysgated needs. */
 typedef struct {
 	const char *self, *sysgate_run, *sock;
+	const char *exec_floor; /* bench/exec-floor, beside sysgate-bench */
 } fleet_t;
 
 /* In a forked child: becomes sysgate-run -p bench-allow -- sysgate-bench
@@ -346,6 +348,36 @@ static double time_run(char *const argv[])
 	return (double)(now_ns() - t0);
 }
 
+/* One start of true by a launcher that links libsysgate: fork, then in the
+ * child sg_shim_connect() and sg_shim_enter() under bench-allow and exec
+ * true, with no program in between. In ns from fork to waitpid; -1 if it
+ * failed. */
+static double time_launch(const fleet_t *f)
+{
+	int64_t t0 = now_ns();
+	int status;
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		sg_shim_opts_t o = { .socket_path = f->sock, .policy = "bench-allow",
+				     .progname = "sysgate-bench" };
+		sg_shim_t *s;
+		char err[256];
+
+		if (sg_shim_connect(&o, &s, err, sizeof(err)) < 0 ||
+		    sg_shim_enter(s, err, sizeof(err)) < 0) {
+			fprintf(stderr, "sysgate-bench: %s\n", err);
+			_exit(126);
+		}
+		sg_shim_free(s);
+		execlp("true", "true", (char *)NULL);
+		_exit(127);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
+		return -1;
+	return (double)(now_ns() - t0);
+}
+
 /* sysgate-run -- true against true, interleaved, runs times each; and
  * sysgate-run --version, which is sysgate-run's own exec and start with
  * no handshake, no filter and no second exec: what it costs over true
@@ -353,12 +385,14 @@ static double time_run(char *const argv[])
 static int spawn(const fleet_t *f, int runs)
 {
 	static double plain[SPAWN_RUNS * 5], under[SPAWN_RUNS * 5], diff[SPAWN_RUNS * 5],
-		version[SPAWN_RUNS * 5];
+		version[SPAWN_RUNS * 5], lib[SPAWN_RUNS * 5], libdiff[SPAWN_RUNS * 5],
+		floor_[SPAWN_RUNS * 5];
 	char *t[] = { "true", NULL };
 	char *v[] = { (char *)f->sysgate_run, "--version", NULL };
+	char *x[] = { (char *)f->exec_floor, "/bin/true", NULL };
 	char *s[] = { (char *)f->sysgate_run, "-s", (char *)f->sock, "-p", "bench-allow", "--",
 		      "true", NULL };
-	double pl, ph, ul, uh, pm, um, vl, vh, vm;
+	double pl, ph, ul, uh, pm, um, vl, vh, vm, ll, lh, lm, fl, fh, fm;
 	int devnull = open("/dev/null", O_WRONLY | O_CLOEXEC), out = dup(1);
 
 	for (int r = 0; r < runs; r++) {
@@ -367,15 +401,20 @@ static int spawn(const fleet_t *f, int runs)
 		dup2(devnull, 1);
 		version[r] = time_run(v);
 		dup2(out, 1);
-		if (plain[r] < 0 || under[r] < 0 || version[r] < 0) {
+		lib[r] = time_launch(f);
+		floor_[r] = time_run(x);
+		if (plain[r] < 0 || under[r] < 0 || version[r] < 0 || lib[r] < 0 || floor_[r] < 0) {
 			fprintf(stderr, "sysgate-bench: spawn run failed\n");
 			return 1;
 		}
 		diff[r] = under[r] - plain[r];
+		libdiff[r] = lib[r] - plain[r];
 	}
 	pm = median(plain, runs, &pl, &ph);
 	um = median(under, runs, &ul, &uh);
 	vm = median(version, runs, &vl, &vh);
+	lm = median(lib, runs, &ll, &lh);
+	fm = median(floor_, runs, &fl, &fh);
 	close(devnull);
 	close(out);
 	printf("\nspawn: fork + exec + wait, %d interleaved runs each; us\n\n", runs);
@@ -385,16 +424,30 @@ static int spawn(const fleet_t *f, int runs)
 	       ul / 1e3, uh / 1e3);
 	printf("%-44s %10.0f %14.0f-%.0f\n", "sysgate-run --version (its own start only)",
 	       vm / 1e3, vl / 1e3, vh / 1e3);
-	printf("goal: overhead <= 1 ms median: %.0f us (paired median %.0f us)  %s\n",
+	printf("%-44s %10.0f %14.0f-%.0f\n", "launcher linking libsysgate, then exec true",
+	       lm / 1e3, ll / 1e3, lh / 1e3);
+	printf("%-44s %10.0f %14.0f-%.0f\n", "exec-floor true (static, only execs true)",
+	       fm / 1e3, fl / 1e3, fh / 1e3);
+	printf("goal: overhead <= 1 ms median: sysgate-run %.0f us (paired median %.0f us)  %s\n",
 	       (um - pm) / 1e3, median(diff, runs, NULL, NULL) / 1e3,
 	       um - pm <= 1e6 ? "met" : "NOT met");
+	printf("floor: any program between fork and true costs at least %.0f us (exec-floor)\n",
+	       (fm - pm) / 1e3);
+	printf("goal: overhead <= 1 ms median: libsysgate launcher %.0f us (paired median %.0f us)  "
+	       "%s\n", (lm - pm) / 1e3, median(libdiff, runs, NULL, NULL) / 1e3,
+	       lm - pm <= 1e6 ? "met" : "NOT met");
 	return 0;
 }
 
 int fleet_run(const char *self, const char *sysgate_run, const char *sock, int window_ms,
 	      int reps, int spawn_runs)
 {
-	fleet_t f = { self, sysgate_run, sock };
+	static char floor_path[4096];
+	const char *slash = strrchr(self, '/');
+	fleet_t f = { self, sysgate_run, sock, floor_path };
+
+	snprintf(floor_path, sizeof(floor_path), "%.*s/exec-floor",
+		 slash ? (int)(slash - self) : 1, slash ? self : ".");
 
 	if (reps > MAX_REPS || spawn_runs > SPAWN_RUNS * 5)
 		return 2;
@@ -427,7 +480,7 @@ int fleet_rss(const char *self, const char *sysgate_run, const char *sock, pid_t
 {
 	static const int steps[] = { 0, 1, 100, 1000 };
 	static pid_t pids[MAX_TARGETS];
-	fleet_t f = { self, sysgate_run, sock };
+	fleet_t f = { self, sysgate_run, sock, NULL };
 	long rss[4];
 	int in[2], out[2], n = 0, rc = 1;
 	struct rlimit rl;

@@ -10,6 +10,9 @@ pkgs=(
 	# scripts/fuzz.sh: clang with libFuzzer and the sanitizer runtimes,
 	# llvm-symbolizer for readable reports; scripts/lint.sh: the analysers.
 	clang libclang-rt-14-dev llvm-14 clang-tidy cppcheck
+	# The valgrind soak test: memcheck, and its headers for the preload
+	# that runs the syscalls valgrind does not know (tests/programs/vgnative.c).
+	valgrind
 )
 
 missing=()

@@ -20,7 +20,7 @@ case $secs in
 ''|*[!0-9]*|0) echo "usage: scripts/fuzz.sh [SECONDS (at least 1) [TARGET...]]" >&2; exit 2 ;;
 esac
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(proto call config policy)
+[ ${#targets[@]} -gt 0 ] || targets=(proto call config policy takeover)
 dir=build-fuzz
 results=$dir/fuzz-results.json
 
@@ -68,6 +68,9 @@ for t in "${targets[@]}"; do
 	config)
 		cp examples/sysgate.conf "$shipped/example.conf" ;;
 	esac
+	# A takeover TARGET is a fixed 8,408 bytes: room for it and more.
+	maxlen=8192
+	[ "$t" = takeover ] && maxlen=16384
 	dict=()
 	[ -f "tests/fuzz/$t.dict" ] && dict=(-dict="tests/fuzz/$t.dict")
 	# -timeout: an input that runs for 10 s is a hang (the policy target's
@@ -77,7 +80,7 @@ for t in "${targets[@]}"; do
 	ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:allocator_may_return_null=1" \
 	LSAN_OPTIONS="suppressions=$PWD/tests/fuzz/lsan.supp:print_suppressions=0" \
 	UBSAN_OPTIONS="halt_on_error=1:abort_on_error=1:print_stacktrace=1" \
-		"$exe" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=8192 \
+		"$exe" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=$maxlen \
 		-print_final_stats=1 -artifact_prefix="$art/" "${dict[@]}" "$work" "$seeds" "$shipped" \
 		>"$log" 2>&1
 	rc=$?

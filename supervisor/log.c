@@ -331,6 +331,7 @@ void log_target_end(const target_t *t, const char *reason, bool status_known, in
 	json_object_object_add(o, "notifications", json_object_new_uint64(t->notifications));
 	json_object_object_add(o, "denied", json_object_new_uint64(t->denied));
 	json_object_object_add(o, "errors", json_object_new_uint64(t->errors));
+	json_object_object_add(o, "gone", json_object_new_uint64(t->gone));
 	json_object_object_add(o, "brokered", json_object_new_uint64(t->brokered));
 	json_object_object_add(o, "advisory", json_object_new_uint64(t->advisory));
 	json_object_object_add(o, "suppressed", json_object_new_uint64(t->log_suppressed));

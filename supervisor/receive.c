@@ -29,6 +29,10 @@
 /* Notifications answered per wake-up of one listener before the loop gets
  * to serve the others; the poll is level-triggered, so the rest follow. */
 #define DRAIN_BATCH 64
+/* ...or for as long as this, whichever ends first: a listener whose calls
+ * are slow to decide (each may take up to lua.time_ms) must not hold the
+ * loop for a whole batch of them. */
+#define DRAIN_TIME_NS 1000000u
 
 uint64_t sgd_now_ns(void)
 {
@@ -559,7 +563,14 @@ static int receive_one(target_t *t)
 
 const char *receive_drain(target_t *t)
 {
+	uint64_t start = sgd_now_ns();
+
 	for (int n = 0; n < DRAIN_BATCH && !t->closing; n++) {
+		/* A drain that has taken its time goes back to the loop, even
+		 * with calls pending: the listener stays readable, and other
+		 * targets and new handshakes are served first (HARDENING 19). */
+		if (n > 0 && sgd_now_ns() - start > DRAIN_TIME_NS)
+			return NULL;
 		struct pollfd p = { .fd = t->listener, .events = POLLIN };
 		int r = poll(&p, 1, 0);
 

@@ -565,14 +565,24 @@ static int tk_connect(sgd_t *d, pid_t *peer, sg_error_t *err)
 static ssize_t tk_recv(sgd_t *d, int sock, int *fds, size_t *nfds, sg_error_t *err)
 {
 	ssize_t n = sg_proto_recv(sock, d->msg, sizeof(d->msg), fds, nfds);
+	char shown[SG_PROTO_MAX_REASON + 1];
 	const char *why;
 
 	if (n > 0 && tk_type(d->msg, (size_t)n) == TK_REFUSE) {
 		why = tk_refused(d->msg, (size_t)n);
 		close_fds(fds, *nfds);
 		*nfds = 0;
+		/* The reason goes to a terminal: control characters from the
+		 * peer are shown as '?', other bytes (UTF-8 paths) as they are. */
+		if (why) {
+			size_t i = 0;
+
+			for (; why[i] && i < sizeof(shown) - 1; i++)
+				shown[i] = (unsigned char)why[i] < 0x20 || why[i] == 0x7f ? '?' : why[i];
+			shown[i] = '\0';
+		}
 		sg_error_set(err, d->cfg->path, 0, "takeover refused by the running supervisor: %s",
-			     why ? why : "(malformed reason)");
+			     why ? shown : "(malformed reason)");
 		return -EPERM;
 	}
 	if (n <= 0) {
@@ -599,7 +609,7 @@ static int tk_adopt_one(sgd_t *d, size_t len, int *fds, size_t nfds, uint64_t la
 		snprintf(why, why_len, "malformed TARGET: %s", strerror(-r));
 		return r;
 	}
-	if (m.id <= last_id || nfds != ((m.flags & TK_HAS_PIDFD) ? 2u : 1u)) {
+	if (m.id <= last_id || nfds != tk_target_nfds(&m)) {
 		snprintf(why, why_len, "target %llu: ids out of order or wrong number of fds",
 			 (unsigned long long)m.id);
 		return -EBADMSG;

@@ -97,8 +97,18 @@ int tk_decode_target(const void *buf, size_t len, tk_target_t *out)
 		for (const char *p = l->value; *p; p++)
 			if (*p < 0x20 || *p > 0x7e)
 				return -EBADMSG;
+		/* As a HELLO: two labels with one key make the target's
+		 * identity ambiguous. */
+		for (uint32_t j = 0; j < i; j++)
+			if (strcmp(out->labels[j].key, l->key) == 0)
+				return -EBADMSG;
 	}
 	return 0;
+}
+
+size_t tk_target_nfds(const tk_target_t *m)
+{
+	return (m->flags & TK_HAS_PIDFD) ? 2 : 1;
 }
 
 /* One message with up to two fds (SCM_RIGHTS). 0 or a negative errno. */

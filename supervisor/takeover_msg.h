@@ -94,6 +94,9 @@ int tk_decode_request(const void *buf, size_t len, tk_request_t *out);
 int tk_decode_begin(const void *buf, size_t len, tk_begin_t *out);
 int tk_decode_target(const void *buf, size_t len, tk_target_t *out);
 int tk_decode_end(const void *buf, size_t len, tk_end_t *out);
+/* How many fds arrive with a decoded TARGET: its listener, and its pidfd
+ * when flags say so. */
+size_t tk_target_nfds(const tk_target_t *m);
 /* The reason of a REFUSE in buf (points into buf), or NULL when buf is
  * not a well-formed one. */
 const char *tk_refused(const void *buf, size_t len);

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes the binary seeds of tests/fuzz/corpus/{proto,call}/ (the text
+"""Writes the binary seeds of tests/fuzz/corpus/{proto,call,takeover}/ (the text
 seeds of config/ and policy/ are committed as they are). Run from the
 repository root after a change to the wire format:
     python3 tests/fuzz/make-seeds.py
@@ -106,6 +106,44 @@ def calls():
     }
 
 
+# The takeover's messages (supervisor/takeover_msg.h): fixed-size structs,
+# host byte order (little-endian here), strings zero-padded in their field.
+TK_MAGIC = 0x4B544753
+TK_REQUEST, TK_BEGIN, TK_TARGET, TK_END, TK_ACCEPT, TK_REFUSE = range(1, 7)
+PATH_MAX, MAX_NAME, MAX_LABELS, MAX_REASON = 4096, 64, 32, 512
+
+
+def tk(mtype, body):
+    return struct.pack("<IHHII", TK_MAGIC, 1, mtype, 16 + len(body), 0) + body
+
+
+def tk_target(tid, pid, mode, pidfd, policy, labels=(), counters=(0,) * 10):
+    body = struct.pack("<13Q", tid, 1000000 + tid, 1700000000 + tid, *counters)
+    body += struct.pack("<6I", pid, 1000, mode, 1 if pidfd else 0, len(labels), 0)
+    body += struct.pack("65s7x", policy)
+    for k, v in labels:
+        body += struct.pack("64s192s", k, v)
+    body += bytes(256 * (MAX_LABELS - len(labels)))
+    return tk(TK_TARGET, body)
+
+
+TAKEOVER = {
+    "request": tk(TK_REQUEST, struct.pack("<II", 4242, 0) +
+                  struct.pack("%ds" % PATH_MAX, b"/etc/sysgate/sysgate.conf")),
+    "begin": tk(TK_BEGIN, struct.pack("<IIQ", 4242, 2, 9)),
+    "begin-empty": tk(TK_BEGIN, struct.pack("<IIQ", 4242, 0, 0)),
+    "target-demo": tk_target(7, 4300, 1, True, b"demo", [(b"tenant", b"a b")]),
+    "target-nopidfd": tk_target(8, 4301, 2, False, b"function-host",
+                                [(b"app", b"web"), (b"tier", b"a=b c")], tuple(range(1, 11))),
+    "target-full": tk_target(9, 4302, 3, True, b"p" * MAX_NAME,
+                             [(b"k%d" % i, b"~" * 191) for i in range(MAX_LABELS)]),
+    "end": tk(TK_END, struct.pack("<II", 2, 0)),
+    "accept": tk(TK_ACCEPT, b""),
+    "refuse": tk(TK_REFUSE, struct.pack("%ds7x" % (MAX_REASON + 1),
+                                        b"config /x is not this supervisor's (/y)")),
+}
+
+
 def write(dirname, items):
     os.makedirs(dirname, exist_ok=True)
     for name, data in items.items():
@@ -118,6 +156,7 @@ def main():
     write(os.path.join(root, "proto"), PROTO)
     write(os.path.join(root, "call"), {"addr-" + k: b"\0" + v for k, v in sockaddrs().items()})
     write(os.path.join(root, "call"), calls())
+    write(os.path.join(root, "takeover"), TAKEOVER)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,13 @@ void sgd_start(sgd_proc_t *s, const char *extra_config, size_t npol, const char 
 void sgd_start_entries(sgd_proc_t *s, const char *extra_config, size_t npol,
 		       const char *const *names, const char *const *sources,
 		       const char *const *entries);
+/* The same, with sysgated started under a wrapper: wrapper (NULL-ended,
+ * wrapper[0] a path; NULL: none) comes before sysgated's path and its
+ * arguments, e.g. { "/usr/bin/valgrind", "--tool=memcheck", NULL }. The
+ * wrapper's pid is s->pid; it may take up to 120 s to be ready. */
+void sgd_start_wrapped(sgd_proc_t *s, const char *const *wrapper, const char *extra_config,
+		       size_t npol, const char *const *names, const char *const *sources,
+		       const char *const *entries);
 /* Rewrites s's config (and policy files) in place: log is the log's
  * file name in s->dir; s->log is left as it was. */
 void sgd_write_config(const sgd_proc_t *s, const char *log, const char *extra_config, size_t npol,
@@ -46,6 +53,8 @@ void sgd_write_config(const sgd_proc_t *s, const char *log, const char *extra_co
 bool sgd_takeover(sgd_proc_t *s, int *status);
 /* SIGTERM, wait, assert a clean exit; removes the temp dir. */
 void sgd_stop(sgd_proc_t *s);
+/* SIGTERM, wait; returns the wait status and keeps the dir. */
+int sgd_term(sgd_proc_t *s);
 /* SIGKILL, wait; keeps the dir. */
 void sgd_kill(sgd_proc_t *s);
 void sgd_cleanup(sgd_proc_t *s);

@@ -15,6 +15,8 @@
 #include <linux/seccomp.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -47,6 +49,14 @@ static void sleep_ms(int ms)
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
 
 	nanosleep(&ts, NULL);
+}
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int64_t int_field(json_object *o, const char *key)
@@ -172,6 +182,58 @@ static int target_own_filter(const char *path)
 	return 0;
 }
 
+/*
+ * busy N PATH: N threads each openat(PATH) in a loop, so that the
+ * process always has calls waiting on its listener; "busy running" once
+ * every thread had an answer, then, when stdin has a line or ends, the
+ * threads stop and "busy calls C" is printed.
+ */
+#define BUSY_MAX_THREADS 32
+
+static const char *busy_path;
+static atomic_int busy_stop, busy_calls, busy_answered_threads;
+
+static void *busy_thread(void *arg)
+{
+	bool counted = false;
+
+	(void)arg;
+	while (!atomic_load(&busy_stop)) {
+		long fd = syscall(SYS_openat, AT_FDCWD, busy_path, O_RDONLY | O_CLOEXEC);
+
+		if (fd >= 0)
+			close((int)fd);
+		atomic_fetch_add(&busy_calls, 1);
+		if (!counted) {
+			counted = true;
+			atomic_fetch_add(&busy_answered_threads, 1);
+		}
+	}
+	return NULL;
+}
+
+static int target_busy(int n, const char *path)
+{
+	pthread_t th[BUSY_MAX_THREADS];
+	char c;
+
+	if (n < 1 || n > BUSY_MAX_THREADS)
+		return 2;
+	busy_path = path;
+	for (int i = 0; i < n; i++)
+		if (pthread_create(&th[i], NULL, busy_thread, NULL) != 0)
+			return 2;
+	while (atomic_load(&busy_answered_threads) < n)
+		sleep_ms(5);
+	out("busy running\n");
+	(void)!read(0, &c, 1);
+	atomic_store(&busy_stop, 1);
+	for (int i = 0; i < n; i++)
+		pthread_join(th[i], NULL);
+	out("busy calls %d\n", atomic_load(&busy_calls));
+	return 0;
+}
+
 static int target_main(int argc, char **argv)
 {
 	if (argc >= 1 && strcmp(argv[0], "x32") == 0)
@@ -182,6 +244,8 @@ static int target_main(int argc, char **argv)
 		return target_interrupted(argv[1], argv[2]);
 	if (argc >= 2 && strcmp(argv[0], "own-filter") == 0)
 		return target_own_filter(argv[1]);
+	if (argc >= 3 && strcmp(argv[0], "busy") == 0)
+		return target_busy(atoi(argv[1]), argv[2]);
 	fprintf(stderr, "unknown target mode\n");
 	return 2;
 }
@@ -601,7 +665,69 @@ static void test_read_after_interruption_not_trusted(void **state)
 	}
 	assert_non_null(log_find(log, "error", "syscall", "openat"));
 	assert_contains(str_field(log_find(log, "error", "syscall", "openat"), "message"), "gone");
+	/* Counted as gone, once (HARDENING 9). */
+	assert_int_equal(int_field(log_find(log, "target_end", NULL, NULL), "gone"), 1);
 	json_object_put(log);
+	sgd_stop(&s);
+}
+
+/* ---- HARDENING 19: a busy target does not starve the others ------------- */
+
+#define BUSY_PATH "/etc/hostname"
+#define FAIR_CALLS 8
+
+POLICY(slow, "local function spin(ms)\n"
+	     "  local t = os.clock()\n"
+	     "  while (os.clock() - t) * 1000 < ms do end\n"
+	     "end\n"
+	     "return sysgate.policy { name = 'slow', on = {\n"
+	     "  openat = function(c)\n"
+	     "    if c.path == '" BUSY_PATH "' then spin(20) end\n"
+	     "    return sysgate.allow()\n"
+	     "  end,\n"
+	     "  getppid = function(c) return sysgate.allow() end } }\n");
+
+/*
+ * One target with 8 threads keeps a call waiting on its listener at all
+ * times, and each of its calls takes a 20 ms handler. Another target's 8
+ * getppid calls must each be served after at most a handler or two of
+ * the busy one, not after a whole batch of them: sysgated stops draining
+ * a listener once a drain has taken a millisecond. Served in batches of
+ * 64, each getppid would wait up to 64 x 20 ms, about 5 s for the 8; the
+ * bound of 2.5 s leaves room for a loaded machine.
+ */
+static void test_busy_target_does_not_starve_others(void **state)
+{
+	const char *busy[] = { self_exe, "--target", "busy", "8", BUSY_PATH, NULL };
+	const char *quick[FAIR_CALLS + 2] = { probe() };
+	char line[128];
+	int in, outr, status, answered = 0;
+	int64_t t0, ms;
+	sgd_proc_t s;
+	run_result_t r;
+	pid_t pid;
+
+	for (int i = 1; i <= FAIR_CALLS; i++)
+		quick[i] = "getppid";
+	START(&s, slow, "lua = { time_ms = 2000; instructions = 2000000000; };");
+	pid = run_under_async(&s, "slow", busy, &in, &outr);
+	read_line(outr, line, sizeof(line));
+	assert_string_equal(line, "busy running");
+	t0 = mono_ms();
+	run_under(&s, "slow", quick, &r);
+	ms = mono_ms() - t0;
+	close(in);
+	read_line(outr, line, sizeof(line));
+	close(outr);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_exited(&r, 0);
+	for (const char *p = r.out; (p = strstr(p, "getppid: ok")); p++)
+		answered++;
+	assert_int_equal(answered, FAIR_CALLS);
+	print_message("%d getppid calls beside the busy target: %lld ms (busy target: %s)\n",
+		      FAIR_CALLS, (long long)ms, line);
+	if (ms > 2500)
+		fail_msg("%d calls took %lld ms beside a busy target", FAIR_CALLS, (long long)ms);
 	sgd_stop(&s);
 }
 
@@ -931,6 +1057,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test_teardown(test_pid_zero_denied, own_teardown),
 		cmocka_unit_test_teardown(test_id_valid_old_number, own_teardown),
 		cmocka_unit_test_teardown(test_read_after_interruption_not_trusted, sgd_teardown),
+		cmocka_unit_test_teardown(test_busy_target_does_not_starve_others, sgd_teardown),
 		cmocka_unit_test_teardown(test_never_writes_target_memory, own_teardown),
 		cmocka_unit_test_teardown(test_restarted_supervisor_serves_at_once, own_teardown),
 		cmocka_unit_test_teardown(test_socket_mode_and_path, sgd_teardown),

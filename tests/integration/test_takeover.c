@@ -419,6 +419,71 @@ static void test_takeover_new_policy_decides(void **state)
 	sgd_stop(&s);
 }
 
+/* The allowall policy with a syntax error on its second line. */
+static const char *const broken_srcs[] = {
+	"return sysgate.policy { name = 'allowall', on = {\n"
+	"  openat = function(c) return sysgate.allow( end } }\n",
+};
+
+/*
+ * A takeover is how a changed policy is put in place, so it is also the
+ * reload of HARDENING 25: one whose policy does not load is refused before
+ * the running supervisor is asked for anything. The new sysgated exits 1
+ * naming the file and line; the old one keeps serving its target and new
+ * ones, with the policy it loaded, and logs no takeover at all.
+ */
+static void test_takeover_broken_policy_keeps_old(void **state)
+{
+	const char *argv[] = { probe(), "open", LOOP_PATH, "wait", "open", LOOP_PATH, NULL };
+	const char *argv2[] = { probe(), "open", LOOP_PATH, NULL };
+	char out[4096] = "", text[8192] = "", path[400];
+	sgd_proc_t s;
+	run_result_t r;
+	json_object *log;
+	int in_w, out_r, status, fds;
+	pid_t pid, old;
+	FILE *f;
+
+	START(&s, allowall, NULL);
+	old = s.pid;
+	pid = run_under_async(&s, "allowall", argv, &in_w, &out_r);
+	read_line(out_r, out, sizeof(out));
+	assert_contains(out, "open " LOOP_PATH ": ok");
+	fds = fd_count(s.pid);
+
+	sgd_write_config(&s, "log.jsonl", NULL, 1, allowall_names, broken_srcs);
+	if (sgd_takeover(&s, &status))
+		fail_msg("a takeover with a broken policy was not refused");
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 1)
+		fail_msg("the refused sysgated exited with status 0x%x, want 1", status);
+	snprintf(path, sizeof(path), "%s/takeover.out", s.dir);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	text[fread(text, 1, sizeof(text) - 1, f)] = '\0';
+	fclose(f);
+	assert_contains(text, "allowall.lua:2:");
+
+	assert_int_equal(s.pid, old);
+	assert_int_equal(waitpid(s.pid, NULL, WNOHANG), 0);
+	assert_int_equal(fd_count(s.pid), fds);
+	assert_int_equal(write(in_w, "\n", 1), 1);
+	close(in_w);
+	read_all(out_r, out, sizeof(out));
+	close(out_r);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_non_null(strstr(strstr(out, "ok") + 2, "open " LOOP_PATH ": ok"));
+	run_under(&s, "allowall", argv2, &r);
+	assert_exited(&r, 0);
+	assert_contains(r.out, "open " LOOP_PATH ": ok");
+
+	assert_true(log_wait(&s, "target_end", 2));
+	log = sgd_log(&s);
+	assert_int_equal(log_count(log, "takeover", NULL, NULL), 0);
+	json_object_put(log);
+	sgd_stop(&s);
+}
+
 /* mkdir is emulated (nothing is created), at most once every 4 s: the
  * second mkdir of a target waits 4 s, parked in sysgated. */
 POLICY(slowpark, "local sg = sysgate\n"
@@ -584,6 +649,82 @@ static void test_takeover_bad_requests_refused(void **state)
 	sgd_stop(&s);
 }
 
+/* A REFUSE as the running supervisor sends it: the header, the reason
+ * (NUL-terminated in 513 bytes) and 7 bytes of padding. */
+typedef struct {
+	uint32_t magic;
+	uint16_t version, type;
+	uint32_t length, reserved;
+	char reason[513];
+	char pad[7];
+} refuse_t;
+
+#define HOSTILE_REASON "no\x1b]0;owned\x07 \x1b[2Jway \xc3\xa9t\xc3\xa9"
+
+/*
+ * The reason of a refusal comes from the peer on the control socket and
+ * is printed to the new sysgated's stderr, often a terminal: a peer that
+ * sends escape sequences gets them shown as '?', while UTF-8 text is
+ * kept. The peer here stands in for the running supervisor: it takes the
+ * REQUEST and answers with a REFUSE full of control characters.
+ */
+static void test_takeover_refusal_reason_escaped(void **state)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	static refuse_t m;
+	char path[400], text[8192] = "";
+	unsigned char buf[8192];
+	int lfd, status;
+	sgd_proc_t s;
+	pid_t peer;
+	FILE *f;
+
+	START(&s, allowall, NULL);
+	sgd_kill(&s);
+	snprintf(path, sizeof(path), "%s.takeover", s.socket);
+	unlink(path);
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	assert_true(lfd >= 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(lfd, 1), 0);
+	m.magic = 0x4b544753u;
+	m.version = 1;
+	m.type = 6;
+	m.length = sizeof(m);
+	snprintf(m.reason, sizeof(m.reason), "%s", HOSTILE_REASON);
+	peer = fork();
+	assert_true(peer >= 0);
+	if (peer == 0) {
+		int c = accept(lfd, NULL, NULL);
+
+		if (c < 0 || recv(c, buf, sizeof(buf), 0) <= 0 ||
+		    send(c, &m, sizeof(m), MSG_NOSIGNAL) != (ssize_t)sizeof(m))
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	close(lfd);
+
+	/* The peer is the supervisor to take over; it never exits by itself,
+	 * so only the new sysgated's exit can end the takeover. */
+	s.pid = peer;
+	if (sgd_takeover(&s, &status))
+		fail_msg("the takeover was not refused");
+	kill(peer, SIGKILL);
+	assert_int_equal(waitpid(peer, NULL, 0), peer);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 1)
+		fail_msg("the refused sysgated exited with status 0x%x, want 1", status);
+	snprintf(path, sizeof(path), "%s/takeover.out", s.dir);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	text[fread(text, 1, sizeof(text) - 1, f)] = '\0';
+	fclose(f);
+	assert_contains(text, "refused by the running supervisor: no?]0;owned? ?[2Jway \xc3\xa9t\xc3\xa9");
+	assert_null(strchr(text, '\x1b'));
+	assert_null(strchr(text, '\x07'));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -591,8 +732,10 @@ int main(void)
 		cmocka_unit_test_teardown(test_takeover_refused_missing_policy, sgd_teardown),
 		cmocka_unit_test_teardown(test_takeover_then_kill_enosys, sgd_teardown),
 		cmocka_unit_test_teardown(test_takeover_new_policy_decides, sgd_teardown),
+		cmocka_unit_test_teardown(test_takeover_broken_policy_keeps_old, sgd_teardown),
 		cmocka_unit_test_teardown(test_takeover_parked_call_answered, sgd_teardown),
 		cmocka_unit_test_teardown(test_takeover_bad_requests_refused, sgd_teardown),
+		cmocka_unit_test_teardown(test_takeover_refusal_reason_escaped, sgd_teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

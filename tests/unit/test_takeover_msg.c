@@ -111,6 +111,15 @@ static void test_target_refused(void **state)
 	good_target(&tgt);
 	tgt.labels[0].key[0] = '\0';
 	assert_int_equal(decode(&tgt, sizeof(tgt)), -EBADMSG);
+	/* Two labels with one key: a HELLO with them is refused, so no
+	 * target has them (found by tests/fuzz/fuzz_takeover.c). */
+	good_target(&tgt);
+	tgt.nlabels = 2;
+	snprintf(tgt.labels[1].key, sizeof(tgt.labels[1].key), "tenant");
+	snprintf(tgt.labels[1].value, sizeof(tgt.labels[1].value), "b");
+	assert_int_equal(decode(&tgt, sizeof(tgt)), -EBADMSG);
+	snprintf(tgt.labels[1].key, sizeof(tgt.labels[1].key), "tenant2");
+	assert_int_equal(decode(&tgt, sizeof(tgt)), 0);
 }
 
 static void test_request_begin_end(void **state)

@@ -3,7 +3,8 @@
  * with lua_newstate and the counting allocator below; libraries are opened
  * one by one and trimmed; the global table and the library tables are
  * read-only proxies; every call runs in lua_pcall under an instruction and
- * wall-clock hook and a memory cap. Once a budget is exhausted the hook
+ * wall-clock hook (with grace for time the host kept the thread off the
+ * CPU, see sb_time_up) and a memory cap. Once a budget is exhausted the hook
  * fires at every instruction and raises, so a rule that catches the error
  * with pcall still dies.
  *
@@ -28,6 +29,9 @@
 #include "sandbox.h"
 
 #define SB_HOOK_PERIOD 1000u
+/* A call's wall-clock time never goes past this many times its budget,
+ * however little of it the loop thread spent on the CPU. */
+#define SB_WALL_CAP_FACTOR 10u
 
 typedef enum sb_exhausted {
 	SB_FINE = 0,
@@ -51,6 +55,12 @@ struct sandbox {
 	uint64_t executed; /* instructions counted in this call */
 	uint64_t max_instructions;
 	uint64_t deadline_ns; /* 0: none */
+	/* Past the deadline, time the loop thread spent off the CPU (a busy
+	 * host, a page fault on a slow disk) is given back in windows of
+	 * grace_ns, judged by its CPU clock: see sb_time_up(). */
+	uint64_t grace_ns;
+	uint64_t grace_cpu_ns; /* the thread's CPU clock at the window's start; 0: none yet */
+	uint64_t wall_cap_ns;  /* never past this, CPU or not */
 	int period;
 	/* A refused request not yet known to be harmless, to recognise Lua's
 	 * retry of it after an emergency collection. */
@@ -65,6 +75,43 @@ static uint64_t sb_now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t sb_thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) < 0)
+		return 0;
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * Whether the call's time is up. The budget is wall-clock time, read from
+ * the vDSO at no cost; but a loaded host can keep the loop thread off the
+ * CPU for longer than a whole budget, and a three-line handler would then
+ * fail for time it never had. So at the deadline the call gets a window of
+ * grace (a quarter of its budget), and at the window's end its CPU clock
+ * (a real system call, made only here) tells whether it ran for at least
+ * half of the window: then the time is up; if not, the host was busy and
+ * another window follows, up to SB_WALL_CAP_FACTOR times the budget. A
+ * handler that spins is stopped after 1.25 times its budget on a quiet
+ * host; one whose thread was descheduled goes on.
+ */
+static bool sb_time_up(sandbox_t *sb)
+{
+	uint64_t now, cpu;
+
+	if (!sb->deadline_ns || (now = sb_now_ns()) <= sb->deadline_ns)
+		return false;
+	if (now >= sb->wall_cap_ns)
+		return true;
+	cpu = sb_thread_cpu_ns();
+	if (cpu == 0 || (sb->grace_cpu_ns && cpu - sb->grace_cpu_ns >= sb->grace_ns / 2))
+		return true;
+	sb->grace_cpu_ns = cpu;
+	sb->deadline_ns = now + sb->grace_ns < sb->wall_cap_ns ? now + sb->grace_ns : sb->wall_cap_ns;
+	return false;
 }
 
 /*
@@ -147,13 +194,13 @@ static void sb_hook(lua_State *L, lua_Debug *ar)
 	if (!sb->exhausted && ar->event != LUA_HOOKCOUNT) {
 		/* A call (or tail call): only the clock. C functions calling C
 		 * functions run no instruction, so the count alone misses them. */
-		if (sb->deadline_ns && sb_now_ns() > sb->deadline_ns)
+		if (sb_time_up(sb))
 			sb->exhausted = SB_TIME;
 	} else if (!sb->exhausted) {
 		sb->executed += (uint64_t)sb->period;
 		if (sb->max_instructions && sb->executed > sb->max_instructions)
 			sb->exhausted = SB_INSTRUCTIONS;
-		else if (sb->deadline_ns && sb_now_ns() > sb->deadline_ns)
+		else if (sb_time_up(sb))
 			sb->exhausted = SB_TIME;
 	}
 	if (sb->exhausted) {
@@ -334,7 +381,10 @@ static int sb_pattern_guard(lua_State *L)
 		cost += ((double)ls + 1) * ((double)lua_rawlen(L, 3) + 1);
 	lua_getallocf(L, (void **)&sb);
 	if (sb->deadline_ns) {
-		uint64_t now = sb_now_ns();
+		uint64_t now;
+
+		(void)sb_time_up(sb); /* past the deadline: a window of grace, or none */
+		now = sb_now_ns();
 
 		left_ms = now < sb->deadline_ns ? (double)(sb->deadline_ns - now) / 1e6 : 0;
 	}
@@ -583,6 +633,9 @@ static void sb_arm(sandbox_t *sb, const sandbox_budget_t *b)
 	sb->executed = 0;
 	sb->max_instructions = b->instructions;
 	sb->deadline_ns = b->time_ms ? sb_now_ns() + (uint64_t)b->time_ms * 1000000u : 0;
+	sb->grace_ns = (uint64_t)b->time_ms * 1000000u / 4;
+	sb->grace_cpu_ns = 0;
+	sb->wall_cap_ns = sb->deadline_ns + (uint64_t)b->time_ms * 1000000u * (SB_WALL_CAP_FACTOR - 1);
 	sb->cap = sb->total;
 	if (b->memory && b->memory < sb->total - sb->used)
 		sb->cap = sb->used + b->memory;

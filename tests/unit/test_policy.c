@@ -37,6 +37,7 @@ typedef struct fake_mem {
 	const char *path;
 	ssize_t rc;
 	const char *path2;        /* what the second path argument (0x8000) holds */
+	int off_cpu_ms;           /* a string read sleeps this long first */
 	uint64_t at[2];           /* addresses of bytes[0], bytes[1] */
 	const void *bytes[2];
 	size_t len[2];
@@ -63,6 +64,13 @@ static ssize_t fake_read_str(void *ctx, const call_t *c, uint64_t addr, char *bu
 	const fake_mem_t *m = ctx;
 
 	(void)c;
+	if (m->off_cpu_ms) {
+		/* Time off the CPU, as when the host deschedules the loop
+		 * thread or the read waits on a page of a slow disk. */
+		struct timespec ts = { m->off_cpu_ms / 1000, (m->off_cpu_ms % 1000) * 1000000L };
+
+		nanosleep(&ts, NULL);
+	}
 	if (m->rc < 0)
 		return m->rc;
 	snprintf(buf, cap, "%s", addr == 0x8000 && m->path2 ? m->path2 : m->path);
@@ -1148,6 +1156,50 @@ static void test_budget_time(void **state)
 	policy_free(p);
 }
 
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Reads the path (which sleeps), then allows; or, for mkdir, spins. */
+static const char off_cpu_policy[] =
+	"return sysgate.policy { on = {\n"
+	"  openat = function(c) local p = c.path return sysgate.allow() end,\n"
+	"  mkdir = function(c) local p = c.path while true do end end,\n"
+	"} }\n";
+
+/*
+ * The time budget is wall-clock time, but time the loop thread spent off
+ * the CPU is given back: a handler whose path read slept 4 times its
+ * budget (a loaded host, a slow page) still decides. One that spins after
+ * the same sleep is stopped within the cap of 10 times its budget, and a
+ * handler that spins from the start is stopped by time as before
+ * (test_budget_time).
+ */
+static void test_budget_time_off_cpu(void **state)
+{
+	policy_limits_t l = { .instructions = UINT64_MAX / 16, .time_ms = 50 };
+	policy_t *p = load_with(off_cpu_policy, &l);
+	fake_mem_t m = { .path = "/etc/hostname", .off_cpu_ms = 200 };
+	verdict_t v;
+	int64_t t0, ms;
+
+	(void)state;
+	if (decide(p, "openat", &m, &v) != POLICY_OK)
+		fail_msg("a handler that slept 200 ms off the CPU failed: %s", why);
+	assert_int_equal(v.kind, VERDICT_ALLOW);
+	t0 = mono_ms();
+	assert_int_equal(decide(p, "mkdir", &m, &v), POLICY_BUDGET);
+	ms = mono_ms() - t0;
+	assert_why("time budget");
+	if (ms >= 500)
+		fail_msg("a spinning handler ran %lld ms, past 10 x its 50 ms budget", (long long)ms);
+	policy_free(p);
+}
+
 static void test_budget_memory(void **state)
 {
 	/* A generous clock, so that a slow (sanitized) build runs out of
@@ -1750,6 +1802,7 @@ int main(void)
 		cmocka_unit_test(test_bad_result),
 		cmocka_unit_test(test_budget_instructions),
 		cmocka_unit_test(test_budget_time),
+		cmocka_unit_test(test_budget_time_off_cpu),
 		cmocka_unit_test(test_budget_memory),
 		cmocka_unit_test(test_budget_memory_garbage),
 		cmocka_unit_test(test_budget_pattern),

@@ -63,7 +63,6 @@ struct sg_shim {
 	/* Shared with the helper thread during sg_shim_enter() only. */
 	_Atomic int listener;     /* LISTENER_WAIT, LISTENER_ABORT or the fd */
 	_Atomic int done;         /* set by the helper as its last access to s */
-	void *bpf;                /* the loaded program, freed by the helper */
 };
 
 static void errf(char *err, size_t errlen, const char *fmt, ...)
@@ -531,10 +530,9 @@ static void *helper_main(void *arg)
 		atomic_store(&s->done, 1);
 		return NULL;
 	}
-	/* The filtered thread must not call free(), which may trim the heap
-	 * with a syscall; the program is no longer needed once loaded. */
-	free(s->bpf);
-	s->bpf = NULL;
+	/* Nothing here allocates: a thread's first malloc() or free() sets
+	 * up an arena of its own, a dozen system calls and page faults that
+	 * every spawn would wait for. */
 	n = sg_proto_encode_listener(buf, sizeof buf);
 	rc = n < 0 ? (int)n : sg_proto_send(s->sock, buf, (size_t)n, fd);
 	/* The fd in flight holds its own reference, so the process drops its
@@ -583,16 +581,43 @@ static inline void cpu_relax(void)
 #endif
 }
 
+static bool listed(const uint32_t *v, uint32_t n, uint32_t nr)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (v[i] == nr)
+			return true;
+	return false;
+}
+
+/* Whether the filter of sp lets nr through in the kernel: such a call can
+ * neither wait on the supervisor nor fail nor kill, whatever the policy. */
+static bool kernel_allows(const sg_spec_t *sp, uint32_t nr)
+{
+	if (listed(sp->notify, sp->n_notify, nr) || listed(sp->kill, sp->n_kill, nr))
+		return false;
+	for (uint32_t i = 0; i < sp->n_deny; i++)
+		if (sp->deny[i].nr == nr)
+			return false;
+	return listed(sp->allow, sp->n_allow, nr) || sp->default_action == SG_ACT_ALLOW;
+}
+
 /*
  * Loads the filter on this thread and waits for the helper. From the
- * seccomp() call on, this thread makes no syscall at all until the helper
- * is done: it publishes the fd with a plain atomic store and spins on
- * memory. A syscall here would be the policy's to decide, and a strict
- * policy (default "kill") would end the process before the command runs.
- * The wait is one round trip to the supervisor.
+ * seccomp() call on, this thread makes no syscall the policy could decide
+ * until the helper is done: it publishes the fd with a plain atomic store
+ * and waits on memory. A syscall the filter forwards would be the policy's
+ * to decide, and a strict policy (default "kill") would end the process
+ * before the command runs. The wait is one round trip to the supervisor.
+ *
+ * While it waits it yields the CPU with sched_yield() if the filter lets
+ * that call through in the kernel, and spins otherwise. The yield matters
+ * on virtual machines whose vCPUs share a host CPU: there a thread that
+ * spins without a syscall kept the helper and the supervisor off the CPU
+ * for 2 to 3 ms a spawn (0.4 ms with the yield).
  */
 static int load_and_wait(sg_shim_t *s, struct sock_fprog *prog)
 {
+	bool yield = kernel_allows(&s->spec, SYS_sched_yield);
 	long fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
 			  SECCOMP_FILTER_FLAG_NEW_LISTENER, prog);
 
@@ -606,8 +631,12 @@ static int load_and_wait(sg_shim_t *s, struct sock_fprog *prog)
 		return rc;
 	}
 	atomic_store(&s->listener, (int)fd);
-	while (!atomic_load(&s->done))
-		cpu_relax();
+	while (!atomic_load(&s->done)) {
+		if (yield)
+			syscall(SYS_sched_yield);
+		else
+			cpu_relax();
+	}
 	return 0;
 }
 
@@ -623,7 +652,6 @@ int sg_shim_enter(sg_shim_t *s, char *err, size_t errlen)
 	rc = build_filter(s, &prog, err, errlen);
 	if (rc < 0)
 		return rc;
-	s->bpf = prog.filter;
 	atomic_store(&s->listener, LISTENER_WAIT);
 	atomic_store(&s->done, 0);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
@@ -633,9 +661,9 @@ int sg_shim_enter(sg_shim_t *s, char *err, size_t errlen)
 		errf(err, errlen, "starting the handoff thread: %s", strerror(-rc));
 	} else if ((rc = load_and_wait(s, &prog)) < 0) {
 		errf(err, errlen, "loading the seccomp filter: %s", strerror(-rc));
-	} else {
-		return 0; /* the helper freed the program: free() may make syscalls */
 	}
+	/* After READY the supervisor serves the listener, so whatever system
+	 * call free() may make is decided like any other of the caller's. */
 	free(prog.filter);
 	return rc;
 }

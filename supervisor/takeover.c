@@ -580,7 +580,9 @@ static ssize_t tk_recv(sgd_t *d, int sock, int *fds, size_t *nfds, sg_error_t *e
 			for (; i < sizeof(shown) - 1 && why[i]; i++) {
 				unsigned char c = (unsigned char)why[i];
 
-				shown[i] = c < 0x20 || c == 0x7f ? '?' : why[i];
+				shown[i] = why[i];
+				if (c < 0x20 || c == 0x7f)
+					shown[i] = '?';
 			}
 			shown[i] = '\0';
 		}

@@ -9,6 +9,7 @@
 #include <json.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 typedef struct sgd_proc {
@@ -110,6 +111,19 @@ unsigned long sgd_alloc_count(const sgd_proc_t *s, const char *file);
 
 /* Number of open fds of pid. */
 int fd_count(pid_t pid);
+
+/* Sleeps ms milliseconds. */
+void sleep_ms(int ms);
+/* CLOCK_MONOTONIC in milliseconds. */
+int64_t mono_ms(void);
+/* The integer value of key in o; fails the test when there is none. */
+int64_t int_field(json_object *o, const char *key);
+
+/* A loopback port nobody listens on: bound to port 0, read, let go. */
+int free_port(void);
+/* GET /metrics from 127.0.0.1:port; the body (after the headers), which
+ * the caller frees. Fails the test unless the status is 200. */
+char *metrics_scrape(int port);
 
 const char *env_path(const char *name);
 

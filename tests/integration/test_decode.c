@@ -132,7 +132,7 @@ static void start_decode(sgd_proc_t *s)
 	sgd_start(s, NULL, 1, names, srcs);
 }
 
-static int64_t int_field(json_object *o, const char *key)
+static int64_t int_field_or(json_object *o, const char *key)
 {
 	json_object *v;
 
@@ -647,7 +647,7 @@ static void check_log_fields(const traced_t *t, json_object *d)
 		path = str_field(a, "path");
 		if (str_field(a, "ip"))
 			snprintf(s, sizeof(s), "connect\tfamily=%s\tip=%s\tport=%d", str_field(a, "family"),
-				 str_field(a, "ip"), (int)int_field(a, "port"));
+				 str_field(a, "ip"), (int)int_field_or(a, "port"));
 		else if (path)
 			snprintf(s, sizeof(s), "connect\tfamily=%s\tpath=%s\tabstract=%s",
 				 str_field(a, "family"), path, path[0] == '@' ? "true" : "false");
@@ -738,7 +738,7 @@ static size_t read_decisions(json_object *log, int64_t pid, const char *oracle, 
 			continue;
 		/* The oracle's main thread: strace's file of it holds its
 		 * calls alone. */
-		if (int_field(o, "pid") != pid || int_field(o, "tid") != pid)
+		if (int_field_or(o, "pid") != pid || int_field_or(o, "tid") != pid)
 			continue;
 		on = on || (strcmp(str_field(o, "syscall"), "execve") == 0 &&
 			    str_field(o, "path") && strcmp(str_field(o, "path"), oracle) == 0);
@@ -862,7 +862,7 @@ static void test_strace_oracle(void **state)
 	assert_true(log_wait(&s, "target_end", 1));
 
 	log = sgd_log(&s);
-	pid = int_field(log_find(log, "target_start", "policy", "decode"), "pid");
+	pid = int_field_or(log_find(log, "target_start", "policy", "decode"), "pid");
 	assert_true(pid > 0);
 	nt = read_trace(prefix, pid, oracle, calls, MAX_CALLS);
 	nd = read_decisions(log, pid, oracle, dec, MAX_CALLS);
@@ -996,13 +996,13 @@ static void test_pid_namespace(void **state)
 	log = sgd_log(&s);
 	d = log_find(log, "decision", "syscall", "openat");
 	assert_non_null(d);
-	pid = int_field(d, "pid");
-	assert_int_equal(int_field(d, "tid"), pid);
+	pid = int_field_or(d, "pid");
+	assert_int_equal(int_field_or(d, "tid"), pid);
 	assert_string_equal(str_field(d, "path"), file);
 	snprintf(want, sizeof(want), "%lld %lld %s", (long long)pid, (long long)pid, file);
 	assert_string_equal(str_field(d, "message"), want);
 	/* The process sysgate-run became, as the handshake named it. */
-	assert_int_equal(int_field(log_find(log, "target_start", "policy", "ns"), "pid"), pid);
+	assert_int_equal(int_field_or(log_find(log, "target_start", "policy", "ns"), "pid"), pid);
 
 	/* While the probe waits: the logged pid is the probe, seen from
 	 * outside its namespace, and its innermost pid is what it got from
@@ -1021,7 +1021,7 @@ static void test_pid_namespace(void **state)
 	/* kill(getpid(), ...) names the process by its inner pid. */
 	d = log_find(log, "decision", "syscall", "kill");
 	assert_non_null(d);
-	assert_int_equal(int_field(d, "pid"), pid);
+	assert_int_equal(int_field_or(d, "pid"), pid);
 	snprintf(want, sizeof(want), "%lld SIGCONT %ld", (long long)pid, inner);
 	assert_string_equal(str_field(d, "message"), want);
 	json_object_put(log);

@@ -30,22 +30,6 @@ static const char *badmem(void)
 	return env_path("BADMEM");
 }
 
-static int64_t int_field(json_object *o, const char *key)
-{
-	json_object *v;
-
-	if (!o || !json_object_object_get_ex(o, key, &v))
-		fail_msg("no field '%s' in %s", key, o ? json_object_to_json_string(o) : "(null)");
-	return json_object_get_int64(v);
-}
-
-static void sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
 /* --- unreadable paths ---------------------------------------------------- */
 
 /* The pointer badmem passed for op and what the call returned, from its

@@ -44,30 +44,6 @@
 
 static char self_exe[4096];
 
-static void sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t int_field(json_object *o, const char *key)
-{
-	json_object *v;
-
-	if (!o || !json_object_object_get_ex(o, key, &v))
-		fail_msg("no field '%s' in %s", key, o ? json_object_to_json_string(o) : "(null)");
-	return json_object_get_int64(v);
-}
-
 /* ---- the target side: test_hardening --target MODE -------------------- */
 
 static void out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -38,13 +38,6 @@ static double mono_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
 typedef struct storm_counts {
 	long fork_ok, fork_eagain, fork_other, exec_ok, exec_eagain, exec_other;
 } storm_counts_t;

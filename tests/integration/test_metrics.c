@@ -39,49 +39,6 @@ POLICY(m, "return sysgate.policy { name = 'm', on = {\n"
 POLICY(steady, "return sysgate.policy { name = 'steady', on = {\n"
 	       "  getppid = function(c) return sysgate.allow() end } }\n");
 
-/* A loopback port nobody listens on: bound to port 0, read, let go. */
-static int free_port(void)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(a);
-	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	assert_true(s >= 0);
-	assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(getsockname(s, (struct sockaddr *)&a, &len), 0);
-	close(s);
-	return ntohs(a.sin_port);
-}
-
-/* GET /metrics with a plain socket; the body (after the headers) into
- * body, which the caller frees. Fails the test unless the status is 200. */
-static char *scrape(int port)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-				 .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	const char *req = "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
-	size_t cap = 1 << 20, off = 0;
-	char *buf = malloc(cap), *body;
-	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	ssize_t n;
-
-	assert_non_null(buf);
-	assert_true(s >= 0);
-	assert_int_equal(connect(s, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(write(s, req, strlen(req)), (ssize_t)strlen(req));
-	while (off + 1 < cap && (n = read(s, buf + off, cap - 1 - off)) > 0)
-		off += (size_t)n;
-	buf[off] = '\0';
-	close(s);
-	if (strncmp(buf, "HTTP/1.", 7) != 0 || strncmp(buf + 8, " 200 ", 5) != 0)
-		fail_msg("scrape: not a 200:\n%.400s", buf);
-	body = strstr(buf, "\r\n\r\n");
-	assert_non_null(body);
-	body = strdup(body + 4);
-	free(buf);
-	return body;
-}
-
 /* The value of the sample written exactly as series, -1 when absent. */
 static double metric(const char *body, const char *series)
 {
@@ -120,7 +77,7 @@ static bool has_key(json_object *o, const char *key)
 	return json_object_object_get_ex(o, key, &v);
 }
 
-static int64_t int_field(json_object *o, const char *key)
+static int64_t int_field_or(json_object *o, const char *key)
 {
 	json_object *v;
 
@@ -184,7 +141,7 @@ static void count_log(const sgd_proc_t *s, json_object *log, log_counts_t *n)
 		n->started += strcmp(ev, "target_start") == 0;
 		if (strcmp(ev, "target_end") == 0) {
 			n->ended_exited += strcmp(str_field(e, "reason"), "exited") == 0;
-			n->notifications += int_field(e, "notifications");
+			n->notifications += int_field_or(e, "notifications");
 		}
 		if (strcmp(ev, "decision") != 0)
 			continue;
@@ -236,7 +193,7 @@ static void test_metrics_equal_the_log(void **state)
 		fail_msg("status 0x%x, want SIGKILL; stdout:\n%s", r.status, r.out);
 	assert_true(log_wait(&s, "target_end", 2));
 
-	body = scrape(port);
+	body = metrics_scrape(port);
 	log = sgd_log(&s);
 	count_log(&s, log, &n);
 	/* The script happened as planned, so the equalities below are not 0 == 0. */
@@ -289,7 +246,7 @@ static void test_metrics_active_target(void **state)
 	start_with_metrics(&s, &port);
 	pid = run_under_async(&s, "m", argv, &in, &out);
 	assert_true(log_wait(&s, "target_start", 1));
-	body = scrape(port);
+	body = metrics_scrape(port);
 	expect_metric(body, "sysgate_targets_active{policy=\"m\"}", 1);
 	expect_metric(body, "sysgate_targets_started_total{policy=\"m\"}", 1);
 	free(body);
@@ -299,7 +256,7 @@ static void test_metrics_active_target(void **state)
 	close(out);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	assert_true(log_wait(&s, "target_end", 1));
-	body = scrape(port);
+	body = metrics_scrape(port);
 	expect_metric(body, "sysgate_targets_active{policy=\"m\"}", 0);
 	expect_metric(body, "sysgate_targets_ended_total{policy=\"m\",reason=\"exited\"}", 1);
 	expect_metric(body, "sysgate_notifications_in_flight{policy=\"m\"}", 0);
@@ -327,7 +284,7 @@ static void test_metrics_count_what_the_log_budget_drops(void **state)
 	run_under(&s, "m", argv, &r);
 	assert_exited(&r, 0);
 	assert_true(log_wait(&s, "target_end", 1));
-	body = scrape(port);
+	body = metrics_scrape(port);
 	log = sgd_log(&s);
 	end = log_find(log, "target_end", NULL, NULL);
 	assert_true(json_object_object_get_ex(end, "suppressed", &v));
@@ -365,7 +322,7 @@ static void test_metrics_no_alloc_steady_state(void **state)
 	pid = run_under_async(&s, "steady", argv, &in, &out);
 	read_line(out, line, sizeof(line));
 	assert_non_null(strstr(line, "getppid: ok"));
-	free(scrape(port));
+	free(metrics_scrape(port));
 	before = sgd_alloc_count(&s, file);
 	assert_true(before > 0); /* the counter works: start-up allocates */
 	assert_int_equal(write(in, "\n", 1), 1);
@@ -373,7 +330,7 @@ static void test_metrics_no_alloc_steady_state(void **state)
 	assert_non_null(strstr(line, "getppid: ok"));
 	after = sgd_alloc_count(&s, file);
 	assert_int_equal(after - before, 0);
-	body = scrape(port);
+	body = metrics_scrape(port);
 	assert_true(metric(body, "sysgate_decisions_total{policy=\"steady\",syscall=\"getppid\","
 				 "verdict=\"allow\"}") >= 10102);
 	free(body);

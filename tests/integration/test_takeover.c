@@ -37,15 +37,6 @@
 #define NO_LOG_LIMITS \
 	"log_limits = { target_rate = 0; global_rate = 0; };\nlua = { time_ms = 10000; };"
 
-static int64_t int_field(json_object *o, const char *key)
-{
-	json_object *v;
-
-	if (!o || !json_object_object_get_ex(o, key, &v))
-		fail_msg("no field '%s' in %s", key, o ? json_object_to_json_string(o) : "(null)");
-	return json_object_get_int64(v);
-}
-
 /* The same supervisor's dir with another log file, to read that log. */
 static sgd_proc_t log_view(const sgd_proc_t *s, const char *name)
 {
@@ -277,6 +268,59 @@ static const char *const two_srcs[] = {
 	"  end } }\n",
 };
 
+/* A target under policy that opened LOOP_PATH once and waits on stdin to
+ * open it again: its pid, stdin and stdout in the arguments. */
+static pid_t start_waiting_target(const sgd_proc_t *s, const char *policy, int *in_w, int *out_r)
+{
+	const char *argv[] = { probe(), "open", LOOP_PATH, "wait", "open", LOOP_PATH, NULL };
+	char out[4096] = "";
+	pid_t pid = run_under_async(s, policy, argv, in_w, out_r);
+
+	read_line(*out_r, out, sizeof(out));
+	assert_contains(out, "open " LOOP_PATH ": ok");
+	return pid;
+}
+
+/* Lets the waiting target open again and end; the second open must have
+ * been allowed (decided by whichever supervisor serves it). */
+static void finish_waiting_target(pid_t pid, int in_w, int out_r)
+{
+	char out[4096] = "";
+	int status;
+
+	assert_int_equal(write(in_w, "\n", 1), 1);
+	close(in_w);
+	read_all(out_r, out, sizeof(out));
+	close(out_r);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_contains(out, "open " LOOP_PATH ": ok");
+}
+
+/* A takeover on s's (rewritten) config that must be refused: the new
+ * sysgated exits 1 and its output has want; the old one, old, runs on
+ * with fds open fds. */
+static void assert_takeover_refused(sgd_proc_t *s, pid_t old, int fds, const char *want)
+{
+	char text[8192] = "", path[400];
+	int status;
+	FILE *f;
+
+	if (sgd_takeover(s, &status))
+		fail_msg("the takeover was not refused");
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 1)
+		fail_msg("the refused sysgated exited with status 0x%x, want 1", status);
+	snprintf(path, sizeof(path), "%s/takeover.out", s->dir);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	text[fread(text, 1, sizeof(text) - 1, f)] = '\0';
+	fclose(f);
+	assert_contains(text, want);
+	assert_int_equal(s->pid, old);
+	assert_int_equal(waitpid(s->pid, NULL, WNOHANG), 0);
+	assert_int_equal(fd_count(s->pid), fds);
+}
+
 /*
  * A takeover whose config lacks the policy a running target uses is
  * refused: the new sysgated exits 1 and says why, the old one logs the
@@ -285,45 +329,21 @@ static const char *const two_srcs[] = {
  */
 static void test_takeover_refused_missing_policy(void **state)
 {
-	const char *argv[] = { probe(), "open", LOOP_PATH, "wait", "open", LOOP_PATH, NULL };
 	const char *argv2[] = { probe(), "open", LOOP_PATH, NULL };
-	char out[4096] = "", text[8192] = "", path[400];
 	sgd_proc_t s;
 	run_result_t r;
 	json_object *log, *ev;
-	int in_w, out_r, status, fds;
+	int in_w, out_r, fds;
 	pid_t pid, old;
-	FILE *f;
 
 	sgd_start(&s, NULL, 2, two_names, two_srcs);
 	old = s.pid;
-	pid = run_under_async(&s, "gone", argv, &in_w, &out_r);
-	read_line(out_r, out, sizeof(out));
-	assert_contains(out, "open " LOOP_PATH ": ok");
+	pid = start_waiting_target(&s, "gone", &in_w, &out_r);
 	fds = fd_count(s.pid);
 
 	sgd_write_config(&s, "log.jsonl", NULL, 1, two_names, two_srcs);
-	if (sgd_takeover(&s, &status))
-		fail_msg("the takeover was not refused");
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 1)
-		fail_msg("the refused sysgated exited with status 0x%x, want 1", status);
-	snprintf(path, sizeof(path), "%s/takeover.out", s.dir);
-	f = fopen(path, "r");
-	assert_non_null(f);
-	text[fread(text, 1, sizeof(text) - 1, f)] = '\0';
-	fclose(f);
-	assert_contains(text, "'gone', which the new config does not have");
-
-	assert_int_equal(s.pid, old);
-	assert_int_equal(waitpid(s.pid, NULL, WNOHANG), 0);
-	assert_int_equal(fd_count(s.pid), fds);
-	assert_int_equal(write(in_w, "\n", 1), 1);
-	close(in_w);
-	read_all(out_r, out, sizeof(out));
-	close(out_r);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	assert_int_equal(strstr(strstr(out, "ok") + 2, "open " LOOP_PATH ": ok") != NULL, 1);
+	assert_takeover_refused(&s, old, fds, "'gone', which the new config does not have");
+	finish_waiting_target(pid, in_w, out_r);
 	/* New targets, under the policy the refused config lacked too. */
 	run_under(&s, "gone", argv2, &r);
 	assert_exited(&r, 0);
@@ -434,45 +454,21 @@ static const char *const broken_srcs[] = {
  */
 static void test_takeover_broken_policy_keeps_old(void **state)
 {
-	const char *argv[] = { probe(), "open", LOOP_PATH, "wait", "open", LOOP_PATH, NULL };
 	const char *argv2[] = { probe(), "open", LOOP_PATH, NULL };
-	char out[4096] = "", text[8192] = "", path[400];
 	sgd_proc_t s;
 	run_result_t r;
 	json_object *log;
-	int in_w, out_r, status, fds;
+	int in_w, out_r, fds;
 	pid_t pid, old;
-	FILE *f;
 
 	START(&s, allowall, NULL);
 	old = s.pid;
-	pid = run_under_async(&s, "allowall", argv, &in_w, &out_r);
-	read_line(out_r, out, sizeof(out));
-	assert_contains(out, "open " LOOP_PATH ": ok");
+	pid = start_waiting_target(&s, "allowall", &in_w, &out_r);
 	fds = fd_count(s.pid);
 
 	sgd_write_config(&s, "log.jsonl", NULL, 1, allowall_names, broken_srcs);
-	if (sgd_takeover(&s, &status))
-		fail_msg("a takeover with a broken policy was not refused");
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 1)
-		fail_msg("the refused sysgated exited with status 0x%x, want 1", status);
-	snprintf(path, sizeof(path), "%s/takeover.out", s.dir);
-	f = fopen(path, "r");
-	assert_non_null(f);
-	text[fread(text, 1, sizeof(text) - 1, f)] = '\0';
-	fclose(f);
-	assert_contains(text, "allowall.lua:2:");
-
-	assert_int_equal(s.pid, old);
-	assert_int_equal(waitpid(s.pid, NULL, WNOHANG), 0);
-	assert_int_equal(fd_count(s.pid), fds);
-	assert_int_equal(write(in_w, "\n", 1), 1);
-	close(in_w);
-	read_all(out_r, out, sizeof(out));
-	close(out_r);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-	assert_non_null(strstr(strstr(out, "ok") + 2, "open " LOOP_PATH ": ok"));
+	assert_takeover_refused(&s, old, fds, "allowall.lua:2:");
+	finish_waiting_target(pid, in_w, out_r);
 	run_under(&s, "allowall", argv2, &r);
 	assert_exited(&r, 0);
 	assert_contains(r.out, "open " LOOP_PATH ": ok");

@@ -89,21 +89,6 @@ static const char *const soak_srcs[] = {
 	"  getppid = sysgate.limit { rate = 0.5, burst = 1, over = 'throttle' } } }\n",
 };
 
-static void sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
-static int64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* --- the workload --------------------------------------------------------- */
 
 /* Reads a small /proc file of pid into buf; false if it is gone. */
@@ -213,20 +198,6 @@ static size_t soak_round(const sgd_proc_t *s, const char *dir)
 	kill_parked(s, "soak", park, 257, PARK_PATH, PARK_MS / 3);
 	kill_parked(s, "slow", slow, 110, NULL, 50);
 	return 4;
-}
-
-/* A loopback port nobody listens on: bound to port 0, read, let go. */
-static int free_port(void)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t len = sizeof(a);
-	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	assert_true(s >= 0);
-	assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
-	assert_int_equal(getsockname(s, (struct sockaddr *)&a, &len), 0);
-	close(s);
-	return ntohs(a.sin_port);
 }
 
 /* GET /metrics; fails the test unless it answers with the counters. */

@@ -112,6 +112,9 @@ unsigned long sgd_alloc_count(const sgd_proc_t *s, const char *file);
 /* Number of open fds of pid. */
 int fd_count(pid_t pid);
 
+/* Reads a small /proc file of pid (/proc/PID/NAME) into buf, NUL-terminated;
+ * false if it is gone or empty. */
+bool read_proc(pid_t pid, const char *name, char *buf, size_t len);
 /* Sleeps ms milliseconds. */
 void sleep_ms(int ms);
 /* CLOCK_MONOTONIC in milliseconds. */

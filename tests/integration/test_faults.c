@@ -262,23 +262,6 @@ static int64_t log_time_ns(json_object *o)
 	return (int64_t)timegm(&tm) * 1000000000 + strtoll(frac + 1, NULL, 10) * 1000;
 }
 
-/* Reads a small /proc file of pid into buf; false if it is gone. */
-static bool read_proc(pid_t pid, const char *name, char *buf, size_t len)
-{
-	char path[64];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	buf[n > 0 ? n : 0] = '\0';
-	return n > 0;
-}
-
 /* Whether pid is parked in an openat of PARK_PATH: blocked in the seccomp
  * notification (wchan), in syscall 257, with that path at its pointer. The
  * program's loader makes openat calls too; those are not the one. */

@@ -91,23 +91,6 @@ static const char *const soak_srcs[] = {
 
 /* --- the workload --------------------------------------------------------- */
 
-/* Reads a small /proc file of pid into buf; false if it is gone. */
-static bool read_proc(pid_t pid, const char *name, char *buf, size_t len)
-{
-	char path[64];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, len - 1);
-	close(fd);
-	buf[n > 0 ? n : 0] = '\0';
-	return n > 0;
-}
-
 /* Whether pid waits in a seccomp notification in syscall nr and, if path
  * is not NULL, with path at its second argument (openat's): the program's
  * loader makes openat calls of its own. */

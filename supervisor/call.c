@@ -515,9 +515,12 @@ static int read_strv(call_t *c, uint64_t addr, call_strv_t *v)
 		c->mem_reads++;
 		len = c->read_str(c->read_ctx, c, ptrs[i], v->buf + used, cap);
 		if (len == -ENAMETOOLONG) {
-			/* Longer than the bound: keep what fits, say so. */
-			len = (ssize_t)cap - 1;
-			v->buf[used + (size_t)len] = '\0';
+			/* Longer than the bound: keep what fits, say so. The
+			 * length is taken from the bytes, not assumed: a reader
+			 * may have filled less than cap, and whatever it left
+			 * in buf must not pass for the string's own bytes. */
+			v->buf[used + cap - 1] = '\0';
+			len = (ssize_t)strlen(v->buf + used);
 			v->truncated = true;
 		} else if (len < 0) {
 			return (int)len;

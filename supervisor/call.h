@@ -32,8 +32,9 @@ typedef struct call_target {
  * Reads a NUL-terminated string at addr of the calling task into buf (cap
  * bytes, NUL included) and checks that the notification is still valid
  * after the read. Returns the length without NUL, -EFAULT for an unmapped
- * address or failed read, -ENAMETOOLONG when no NUL is within cap, -ENOENT
- * when the notification is no longer valid (the task is gone).
+ * address or failed read, -ENAMETOOLONG when no NUL is within cap (buf then
+ * holds the string's first cap - 1 bytes and a NUL), -ENOENT when the
+ * notification is no longer valid (the task is gone).
  */
 typedef ssize_t (*call_read_str_fn)(void *ctx, const struct call *c, uint64_t addr,
 				    char *buf, size_t cap);

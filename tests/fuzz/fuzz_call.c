@@ -65,8 +65,12 @@ static ssize_t read_str(void *ctx, const call_t *c, uint64_t addr, char *buf, si
 		return -EFAULT;
 	off = (size_t)(addr - MEM_BASE);
 	n = strnlen((const char *)f->mem + off, f->len - off);
-	if (n >= cap)
+	if (n >= cap) {
+		/* Like the real reader: cap bytes, the last one made NUL. */
+		memcpy(buf, f->mem + off, cap);
+		buf[cap - 1] = '\0';
 		return -ENAMETOOLONG;
+	}
 	if (n == f->len - off)
 		return -EFAULT; /* runs off the mapped memory */
 	memcpy(buf, f->mem + off, n + 1);

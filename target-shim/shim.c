@@ -29,6 +29,7 @@
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,11 +59,12 @@ struct sg_shim {
 	char progname[64];
 	char policy[SG_PROTO_MAX_NAME + 1];
 	uint64_t target_id;
-	sg_spec_t spec;
 
 	/* Shared with the helper thread during sg_shim_enter() only. */
 	_Atomic int listener;     /* LISTENER_WAIT, LISTENER_ABORT or the fd */
 	_Atomic int done;         /* set by the helper as its last access to s */
+
+	sg_spec_t spec;           /* last: its lists are set only up to their counts */
 };
 
 static void errf(char *err, size_t errlen, const char *fmt, ...)
@@ -153,9 +155,11 @@ static int refused(const sg_shim_t *s, const void *buf, size_t len, char *err, s
 
 /* ---- connect ------------------------------------------------------- */
 
+/* Only what the encoder reads is written: the labels past nlabels stay
+ * untouched (every page a forked launcher writes costs a page fault). */
 static int build_hello(const sg_shim_opts_t *o, sg_hello_t *h, char *err, size_t errlen)
 {
-	memset(h, 0, sizeof *h);
+	memset(h, 0, offsetof(sg_hello_t, labels));
 	if (!o->policy || sg_proto_valid_name(o->policy) < 0) {
 		errf(err, errlen, "invalid policy name '%s' (want [A-Za-z0-9_.-], 1-%u bytes)",
 		     o->policy ? o->policy : "", SG_PROTO_MAX_NAME);
@@ -308,8 +312,12 @@ int sg_shim_connect(const sg_shim_opts_t *opts, sg_shim_t **out, char *err, size
 		return -EINVAL;
 	}
 	*out = NULL;
-	s = calloc(1, sizeof *s);
+	/* Not calloc: the SPEC's lists are 20 KiB, written only up to their
+	 * counts, and zeroing them would fault in pages for nothing. */
+	s = malloc(sizeof *s);
 	h = malloc(sizeof *h);
+	if (s)
+		memset(s, 0, offsetof(sg_shim_t, spec.notify));
 	if (!s || !h) {
 		rc = -ENOMEM;
 		errf(err, errlen, "out of memory");

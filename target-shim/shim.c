@@ -155,6 +155,14 @@ static int refused(const sg_shim_t *s, const void *buf, size_t len, char *err, s
 
 /* ---- connect ------------------------------------------------------- */
 
+/* libseccomp probes the kernel once per process, on its first use, and
+ * keeps the answer: done here, before a host forks, every child inherits
+ * it. API level 6 is the first with user notification. */
+int sg_shim_prepare(void)
+{
+	return seccomp_api_get() >= 6 ? 0 : -ENOSYS;
+}
+
 /* Only what the encoder reads is written: the labels past nlabels stay
  * untouched (every page a forked launcher writes costs a page fault). */
 static int build_hello(const sg_shim_opts_t *o, sg_hello_t *h, char *err, size_t errlen)

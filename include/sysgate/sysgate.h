@@ -62,6 +62,16 @@ typedef struct sg_shim_opts {
 	                            * unless its config allows it. NULL: the policy's */
 } sg_shim_opts_t;
 
+/* Optional, for a host that forks a child per target and calls
+ * sg_shim_connect() and sg_shim_enter() in each child: called once in the
+ * host before it forks, it does the work each child would otherwise repeat
+ * (the probe of the kernel's seccomp features: nine system calls and the
+ * page faults of the code that makes them, about 0.1 ms a spawn measured
+ * by bench/run). Returns 0, or -ENOSYS when the kernel cannot notify a
+ * supervisor of a system call (Linux before 5.0, or seccomp disabled), in
+ * which case no target can be started. Safe to call more than once. */
+int sg_shim_prepare(void);
+
 /* Connects, sends HELLO and receives the SPEC. A refusal gives the
  * supervisor's code negated (e.g. -ENOENT for an unknown policy) and its
  * reason in err. On success *out is owned by the caller (sg_shim_free). */

@@ -16,6 +16,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <poll.h>
 #include <seccomp.h>
@@ -24,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -1197,6 +1199,56 @@ static void test_handoff_wrong_arch(void **state) { run_variant(V_WRONG_ARCH); }
 static void test_handoff_drop_listener(void **state) { run_variant(V_DROP_LISTENER); }
 static void test_handoff_nothing_notified(void **state) { run_variant(V_NOTHING); }
 
+/* Loads a filter on the calling thread that fails seccomp(GET_ACTION_AVAIL)
+ * with EPERM: one of the calls libseccomp probes the kernel with. */
+static void deny_action_probe(void)
+{
+	struct sock_filter f[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_seccomp, 0, 3),
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SECCOMP_GET_ACTION_AVAIL, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog prog = { sizeof(f) / sizeof(f[0]), f };
+
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+	    syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
+		_exit(90);
+}
+
+/* A child that loads the filter hiding GET_ACTION_AVAIL, then calls
+ * sg_shim_prepare(): exits with 10 + the errno it returned. */
+static int prepare_child(void)
+{
+	pid_t pid = fork();
+	int status;
+
+	if (pid == 0) {
+		deny_action_probe();
+		_exit(10 - sg_shim_prepare());
+	}
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	return WEXITSTATUS(status);
+}
+
+/* sg_shim_prepare() probes the kernel in the process that calls it and a
+ * forked child keeps the answer instead of probing again: a child that
+ * prepares after losing one of the probe's calls sees no user
+ * notification (-ENOSYS), a child whose parent prepared first still sees
+ * it. (The test process itself never probes, or both children would
+ * inherit its answer.) */
+static void test_prepare_is_inherited(void **state)
+{
+	(void)state;
+	assert_int_equal(prepare_child(), 10 + ENOSYS);
+	assert_int_equal(sg_shim_prepare(), 0);
+	assert_int_equal(prepare_child(), 10);
+}
+
 static void test_connect_errors(void **state)
 {
 	const char *bad[] = { "novalue" };
@@ -1258,6 +1310,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_handoff_refuse, setup_sockdir, teardown_sockdir),
 		cmocka_unit_test_setup_teardown(test_handoff_wrong_arch, setup_sockdir, teardown_sockdir),
 		cmocka_unit_test_setup_teardown(test_handoff_drop_listener, setup_sockdir, teardown_sockdir),
+		cmocka_unit_test(test_prepare_is_inherited),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -308,6 +308,15 @@ static int check_arch(const sg_shim_t *s, char *err, size_t errlen)
 	return -ENOEXEC;
 }
 
+/* Copies src into dst, cut to fit cap bytes with the NUL. */
+static void copy_name(char *dst, size_t cap, const char *src)
+{
+	size_t n = strnlen(src, cap - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
 int sg_shim_connect(const sg_shim_opts_t *opts, sg_shim_t **out, char *err, size_t errlen)
 {
 	const char *path;
@@ -338,7 +347,9 @@ int sg_shim_connect(const sg_shim_opts_t *opts, sg_shim_t **out, char *err, size
 	strcpy(s->policy, h->policy);
 	s->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : DEFAULT_TIMEOUT_MS;
 	s->exit_status = opts->exit_status > 0 ? opts->exit_status : DEFAULT_EXIT_STATUS;
-	snprintf(s->progname, sizeof s->progname, "%s", opts->progname ? opts->progname : "sysgate");
+	/* A copy, not snprintf: in a forked launcher the printf machinery
+	 * is three pages of code to fault in. */
+	copy_name(s->progname, sizeof s->progname, opts->progname ? opts->progname : "sysgate");
 	path = opts->socket_path;
 	if (!path || !*path)
 		path = getenv(SG_SOCKET_ENV);

@@ -168,6 +168,7 @@ int sg_shim_prepare(void)
 static int build_hello(const sg_shim_opts_t *o, sg_hello_t *h, char *err, size_t errlen)
 {
 	memset(h, 0, offsetof(sg_hello_t, labels));
+	h->mode = 0; /* after the labels */
 	if (!o->policy || sg_proto_valid_name(o->policy) < 0) {
 		errf(err, errlen, "invalid policy name '%s' (want [A-Za-z0-9_.-], 1-%u bytes)",
 		     o->policy ? o->policy : "", SG_PROTO_MAX_NAME);

@@ -36,6 +36,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "../fail_filter.h"
 #include "harness.h"
 #include "sysgate/protocol.h"
 
@@ -548,18 +549,7 @@ static void test_pid_zero_denied(void **state)
  * with EINVAL, as an unknown one does there; the old number works. */
 static void old_id_valid(void)
 {
-	struct sock_filter f[] = {
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_ioctl, 0, 3),
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[1])),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (uint32_t)SECCOMP_IOCTL_NOTIF_ID_VALID, 0, 1),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EINVAL),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-	};
-	struct sock_fprog prog = { sizeof(f) / sizeof(f[0]), f };
-
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
-	    syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
+	if (load_fail_filter(SYS_ioctl, 1, (uint32_t)SECCOMP_IOCTL_NOTIF_ID_VALID, EINVAL) < 0)
 		_exit(125);
 }
 

@@ -16,7 +16,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <poll.h>
 #include <seccomp.h>
@@ -25,7 +24,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -35,6 +33,7 @@
 
 #include "sysgate/protocol.h"
 #include "sysgate/sysgate.h"
+#include "../fail_filter.h"
 
 #define HDR 16u
 static unsigned char buf[SG_PROTO_MAX_MSG + 64];
@@ -1199,25 +1198,6 @@ static void test_handoff_wrong_arch(void **state) { run_variant(V_WRONG_ARCH); }
 static void test_handoff_drop_listener(void **state) { run_variant(V_DROP_LISTENER); }
 static void test_handoff_nothing_notified(void **state) { run_variant(V_NOTHING); }
 
-/* Loads a filter on the calling thread that fails seccomp(GET_ACTION_AVAIL)
- * with EPERM: one of the calls libseccomp probes the kernel with. */
-static void deny_action_probe(void)
-{
-	struct sock_filter f[] = {
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_seccomp, 0, 3),
-		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])),
-		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SECCOMP_GET_ACTION_AVAIL, 0, 1),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
-	};
-	struct sock_fprog prog = { sizeof(f) / sizeof(f[0]), f };
-
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
-	    syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
-		_exit(90);
-}
-
 /* A child that loads the filter hiding GET_ACTION_AVAIL, then calls
  * sg_shim_prepare(): exits with 10 + the errno it returned. */
 static int prepare_child(void)
@@ -1226,7 +1206,9 @@ static int prepare_child(void)
 	int status;
 
 	if (pid == 0) {
-		deny_action_probe();
+		/* One of the calls libseccomp probes the kernel with. */
+		if (load_fail_filter(SYS_seccomp, 0, SECCOMP_GET_ACTION_AVAIL, EPERM) < 0)
+			_exit(90);
 		_exit(10 - sg_shim_prepare());
 	}
 	assert_true(pid > 0);

@@ -364,8 +364,8 @@ static double time_run(char *const argv[], double *faults)
 
 /* One start of true by a launcher that links libsysgate: fork, then in the
  * child sg_shim_connect() and sg_shim_enter() under bench-allow and exec
- * true, with no program in between (spawn() called sg_shim_prepare()). In ns from fork to waitpid; -1 if it
- * failed. */
+ * true, with no program in between (spawn() called sg_shim_prepare()).
+ * In ns from fork to waitpid; -1 if it failed. */
 static double time_launch(const fleet_t *f, double *faults)
 {
 	int64_t t0 = now_ns();

@@ -163,12 +163,15 @@ int sg_shim_prepare(void)
 	return seccomp_api_get() >= 6 ? 0 : -ENOSYS;
 }
 
-/* Only what the encoder reads is written: the labels past nlabels stay
- * untouched (every page a forked launcher writes costs a page fault). */
+/* Everything but the labels is zeroed; the labels are written, and read,
+ * only up to nlabels (every page a forked launcher writes costs a page
+ * fault, and they are 8 KiB). */
 static int build_hello(const sg_shim_opts_t *o, sg_hello_t *h, char *err, size_t errlen)
 {
-	memset(h, 0, offsetof(sg_hello_t, labels));
-	h->mode = 0; /* after the labels */
+	const size_t labels = offsetof(sg_hello_t, labels), end = labels + sizeof h->labels;
+
+	memset(h, 0, labels);
+	memset((char *)h + end, 0, sizeof *h - end);
 	if (!o->policy || sg_proto_valid_name(o->policy) < 0) {
 		errf(err, errlen, "invalid policy name '%s' (want [A-Za-z0-9_.-], 1-%u bytes)",
 		     o->policy ? o->policy : "", SG_PROTO_MAX_NAME);

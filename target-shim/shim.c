@@ -16,6 +16,13 @@
  * store and makes no syscall it depends on until the helper says "done",
  * and every syscall of the handoff (sendmsg, poll, recvmsg, close, write,
  * exit_group) is made by the unfiltered helper.
+ *
+ * When the filter itself lets every syscall of the handoff through in the
+ * kernel (a policy whose default is allow, as most are), none of them can
+ * wait on the listener, and the loading thread hands it over itself: no
+ * helper thread, which is about a tenth of what a spawn costs sysgate-run
+ * (bench/run). It blocks every signal for the handoff, so that no handler
+ * runs under the filter before the supervisor serves it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -59,6 +66,8 @@ struct sg_shim {
 	char progname[64];
 	char policy[SG_PROTO_MAX_NAME + 1];
 	uint64_t target_id;
+
+	bool direct;              /* sg_shim_enter() hands over without a helper */
 
 	/* Shared with the helper thread during sg_shim_enter() only. */
 	_Atomic int listener;     /* LISTENER_WAIT, LISTENER_ABORT or the fd */
@@ -117,14 +126,18 @@ static int wait_readable(int sock, int timeout_ms)
  */
 static ssize_t recv_answer(sg_shim_t *s, void *buf, size_t cap, char *err, size_t errlen)
 {
-	ssize_t n = wait_readable(s->sock, s->timeout_ms);
+	/* The direct handoff makes no poll: its socket has SO_RCVTIMEO, and
+	 * a receive that timed out says EAGAIN. */
+	ssize_t n = s->direct ? 0 : wait_readable(s->sock, s->timeout_ms);
 
+	if (n == 0)
+		n = sg_proto_recv(s->sock, buf, cap, NULL, NULL);
+	if (n == -EAGAIN && s->direct)
+		n = -ETIMEDOUT;
 	if (n == -ETIMEDOUT) {
 		errf(err, errlen, "no answer from the supervisor within %d ms", s->timeout_ms);
 		return n;
 	}
-	if (n == 0)
-		n = sg_proto_recv(s->sock, buf, cap, NULL, NULL);
 	/* A supervisor that closed with our message unread leaves ECONNRESET
 	 * pending, and the kernel reports it before the answer queued ahead
 	 * of it (a REFUSE): read once more for that answer. */
@@ -498,13 +511,13 @@ static int build_filter(const sg_shim_t *s, struct sock_fprog *prog, char *err, 
 
 /* ---- the handoff --------------------------------------------------- */
 
-/* The helper's way out after the filter is loaded: it is unfiltered, so
- * write and exit_group always work, and exit_group ends the filtered
- * thread with it. */
-static _Noreturn void helper_die(const sg_shim_t *s, const char *fmt, ...)
+/* The way out once the filter is loaded: the helper is unfiltered, and the
+ * direct handoff runs only under a filter that lets them through, so write
+ * and exit_group always work, and exit_group ends the filtered thread too. */
+static _Noreturn void loaded_die(const sg_shim_t *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-static _Noreturn void helper_die(const sg_shim_t *s, const char *fmt, ...)
+static _Noreturn void loaded_die(const sg_shim_t *s, const char *fmt, ...)
 {
 	char msg[1024];
 	int n = snprintf(msg, sizeof msg, "%s: ", s->progname);
@@ -524,7 +537,7 @@ static _Noreturn void helper_die(const sg_shim_t *s, const char *fmt, ...)
 }
 
 /* Waits for the supervisor's READY; dies on anything else. */
-static uint64_t helper_ready(sg_shim_t *s)
+static uint64_t await_ready(sg_shim_t *s)
 {
 	unsigned char buf[SMALL_MSG];
 	char err[256];
@@ -534,26 +547,40 @@ static uint64_t helper_ready(sg_shim_t *s)
 	int rc;
 
 	if (n < 0)
-		helper_die(s, "handing over the listener: %s", err);
+		loaded_die(s, "handing over the listener: %s", err);
 	rc = sg_proto_check_header(buf, (size_t)n, &hdr);
 	if (rc == 0 && hdr.type == SG_MSG_REFUSE) {
 		refused(s, buf, (size_t)n, err, sizeof err);
-		helper_die(s, "%s", err);
+		loaded_die(s, "%s", err);
 	}
 	if (rc == 0)
 		rc = sg_proto_decode_ready(buf, (size_t)n, &ready);
 	if (rc < 0)
-		helper_die(s, "malformed answer to LISTENER from the supervisor: %s", strerror(-rc));
+		loaded_die(s, "malformed answer to LISTENER from the supervisor: %s", strerror(-rc));
 	return ready.target_id;
+}
+
+/* Sends the listener and waits for READY, or dies: the part of the
+ * handoff that runs once the filter is loaded, on either thread. */
+static uint64_t hand_over(sg_shim_t *s, int fd)
+{
+	unsigned char buf[64];
+	ssize_t n = sg_proto_encode_listener(buf, sizeof buf);
+	int rc = n < 0 ? (int)n : sg_proto_send(s->sock, buf, (size_t)n, fd);
+
+	/* The fd in flight holds its own reference, so the process drops its
+	 * copy at once: the target never keeps a listener of its own filter. */
+	close(fd);
+	if (rc < 0)
+		loaded_die(s, "handing over the listener: %s", strerror(-rc));
+	return await_ready(s);
 }
 
 static void *helper_main(void *arg)
 {
 	sg_shim_t *s = arg;
 	const struct timespec tick = { .tv_nsec = 20000 };
-	unsigned char buf[64];
-	ssize_t n;
-	int fd, rc;
+	int fd;
 
 	while ((fd = atomic_load(&s->listener)) == LISTENER_WAIT)
 		nanosleep(&tick, NULL);
@@ -564,14 +591,7 @@ static void *helper_main(void *arg)
 	/* Nothing here allocates: a thread's first malloc() or free() sets
 	 * up an arena of its own, a dozen system calls and page faults that
 	 * every spawn would wait for. */
-	n = sg_proto_encode_listener(buf, sizeof buf);
-	rc = n < 0 ? (int)n : sg_proto_send(s->sock, buf, (size_t)n, fd);
-	/* The fd in flight holds its own reference, so the process drops its
-	 * copy at once: the target never keeps a listener of its own filter. */
-	close(fd);
-	if (rc < 0)
-		helper_die(s, "handing over the listener: %s", strerror(-rc));
-	s->target_id = helper_ready(s);
+	s->target_id = hand_over(s, fd);
 	atomic_store(&s->done, 1); /* last access to s: it may be freed after */
 	return NULL;
 }
@@ -671,6 +691,55 @@ static int load_and_wait(sg_shim_t *s, struct sock_fprog *prog)
 	return 0;
 }
 
+/* The system calls hand_over() makes, through libc wrappers that make
+ * exactly these on the arches listed (elsewhere a wrapper may go through
+ * socketcall, and the helper thread always does the handoff). */
+static bool direct_possible(const sg_spec_t *sp)
+{
+#if defined(__x86_64__) || defined(__aarch64__)
+	static const uint32_t calls[] = { SYS_sendmsg, SYS_recvmsg, SYS_close, SYS_write,
+					  SYS_exit_group };
+
+	for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++)
+		if (!kernel_allows(sp, calls[i]))
+			return false;
+	return true;
+#else
+	(void)sp;
+	return false;
+#endif
+}
+
+/*
+ * The handoff on the loading thread itself, for a filter under which no
+ * call of hand_over() can be forwarded. Signals stay blocked until READY:
+ * a handler's own system calls could be forwarded to a supervisor that
+ * has no listener yet.
+ */
+static int load_direct(sg_shim_t *s, struct sock_fprog *prog)
+{
+	struct timeval tv = { .tv_sec = s->timeout_ms / 1000,
+			      .tv_usec = (suseconds_t)(s->timeout_ms % 1000) * 1000 };
+	sigset_t all, old;
+	long fd;
+	int rc;
+
+	if (setsockopt(s->sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0)
+		return -errno;
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &old);
+	fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, prog);
+	if (fd < 0) {
+		rc = -errno;
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		return rc;
+	}
+	s->target_id = hand_over(s, (int)fd);
+	/* The supervisor serves the listener now, whatever this call is. */
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return 0;
+}
+
 int sg_shim_enter(sg_shim_t *s, char *err, size_t errlen)
 {
 	struct sock_fprog prog = { 0 };
@@ -688,6 +757,9 @@ int sg_shim_enter(sg_shim_t *s, char *err, size_t errlen)
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
 		rc = -errno;
 		errf(err, errlen, "prctl(PR_SET_NO_NEW_PRIVS): %s", strerror(errno));
+	} else if ((s->direct = direct_possible(&s->spec))) {
+		if ((rc = load_direct(s, &prog)) < 0)
+			errf(err, errlen, "loading the seccomp filter: %s", strerror(-rc));
 	} else if ((rc = start_helper(s)) < 0) {
 		errf(err, errlen, "starting the handoff thread: %s", strerror(-rc));
 	} else if ((rc = load_and_wait(s, &prog)) < 0) {

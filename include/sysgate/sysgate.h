@@ -15,13 +15,15 @@
  * no_new_privs, loads the filter on the calling thread with a new listener,
  * hands the listener to the supervisor from a helper thread that is not
  * under the filter (so no handoff syscall can wait on the listener it is
- * handing over) and returns once the supervisor answered READY. From then
- * on every syscall of the calling thread, and of everything it starts, is
- * decided by the policy.
+ * handing over) and returns once the supervisor answered READY. When the
+ * filter lets every syscall of the handoff through in the kernel, the
+ * calling thread hands it over itself with every signal blocked, and no
+ * thread is started. From then on every syscall of the calling thread, and
+ * of everything it starts, is decided by the policy.
  *
  * Once the filter is loaded there is no way back: if the handoff fails after
- * that point, the helper thread writes the reason to stderr and ends the
- * whole process with opts->exit_status, because a process under a filter
+ * that point, the thread handing over writes the reason to stderr and ends
+ * the whole process with opts->exit_status, because a process under a filter
  * whose listener nobody serves cannot be trusted to clean up.
  *
  * Functions return 0 or a negative errno and write a message into err.

@@ -941,6 +941,13 @@ enum variant {
 	V_WRONG_ARCH,    /* the spec is for another arch */
 	V_DROP_LISTENER, /* the supervisor takes the listener and hangs up */
 	V_NOTHING,       /* the spec notifies nothing: a listener still exists */
+	/* The shim hands the listener over itself when the filter lets the
+	 * handoff's calls through (V_NOTIFY_SOME, V_NOTHING), and from a
+	 * helper thread otherwise (V_NOTIFY_ALL). */
+	V_DIRECT_NO_THREAD, /* as V_NOTIFY_SOME, in a child that cannot start threads */
+	V_HELPER_NO_THREAD, /* as V_NOTIFY_ALL, in a child that cannot start threads */
+	V_DROP_DIRECT,      /* as V_DROP_LISTENER, with the direct handoff */
+	V_SILENT_DIRECT,    /* the supervisor takes the listener and never answers */
 };
 
 #define CHILD_FAILED_STATUS 99
@@ -948,6 +955,22 @@ enum variant {
 #define EMULATED_PPID 4242
 
 static char sockdir[64], sockpath[128];
+static int errpipe[2]; /* the child's stderr */
+
+/* The spec each variant is served: the direct ones are V_NOTIFY_SOME's. */
+static enum variant spec_of(enum variant v)
+{
+	switch (v) {
+	case V_DIRECT_NO_THREAD:
+	case V_DROP_DIRECT:
+	case V_SILENT_DIRECT:
+		return V_NOTIFY_SOME;
+	case V_HELPER_NO_THREAD:
+		return V_NOTIFY_ALL;
+	default:
+		return v;
+	}
+}
 
 /* 1 if this process holds a seccomp listener fd. */
 static int holds_listener(void)
@@ -983,10 +1006,24 @@ static _Noreturn void child_main(enum variant v)
 		.timeout_ms = 5000, .exit_status = CHILD_FAILED_STATUS, .progname = "test-target",
 	};
 	char err[512];
+	sigset_t mask;
 	sg_shim_t *s;
 	int rc;
 
 	alarm(20); /* a deadlock fails the test instead of hanging it */
+	dup2(errpipe[1], STDERR_FILENO);
+	if (v == V_SILENT_DIRECT)
+		o.timeout_ms = 300;
+	/* glibc starts threads with clone3 and falls back to clone only
+	 * when clone3 is missing (ENOSYS). */
+	if ((v == V_DIRECT_NO_THREAD || v == V_HELPER_NO_THREAD) &&
+	    load_fail_call(SYS_clone3, EPERM) < 0)
+		_exit(30);
+	/* A signal blocked before the handoff stays blocked, and one that
+	 * was not is not: the direct handoff restores the mask it found. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
 	rc = sg_shim_connect(&o, &s, err, sizeof err);
 	if (v == V_REFUSE)
 		_exit(rc == -ENOENT && strcmp(err, "policy 'test' refused: no such policy") == 0 ? 0 : 20);
@@ -994,14 +1031,22 @@ static _Noreturn void child_main(enum variant v)
 		_exit(rc == -ENOEXEC && strstr(err, "arch") ? 0 : 21);
 	if (rc < 0)
 		_exit(10);
-	if (sg_shim_enter(s, err, sizeof err) < 0)
+	rc = sg_shim_enter(s, err, sizeof err);
+	if (v == V_HELPER_NO_THREAD)
+		_exit(rc == -EPERM && strstr(err, "starting the handoff thread") &&
+		      syscall(SYS_getppid) == getppid() ? 0 : 24);
+	if (rc < 0)
 		_exit(v == V_DROP_LISTENER ? 22 : 11);
-	if (v == V_DROP_LISTENER)
-		_exit(23); /* the helper should have ended the process */
+	if (v == V_DROP_LISTENER || v == V_DROP_DIRECT || v == V_SILENT_DIRECT)
+		_exit(23); /* the handoff should have ended the process */
+	if (sigprocmask(SIG_BLOCK, NULL, &mask) < 0 || !sigismember(&mask, SIGUSR1) ||
+	    sigismember(&mask, SIGUSR2))
+		_exit(17);
 	if (holds_listener() != 0)
 		_exit(12);
 	if (sg_shim_target_id(s) != FAKE_TARGET_ID)
 		_exit(15);
+	v = spec_of(v);
 	if (v != V_NOTHING && syscall(SYS_getppid) != EMULATED_PPID)
 		_exit(13);
 	if (v != V_NOTHING && (syscall(SYS_getsid, 0) != -1 || errno != EACCES))
@@ -1110,12 +1155,12 @@ static void handshake(int c, enum variant v, int *nfd)
 		assert_int_equal(sg_proto_send(c, buf, (size_t)n, -1), 0);
 		return;
 	}
-	spec = variant_spec(v);
+	spec = variant_spec(spec_of(v));
 	n = sg_proto_encode_spec(spec, buf, sizeof buf);
 	free(spec);
 	assert_true(n > 0);
 	assert_int_equal(sg_proto_send(c, buf, (size_t)n, -1), 0);
-	if (v == V_WRONG_ARCH)
+	if (v == V_WRONG_ARCH || v == V_HELPER_NO_THREAD)
 		return;
 	n = recv_timeout(c, in, sizeof in, fds, &nfds);
 	assert_true(n > 0);
@@ -1129,6 +1174,8 @@ static void run_variant(enum variant v)
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	int lfd, c, nfd = -1, status;
 	unsigned served = 0;
+	char errout[1024] = "";
+	ssize_t errlen;
 	pid_t pid;
 
 	strcpy(sa.sun_path, sockpath);
@@ -1136,14 +1183,21 @@ static void run_variant(enum variant v)
 	assert_true(lfd >= 0);
 	assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof sa), 0);
 	assert_int_equal(listen(lfd, 4), 0);
+	assert_int_equal(pipe2(errpipe, O_CLOEXEC), 0);
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0)
 		child_main(v);
+	close(errpipe[1]);
 	c = accept_timeout(lfd);
 	assert_true(c >= 0);
 	handshake(c, v, &nfd);
-	if (nfd >= 0 && v == V_DROP_LISTENER) {
+	if (nfd >= 0 && v == V_SILENT_DIRECT) {
+		/* Listener taken, socket open, no READY: the shim gives up. */
+		assert_int_equal(waitpid(pid, &status, 0), pid);
+		close(nfd);
+		nfd = -1;
+	} else if (nfd >= 0 && (v == V_DROP_LISTENER || v == V_DROP_DIRECT)) {
 		/* The supervisor dies with the listener: fail closed. */
 		close(nfd);
 		nfd = -1;
@@ -1165,15 +1219,31 @@ static void run_variant(enum variant v)
 		assert_int_equal(poll(&p, 1, 5000), 1);
 		assert_true(p.revents & POLLHUP);
 		close(nfd);
-	} else {
+	} else if (v != V_SILENT_DIRECT) {
 		assert_int_equal(waitpid(pid, &status, 0), pid);
 	}
 	if (c >= 0)
 		close(c);
 	close(lfd);
 	unlink(sockpath);
+	errlen = read(errpipe[0], errout, sizeof errout - 1);
+	close(errpipe[0]);
+	errout[errlen > 0 ? errlen : 0] = '\0';
 	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), v == V_DROP_LISTENER ? CHILD_FAILED_STATUS : 0);
+	switch (v) {
+	case V_DROP_LISTENER:
+	case V_DROP_DIRECT:
+		assert_int_equal(WEXITSTATUS(status), CHILD_FAILED_STATUS);
+		assert_non_null(strstr(errout, "test-target: handing over the listener: "));
+		break;
+	case V_SILENT_DIRECT:
+		assert_int_equal(WEXITSTATUS(status), CHILD_FAILED_STATUS);
+		assert_non_null(strstr(errout, "no answer from the supervisor within 300 ms"));
+		break;
+	default:
+		assert_int_equal(WEXITSTATUS(status), 0);
+		assert_string_equal(errout, "");
+	}
 }
 
 static int setup_sockdir(void **state)
@@ -1197,6 +1267,10 @@ static void test_handoff_refuse(void **state) { run_variant(V_REFUSE); }
 static void test_handoff_wrong_arch(void **state) { run_variant(V_WRONG_ARCH); }
 static void test_handoff_drop_listener(void **state) { run_variant(V_DROP_LISTENER); }
 static void test_handoff_nothing_notified(void **state) { run_variant(V_NOTHING); }
+static void test_handoff_direct_no_thread(void **state) { run_variant(V_DIRECT_NO_THREAD); }
+static void test_handoff_helper_no_thread(void **state) { run_variant(V_HELPER_NO_THREAD); }
+static void test_handoff_drop_direct(void **state) { run_variant(V_DROP_DIRECT); }
+static void test_handoff_silent_direct(void **state) { run_variant(V_SILENT_DIRECT); }
 
 /* A child that loads the filter hiding GET_ACTION_AVAIL, then calls
  * sg_shim_prepare(): exits with 10 + the errno it returned. */
@@ -1292,6 +1366,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_handoff_refuse, setup_sockdir, teardown_sockdir),
 		cmocka_unit_test_setup_teardown(test_handoff_wrong_arch, setup_sockdir, teardown_sockdir),
 		cmocka_unit_test_setup_teardown(test_handoff_drop_listener, setup_sockdir, teardown_sockdir),
+		cmocka_unit_test_setup_teardown(test_handoff_direct_no_thread, setup_sockdir, teardown_sockdir),
+		cmocka_unit_test_setup_teardown(test_handoff_helper_no_thread, setup_sockdir, teardown_sockdir),
+		cmocka_unit_test_setup_teardown(test_handoff_drop_direct, setup_sockdir, teardown_sockdir),
+		cmocka_unit_test_setup_teardown(test_handoff_silent_direct, setup_sockdir, teardown_sockdir),
 		cmocka_unit_test(test_prepare_is_inherited),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

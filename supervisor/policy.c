@@ -25,6 +25,7 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "filter.h"
 #include "limit.h"
 #include "names.h"
 #include "policy.h"
@@ -37,6 +38,7 @@
 #define PL_MAX_CHUNKNAME 48      /* well below LUA_IDSIZE, so never truncated */
 #define PL_MAX_GROUP_DEPTH 4     /* nesting of kernel.deny groups */
 #define PL_ERRNO_MAX 4095
+#define PL_KERNEL_ERRNO_MAX 4094 /* libseccomp refuses its MAX_ERRNO, 4095, in a filter */
 #define PL_LOAD_FACTOR 10        /* loading gets 10x the per-call budget */
 
 /* Where a syscall is named in the policy; each may be named once. */
@@ -332,6 +334,9 @@ static void pl_read_deny(lua_State *L, policy_t *p, int idx, int err, int depth)
 	pl_check_keys(L, idx, keys, true, "kernel.deny");
 	if (pl_rawfield(L, idx, "errno") != LUA_TNIL)
 		err = pl_check_errno(L, lua_gettop(L), " in kernel.deny");
+	if (err > PL_KERNEL_ERRNO_MAX)
+		luaL_error(L, "errno %d in kernel.deny: the kernel filter returns 1..%d", err,
+			   PL_KERNEL_ERRNO_MAX);
 	lua_pop(L, 1);
 	for (lua_Integer i = 1, n = (lua_Integer)lua_rawlen(L, idx); i <= n; i++) {
 		lua_rawgeti(L, idx, i);
@@ -450,6 +455,9 @@ static void pl_read_default(lua_State *L, policy_t *p, int idx)
 			      "sysgate.deny(e) or sysgate.kill()");
 		return; /* not reached: luaL_error does not return */
 	}
+	if (v->kind == VERDICT_DENY && v->err > PL_KERNEL_ERRNO_MAX)
+		luaL_error(L, "default errno %d: the kernel filter returns 1..%d", v->err,
+			   PL_KERNEL_ERRNO_MAX);
 	if (v->kind == VERDICT_DENY) {
 		p->spec.default_action = SG_ACT_ERRNO;
 		p->spec.default_errno = (uint32_t)v->err;
@@ -1166,6 +1174,28 @@ static int pl_run_file(policy_t *p, const char *path, sg_error_t *err)
 	return 0;
 }
 
+/* Compiles the BPF of every filter a target of p can be sent: the work of
+ * libseccomp is done once here, never in a target's start. */
+static int pl_compile_filters(policy_t *p, const char *path, sg_error_t *err)
+{
+	struct {
+		sg_spec_t *spec;
+		const char *mode;
+	} f[] = { { &p->spec, "enforce" }, { &p->audit_spec, "audit" }, { &p->learn_spec, "learn" } };
+	char why[256];
+
+	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		int rc = filter_compile(f[i].spec, why, sizeof(why));
+
+		if (rc < 0) {
+			sg_error_set(err, path, 0, "policy '%s': its %s filter: %s", p->name, f[i].mode,
+				     why);
+			return rc;
+		}
+	}
+	return 0;
+}
+
 int policy_load(const char *name, const char *path, const policy_limits_t *limits,
 		policy_t **out, sg_error_t *err)
 {
@@ -1198,6 +1228,8 @@ int policy_load(const char *name, const char *path, const policy_limits_t *limit
 		p->src = NULL;
 	}
 	free(src);
+	if (rc == 0)
+		rc = pl_compile_filters(p, path, err);
 	if (rc < 0) {
 		policy_free(p);
 		return rc;

@@ -23,7 +23,7 @@
 #define LABEL_MAX (SG_PROTO_MAX_KEY + 1 + SG_PROTO_MAX_VALUE) /* "key=value" */
 #define HELLO_FIXED 8u   /* name_len, nlabels, flags */
 #define HELLO_MODE_MASK 3u /* flags: the requested sg_mode_t; the other bits are zero */
-#define SPEC_FIXED 32u   /* arch .. n_kill, n_allow, reserved */
+#define SPEC_FIXED 32u   /* arch .. n_kill, n_allow, n_bpf */
 #define REFUSE_FIXED 8u  /* code, reason_len, reserved */
 #define LISTENER_BODY 8u /* flags, reserved */
 #define READY_BODY 8u    /* target_id */
@@ -384,7 +384,8 @@ static int spec_check(const sg_spec_t *s)
 	int rc = 0;
 
 	if (s->n_notify > SG_PROTO_MAX_RULES || s->n_deny > SG_PROTO_MAX_RULES ||
-	    s->n_kill > SG_PROTO_MAX_RULES || s->n_allow > SG_PROTO_MAX_RULES)
+	    s->n_kill > SG_PROTO_MAX_RULES || s->n_allow > SG_PROTO_MAX_RULES ||
+	    s->n_bpf > SG_PROTO_MAX_BPF)
 		return -EMSGSIZE;
 	if (s->default_action > SG_ACT_NOTIFY)
 		return -EBADMSG;
@@ -404,7 +405,7 @@ static int spec_check(const sg_spec_t *s)
 ssize_t sg_proto_encode_spec(const sg_spec_t *in, void *buf, size_t cap)
 {
 	uint32_t fixed[8] = { in->arch, in->default_action, in->default_errno,
-			      in->n_notify, in->n_deny, in->n_kill, in->n_allow, 0 };
+			      in->n_notify, in->n_deny, in->n_kill, in->n_allow, in->n_bpf };
 	wcur_t w = { 0 };
 	int rc = spec_check(in);
 
@@ -423,6 +424,16 @@ ssize_t sg_proto_encode_spec(const sg_spec_t *in, void *buf, size_t cap)
 		rc = put_u32(&w, in->kill[i]);
 	for (uint32_t i = 0; rc == 0 && i < in->n_allow; i++)
 		rc = put_u32(&w, in->allow[i]);
+	for (uint32_t i = 0; rc == 0 && i < in->n_bpf; i++) {
+		const struct sock_filter *f = &in->bpf[i];
+		uint8_t j[2] = { f->jt, f->jf };
+
+		rc = put_u16(&w, f->code);
+		if (rc == 0)
+			rc = put_bytes(&w, j, sizeof j);
+		if (rc == 0)
+			rc = put_u32(&w, f->k);
+	}
 	return rc < 0 ? rc : wfinish(&w);
 }
 
@@ -435,10 +446,8 @@ static int spec_fixed(rcur_t *r, sg_spec_t *out)
 		rc = get_u32(r, &f[i]);
 	if (rc < 0)
 		return rc;
-	if (f[7] != 0)
-		return -EBADMSG;
 	if (f[3] > SG_PROTO_MAX_RULES || f[4] > SG_PROTO_MAX_RULES || f[5] > SG_PROTO_MAX_RULES ||
-	    f[6] > SG_PROTO_MAX_RULES)
+	    f[6] > SG_PROTO_MAX_RULES || f[7] > SG_PROTO_MAX_BPF)
 		return -EMSGSIZE;
 	out->arch = f[0];
 	out->default_action = f[1];
@@ -447,6 +456,7 @@ static int spec_fixed(rcur_t *r, sg_spec_t *out)
 	out->n_deny = f[4];
 	out->n_kill = f[5];
 	out->n_allow = f[6];
+	out->n_bpf = f[7];
 	return 0;
 }
 
@@ -461,7 +471,7 @@ int sg_proto_decode_spec(const void *buf, size_t len, sg_spec_t *out)
 		return rc;
 	/* The counts say exactly how long the message is; check before reading. */
 	if (len != HDR_SIZE + SPEC_FIXED + (size_t)4 * out->n_notify + (size_t)8 * out->n_deny +
-			   (size_t)4 * out->n_kill + (size_t)4 * out->n_allow)
+			   (size_t)4 * out->n_kill + (size_t)4 * out->n_allow + (size_t)8 * out->n_bpf)
 		return -EBADMSG;
 	for (uint32_t i = 0; rc == 0 && i < out->n_notify; i++)
 		rc = get_u32(&r, &out->notify[i]);
@@ -474,6 +484,18 @@ int sg_proto_decode_spec(const void *buf, size_t len, sg_spec_t *out)
 		rc = get_u32(&r, &out->kill[i]);
 	for (uint32_t i = 0; rc == 0 && i < out->n_allow; i++)
 		rc = get_u32(&r, &out->allow[i]);
+	for (uint32_t i = 0; rc == 0 && i < out->n_bpf; i++) {
+		struct sock_filter *f = &out->bpf[i];
+		uint8_t j[2] = { 0 };
+
+		rc = get_u16(&r, &f->code);
+		if (rc == 0)
+			rc = get_bytes(&r, j, sizeof j);
+		if (rc == 0)
+			rc = get_u32(&r, &f->k);
+		f->jt = j[0];
+		f->jf = j[1];
+	}
 	if (rc == 0)
 		rc = rfinish(&r);
 	return rc < 0 ? rc : spec_check(out);

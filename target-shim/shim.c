@@ -3,9 +3,9 @@
  * (include/sysgate/sysgate.h).
  *
  * sg_shim_connect() talks to sysgated over its SOCK_SEQPACKET socket
- * (HELLO, then SPEC or REFUSE). sg_shim_enter() turns the SPEC into BPF
- * with libseccomp, loads it on the calling thread with a new listener and
- * hands the listener to the supervisor from a helper thread.
+ * (HELLO, then SPEC or REFUSE). sg_shim_enter() loads the SPEC's BPF,
+ * compiled by the supervisor when it loaded the policy, on the calling
+ * thread with a new listener and hands the listener to the supervisor.
  *
  * The handoff is the one delicate part (crun#1002, runc#4328): once the
  * filter is loaded, any syscall of the loading thread may be forwarded to a
@@ -26,12 +26,12 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/audit.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
-#include <seccomp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -168,12 +168,19 @@ static int refused(const sg_shim_t *s, const void *buf, size_t len, char *err, s
 
 /* ---- connect ------------------------------------------------------- */
 
-/* libseccomp probes the kernel once per process, on its first use, and
- * keeps the answer: done here, before a host forks, every child inherits
- * it. API level 6 is the first with user notification. */
+/* The kernel is asked once per process, and a forked child keeps the
+ * answer. */
 int sg_shim_prepare(void)
 {
-	return seccomp_api_get() >= 6 ? 0 : -ENOSYS;
+	static _Atomic int answer; /* 0: not asked yet, else 1 or -ENOSYS */
+	uint32_t act = SECCOMP_RET_USER_NOTIF;
+	int a = atomic_load(&answer);
+
+	if (a == 0) {
+		a = syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &act) == 0 ? 1 : -ENOSYS;
+		atomic_store(&answer, a);
+	}
+	return a < 0 ? a : 0;
 }
 
 /* Everything but the labels is zeroed; the labels are written, and read,
@@ -309,19 +316,45 @@ static int handshake(sg_shim_t *s, const sg_hello_t *h, char *err, size_t errlen
 	rc = sg_proto_decode_spec(buf, (size_t)n, &s->spec);
 	if (rc < 0)
 		errf(err, errlen, "malformed SPEC from the supervisor: %s", strerror(-rc));
+	else if (s->spec.n_bpf == 0 && (rc = -EPROTO))
+		errf(err, errlen, "the supervisor sent no filter for policy '%s' "
+		     "(a sysgated older than this sysgate-run?)", s->policy);
 out:
 	free(buf);
 	return rc;
 }
 
+/* The AUDIT_ARCH_* of this build: what its system calls say in
+ * seccomp_data.arch, as libseccomp's seccomp_arch_native() says it. */
+#if defined(__x86_64__) && !defined(__ILP32__)
+#define NATIVE_ARCH AUDIT_ARCH_X86_64
+#elif defined(__i386__)
+#define NATIVE_ARCH AUDIT_ARCH_I386
+#elif defined(__aarch64__) && !defined(__AARCH64EB__)
+#define NATIVE_ARCH AUDIT_ARCH_AARCH64
+#elif defined(__arm__) && !defined(__ARMEB__)
+#define NATIVE_ARCH AUDIT_ARCH_ARM
+#elif defined(__riscv) && __riscv_xlen == 64
+#define NATIVE_ARCH AUDIT_ARCH_RISCV64
+#elif defined(__powerpc64__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define NATIVE_ARCH AUDIT_ARCH_PPC64LE
+#elif defined(__s390x__)
+#define NATIVE_ARCH AUDIT_ARCH_S390X
+#else
+#define NATIVE_ARCH 0u /* not known to this build: every SPEC is refused */
+#endif
+
 static int check_arch(const sg_shim_t *s, char *err, size_t errlen)
 {
-	uint32_t native = seccomp_arch_native();
-
-	if (s->spec.arch == native)
+#if NATIVE_ARCH == 0u
+	errf(err, errlen, "this build knows no AUDIT_ARCH for its architecture (add it to shim.c): "
+	     "policy '%s' refused", s->policy);
+#else
+	if (s->spec.arch == NATIVE_ARCH)
 		return 0;
 	errf(err, errlen, "policy '%s' was compiled for arch 0x%08x, this process is 0x%08x",
-	     s->policy, s->spec.arch, native);
+	     s->policy, s->spec.arch, (unsigned)NATIVE_ARCH);
+#endif
 	return -ENOEXEC;
 }
 
@@ -406,107 +439,6 @@ void sg_shim_free(sg_shim_t *s)
 	if (s->sock >= 0)
 		close(s->sock);
 	free(s);
-}
-
-/* ---- the filter ---------------------------------------------------- */
-
-static uint32_t scmp_action(uint32_t act, uint32_t err)
-{
-	switch (act) {
-	case SG_ACT_ERRNO:
-		return SCMP_ACT_ERRNO(err);
-	case SG_ACT_KILL:
-		return SCMP_ACT_KILL_PROCESS;
-	case SG_ACT_NOTIFY:
-		return SCMP_ACT_NOTIFY;
-	default:
-		return SCMP_ACT_ALLOW;
-	}
-}
-
-/* libseccomp refuses a rule whose action is the default (-EACCES); such a
- * rule changes nothing, so it is skipped. */
-static int add_rule(scmp_filter_ctx ctx, uint32_t def, uint32_t act, uint32_t nr)
-{
-	if (act == def)
-		return 0;
-	return seccomp_rule_add(ctx, act, (int)nr, 0);
-}
-
-static int add_rules(scmp_filter_ctx ctx, const sg_spec_t *sp, uint32_t def)
-{
-	int rc = 0;
-
-	for (uint32_t i = 0; rc == 0 && i < sp->n_notify; i++)
-		rc = add_rule(ctx, def, SCMP_ACT_NOTIFY, sp->notify[i]);
-	for (uint32_t i = 0; rc == 0 && i < sp->n_deny; i++)
-		rc = add_rule(ctx, def, SCMP_ACT_ERRNO(sp->deny[i].err), sp->deny[i].nr);
-	for (uint32_t i = 0; rc == 0 && i < sp->n_kill; i++)
-		rc = add_rule(ctx, def, SCMP_ACT_KILL_PROCESS, sp->kill[i]);
-	for (uint32_t i = 0; rc == 0 && i < sp->n_allow; i++)
-		rc = add_rule(ctx, def, SCMP_ACT_ALLOW, sp->allow[i]);
-	return rc;
-}
-
-/* Exports ctx's BPF through a memfd into a malloc'ed program. */
-static int export_bpf(scmp_filter_ctx ctx, struct sock_fprog *prog)
-{
-	struct stat st = { 0 };
-	void *insns = NULL;
-	int fd = memfd_create("sysgate-bpf", MFD_CLOEXEC);
-	int rc;
-
-	if (fd < 0)
-		return -errno;
-	rc = seccomp_export_bpf(ctx, fd);
-	if (rc == 0 && fstat(fd, &st) < 0)
-		rc = -errno;
-	if (rc == 0 && (st.st_size <= 0 || st.st_size % sizeof(struct sock_filter) ||
-			st.st_size / sizeof(struct sock_filter) > BPF_MAXINSNS))
-		rc = -E2BIG;
-	if (rc == 0 && !(insns = malloc((size_t)st.st_size)))
-		rc = -ENOMEM;
-	if (rc == 0 && pread(fd, insns, (size_t)st.st_size, 0) != st.st_size)
-		rc = -EIO;
-	close(fd);
-	if (rc < 0) {
-		free(insns);
-		return rc;
-	}
-	prog->len = (unsigned short)(st.st_size / sizeof(struct sock_filter));
-	prog->filter = insns;
-	return 0;
-}
-
-/*
- * Builds the BPF for s->spec. Everything libseccomp does happens here, so
- * nothing of it runs once the filter is loaded. Calls of another arch (and,
- * on x86_64, of the x32 ABI) hit the bad-arch action and kill the process.
- */
-static int build_filter(const sg_shim_t *s, struct sock_fprog *prog, char *err, size_t errlen)
-{
-	const sg_spec_t *sp = &s->spec;
-	uint32_t def = scmp_action(sp->default_action, sp->default_errno);
-	scmp_filter_ctx ctx = seccomp_init(def);
-	int rc;
-
-	if (!ctx) {
-		errf(err, errlen, "seccomp_init failed");
-		return -ENOMEM;
-	}
-	rc = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
-	if (rc == 0) {
-		/* The binary-tree optimizer is an optimisation only: older kernels
-		 * or libseccomp builds without it still get a correct filter. */
-		(void)seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
-		rc = add_rules(ctx, sp, def);
-	}
-	if (rc < 0)
-		errf(err, errlen, "building the filter: %s", strerror(-rc));
-	else if ((rc = export_bpf(ctx, prog)) < 0)
-		errf(err, errlen, "exporting the filter: %s", strerror(-rc));
-	seccomp_release(ctx);
-	return rc;
 }
 
 /* ---- the handoff --------------------------------------------------- */
@@ -742,16 +674,15 @@ static int load_direct(sg_shim_t *s, struct sock_fprog *prog)
 
 int sg_shim_enter(sg_shim_t *s, char *err, size_t errlen)
 {
-	struct sock_fprog prog = { 0 };
+	struct sock_fprog prog;
 	int rc;
 
 	if (!s || s->sock < 0) {
 		errf(err, errlen, "not connected");
 		return -EINVAL;
 	}
-	rc = build_filter(s, &prog, err, errlen);
-	if (rc < 0)
-		return rc;
+	prog.len = (unsigned short)s->spec.n_bpf; /* 1 to BPF_MAXINSNS: checked on receipt */
+	prog.filter = s->spec.bpf;
 	atomic_store(&s->listener, LISTENER_WAIT);
 	atomic_store(&s->done, 0);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
@@ -765,8 +696,5 @@ int sg_shim_enter(sg_shim_t *s, char *err, size_t errlen)
 	} else if ((rc = load_and_wait(s, &prog)) < 0) {
 		errf(err, errlen, "loading the seccomp filter: %s", strerror(-rc));
 	}
-	/* After READY the supervisor serves the listener, so whatever system
-	 * call free() may make is decided like any other of the caller's. */
-	free(prog.filter);
 	return rc;
 }

@@ -21,6 +21,7 @@
 #ifndef SYSGATE_PROTOCOL_H
 #define SYSGATE_PROTOCOL_H
 
+#include <linux/filter.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -39,6 +40,7 @@ extern "C" {
 #define SG_PROTO_MAX_VALUE 191u   /* label value, bytes */
 #define SG_PROTO_MAX_RULES 1024u  /* syscalls per list of a SPEC */
 #define SG_PROTO_MAX_NR 4095u     /* highest syscall number a SPEC may name */
+#define SG_PROTO_MAX_BPF 4096u    /* instructions of a SPEC's filter (BPF_MAXINSNS) */
 #define SG_PROTO_MAX_REASON 512u  /* REFUSE reason, bytes, no NUL */
 #define SG_PROTO_MAX_FDS 4u       /* fds a receiver makes room for (to see extras) */
 
@@ -107,16 +109,24 @@ typedef struct sg_spec_errno {
  * allows when the default is not allow (a learned policy's); its count
  * takes the first of the two words that were reserved, so a shim that
  * predates it refuses such a SPEC instead of dropping the list.
+ *
+ * bpf is the lists compiled into the classic BPF program the shim loads,
+ * built once per policy by the supervisor (libseccomp, with the bad-arch
+ * action killing the process), so that no target start pays for it. Its
+ * count takes the second reserved word; the wire carries each instruction
+ * as code (u16), jt, jf (u8 each), k (u32). The decoder bounds the count,
+ * and the kernel checks the program; the shim refuses a SPEC without one.
  */
 typedef struct sg_spec {
 	uint32_t arch;
 	uint32_t default_action; /* sg_action_t */
 	uint32_t default_errno;  /* for SG_ACT_ERRNO, else 0 */
-	uint32_t n_notify, n_deny, n_kill, n_allow;
+	uint32_t n_notify, n_deny, n_kill, n_allow, n_bpf;
 	uint32_t notify[SG_PROTO_MAX_RULES];
 	sg_spec_errno_t deny[SG_PROTO_MAX_RULES];
 	uint32_t kill[SG_PROTO_MAX_RULES];
 	uint32_t allow[SG_PROTO_MAX_RULES];
+	struct sock_filter bpf[SG_PROTO_MAX_BPF];
 } sg_spec_t;
 
 /* REFUSE: code is a positive errno describing the class of refusal. */

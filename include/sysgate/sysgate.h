@@ -64,14 +64,13 @@ typedef struct sg_shim_opts {
 	                            * unless its config allows it. NULL: the policy's */
 } sg_shim_opts_t;
 
-/* Optional, for a host that forks a child per target and calls
- * sg_shim_connect() and sg_shim_enter() in each child: called once in the
- * host before it forks, it does the work each child would otherwise repeat
- * (the probe of the kernel's seccomp features: nine system calls and the
- * page faults of the code that makes them, about 0.1 ms a spawn measured
- * by bench/run). Returns 0, or -ENOSYS when the kernel cannot notify a
- * supervisor of a system call (Linux before 5.0, or seccomp disabled), in
- * which case no target can be started. Safe to call more than once. */
+/* Optional: asks the kernel, once per process, whether it can notify a
+ * supervisor of a system call, so that a host can tell before it starts
+ * anything; a child forked after the call keeps the answer. Returns 0, or
+ * -ENOSYS (Linux before 5.0, or seccomp disabled), in which case no target
+ * can be started. Safe to call more than once, from any thread.
+ * sg_shim_enter() probes nothing: the filter comes compiled from the
+ * supervisor, and a kernel without user notification refuses it. */
 int sg_shim_prepare(void);
 
 /* Connects, sends HELLO and receives the SPEC. A refusal gives the

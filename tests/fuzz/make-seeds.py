@@ -23,14 +23,25 @@ def hello(policy, labels=(), mode=0):
     return msg(HELLO, body)
 
 
-def spec(default=0, derr=0, notify=(), deny=(), kill=(), allow=()):
+def spec(default=0, derr=0, notify=(), deny=(), kill=(), allow=(), bpf=()):
     body = struct.pack("<8I", 0xC000003E, default, derr, len(notify), len(deny), len(kill),
-                       len(allow), 0)
+                       len(allow), len(bpf))
     body += b"".join(struct.pack("<I", n) for n in notify)
     body += b"".join(struct.pack("<II", n, e) for n, e in deny)
     body += b"".join(struct.pack("<I", n) for n in kill)
     body += b"".join(struct.pack("<I", n) for n in allow)
+    body += b"".join(struct.pack("<HBBI", *insn) for insn in bpf)
     return msg(SPEC, body)
+
+
+# What filter.c compiles for spec-bpf's lists on x86_64 (libseccomp 2.5.4):
+# the arch check, the x32 check, ptrace and bpf denied EPERM, getppid
+# notified, the rest allowed.
+BPF = [(0x20, 0, 0, 0x4), (0x15, 0, 10, 0xC000003E), (0x20, 0, 0, 0x0),
+       (0x35, 0, 1, 0x40000000), (0x15, 0, 7, 0xFFFFFFFF), (0x20, 0, 0, 0x0),
+       (0x15, 4, 0, 0x141), (0x15, 0, 1, 0x6E), (0x06, 0, 0, 0x7FC00000),
+       (0x15, 1, 0, 0x65), (0x06, 0, 0, 0x7FFF0000), (0x06, 0, 0, 0x50001),
+       (0x06, 0, 0, 0x80000000)]
 
 
 def refuse(code, reason):
@@ -44,6 +55,7 @@ PROTO = {
     "spec-demo": spec(0, 0, [257, 59, 83], [(101, 1), (321, 1)], [], []),
     "spec-default-deny": spec(1, 1, [42], [(165, 13)], [62], [0, 1, 60, 231]),
     "spec-kill": spec(2, 0, [], [], [101], [0]),
+    "spec-bpf": spec(0, 0, [110], [(101, 1), (321, 1)], [], [], BPF),
     "refuse": refuse(2, b"unknown policy 'x'"),
     "listener": msg(LISTENER, struct.pack("<II", 0, 0)),
     "ready": msg(READY, struct.pack("<Q", 7)),

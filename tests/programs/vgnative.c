@@ -5,7 +5,9 @@
  * answers each with ENOSYS without passing it to the kernel
  * ("WARNING: unhandled amd64-linux syscall"):
  *
- *   seccomp (317)            SECCOMP_GET_NOTIF_SIZES, in receive_init
+ *   seccomp (317)            SECCOMP_GET_NOTIF_SIZES, in receive_init;
+ *                            libseccomp's probe of the kernel before it
+ *                            compiles a policy's filter (filter.c)
  *   pidfd_send_signal (424)  the kill verdict, respond.c
  *   pidfd_open (434)         every target (accept.c), the kill verdict
  *   openat2 (437)            the brokered open and /proc (broker.c)
@@ -21,8 +23,11 @@
  * (seccomp's struct seccomp_notif_sizes). An error in sysgated's memory
  * is reported as it would be by valgrind's own wrappers; nothing of
  * sysgated's code runs outside memcheck. Every other syscall, and any
- * seccomp operation but GET_NOTIF_SIZES (installing a filter natively
- * would filter valgrind itself), goes to libc's syscall() as before.
+ * seccomp operation but GET_NOTIF_SIZES and libseccomp's probes
+ * (GET_ACTION_AVAIL; SET_MODE_FILTER with no program and SET_MODE_STRICT
+ * with flags, which the kernel refuses before it installs anything:
+ * installing a filter natively would filter valgrind itself), goes to
+ * libc's syscall() as before.
  *
  * A syscall sysgated starts to make that valgrind does not know fails the
  * soak test ("unhandled amd64-linux syscall" in the report): add it here,
@@ -36,6 +41,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h> /* syscall(), which this file replaces */
@@ -83,7 +89,17 @@ static int native_args(const struct native_call *c)
 {
 	switch (c->nr) {
 	case SYS_seccomp:
-		return c->a[0] == SECCOMP_GET_NOTIF_SIZES ? 3 : 0;
+		switch (c->a[0]) {
+		case SECCOMP_GET_NOTIF_SIZES:
+		case SECCOMP_GET_ACTION_AVAIL:
+			return 3;
+		case SECCOMP_SET_MODE_FILTER:
+			return c->a[2] == 0 ? 3 : 0; /* EFAULT, nothing loaded */
+		case SECCOMP_SET_MODE_STRICT:
+			return c->a[1] != 0 ? 3 : 0; /* EINVAL, nothing changed */
+		default:
+			return 0;
+		}
 	case SYS_pidfd_open:
 		return 2;
 	case SYS_pidfd_send_signal:
@@ -107,16 +123,18 @@ static void check_inputs(const struct native_call *c, int nargs)
 		(void)VALGRIND_CHECK_MEM_IS_DEFINED((const void *)c->a[2], (size_t)c->a[3]);
 	} else if (c->nr == SYS_pidfd_send_signal && c->a[2]) {
 		(void)VALGRIND_CHECK_MEM_IS_DEFINED((const void *)c->a[2], sizeof(siginfo_t));
-	} else if (c->nr == SYS_seccomp) {
+	} else if (c->nr == SYS_seccomp && c->a[0] == SECCOMP_GET_NOTIF_SIZES) {
 		(void)VALGRIND_CHECK_MEM_IS_ADDRESSABLE((const void *)c->a[2],
 							  sizeof(struct seccomp_notif_sizes));
+	} else if (c->nr == SYS_seccomp && c->a[0] == SECCOMP_GET_ACTION_AVAIL) {
+		(void)VALGRIND_CHECK_MEM_IS_DEFINED((const void *)c->a[2], sizeof(uint32_t));
 	}
 }
 
 /* And what it would mark after it: the bytes the kernel wrote. */
 static void mark_outputs(const struct native_call *c, long ret)
 {
-	if (ret >= 0 && c->nr == SYS_seccomp)
+	if (ret >= 0 && c->nr == SYS_seccomp && c->a[0] == SECCOMP_GET_NOTIF_SIZES)
 		(void)VALGRIND_MAKE_MEM_DEFINED((void *)c->a[2], sizeof(struct seccomp_notif_sizes));
 }
 

@@ -1543,6 +1543,21 @@ static void test_load_bad_names(void **state)
 		   "}\n", 3, "unknown errno 'EBOGUS'");
 	load_fails("return sysgate.policy { kernel = { deny = { 'bpf', errno = 5000 } } }\n", 1,
 		   "out of range");
+	/* The filter is compiled at load: what libseccomp refuses is refused
+	 * here, with the reason, not at every target's start. */
+	load_fails("return sysgate.policy { kernel = { deny = { 'bpf', errno = 4095 } } }\n", 1,
+		   "errno 4095 in kernel.deny: the kernel filter returns 1..4094");
+	load_fails("return sysgate.policy { default = sysgate.deny(4095) }\n", 1,
+		   "default errno 4095: the kernel filter returns 1..4094");
+	/* A handler's deny is the supervisor's answer, not the filter's. */
+	{
+		policy_t *p = load("return sysgate.policy { kernel = { deny = { 'bpf', errno = 4094 } },\n"
+				   "  on = { mkdir = sysgate.deny(4095) } }\n");
+
+		assert_non_null(p);
+		assert_true(policy_spec(p)->n_bpf > 0);
+		policy_free(p);
+	}
 }
 
 static void test_load_bad_fields(void **state)

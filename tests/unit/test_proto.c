@@ -34,6 +34,7 @@
 #include "sysgate/protocol.h"
 #include "sysgate/sysgate.h"
 #include "../fail_filter.h"
+#include "filter.h"
 
 #define HDR 16u
 static unsigned char buf[SG_PROTO_MAX_MSG + 64];
@@ -538,8 +539,8 @@ static void test_validators(void **state)
 #define SP_ACT (HDR + 4)
 #define SP_ERR (HDR + 8)
 #define SP_NNOTIFY (HDR + 12)
-#define SP_RES1 (HDR + 24)
-#define SP_RES2 (HDR + 28)
+#define SP_RES1 (HDR + 24) /* n_allow, once reserved */
+#define SP_NBPF (HDR + 28)
 #define SP_ARRAYS (HDR + 32)
 
 static int spec_patched(size_t off, uint32_t v)
@@ -596,9 +597,9 @@ static void test_spec_allow(void **state)
 	put32(buf, SP_RES1, 2); /* the count must match the bytes */
 	assert_int_equal(sg_proto_decode_spec(buf, (size_t)n, out), -EBADMSG);
 	put32(buf, SP_RES1, 3);
-	put32(buf, SP_RES2, 3); /* the last reserved word stays zero */
+	put32(buf, SP_NBPF, 3); /* so must n_bpf's */
 	assert_int_equal(sg_proto_decode_spec(buf, (size_t)n, out), -EBADMSG);
-	put32(buf, SP_RES2, 0);
+	put32(buf, SP_NBPF, 0);
 	put32(buf, (size_t)n - 4, SYS_openat); /* in notify too */
 	assert_int_equal(sg_proto_decode_spec(buf, (size_t)n, out), -EBADMSG);
 	in->allow[2] = SYS_ptrace; /* in deny too */
@@ -609,13 +610,74 @@ static void test_spec_allow(void **state)
 	free(out);
 }
 
+/* The compiled program follows the lists, 8 bytes an instruction, and
+ * comes back exactly; its count is bounded by BPF_MAXINSNS, and a SPEC
+ * with every list and the program full still fits in a message. */
+static void test_spec_bpf(void **state)
+{
+	sg_spec_t *in = sample_spec();
+	sg_spec_t *out = calloc(1, sizeof *out);
+	char why[256];
+	ssize_t n;
+
+	(void)state;
+	assert_non_null(out);
+	/* libseccomp refuses a number no syscall has (and errno 4095). */
+	assert_int_equal(filter_compile(in, why, sizeof why), -EINVAL);
+	assert_non_null(strstr(why, "building the filter"));
+	in->deny[1] = (sg_spec_errno_t){ SYS_bpf, EPERM };
+	assert_int_equal(filter_compile(in, why, sizeof why), 0);
+	assert_true(in->n_bpf > 8);
+	n = sg_proto_encode_spec(in, buf, sizeof buf);
+	assert_int_equal(n, HDR + 32 + 4 * 2 + 8 * 2 + 4 * 1 + 8 * in->n_bpf);
+	assert_int_equal(sg_proto_decode_spec(buf, (size_t)n, out), 0);
+	assert_int_equal(out->n_bpf, in->n_bpf);
+	assert_memory_equal(out->bpf, in->bpf, sizeof in->bpf[0] * in->n_bpf);
+	/* The wire order is code, jt, jf, k. */
+	{
+		struct sock_filter last = in->bpf[in->n_bpf - 1];
+		const unsigned char *w = buf + n - 8;
+		uint16_t code;
+		uint32_t k;
+
+		memcpy(&code, w, 2);
+		memcpy(&k, w + 4, 4);
+		assert_int_equal(code, last.code);
+		assert_int_equal(w[2], last.jt);
+		assert_int_equal(w[3], last.jf);
+		assert_int_equal(k, last.k);
+	}
+	assert_int_equal(sg_proto_decode_spec(buf, (size_t)n - 8, out), -EBADMSG);
+	in->n_bpf = SG_PROTO_MAX_BPF + 1;
+	assert_int_equal(sg_proto_encode_spec(in, buf, sizeof buf), -EMSGSIZE);
+
+	memset(in, 0, sizeof *in);
+	in->n_notify = in->n_deny = in->n_kill = in->n_allow = SG_PROTO_MAX_RULES;
+	in->default_action = SG_ACT_ERRNO;
+	in->default_errno = EPERM;
+	for (uint32_t i = 0; i < SG_PROTO_MAX_RULES; i++) {
+		in->notify[i] = i;
+		in->deny[i] = (sg_spec_errno_t){ SG_PROTO_MAX_RULES + i, 1 };
+		in->kill[i] = 2 * SG_PROTO_MAX_RULES + i;
+		in->allow[i] = 3 * SG_PROTO_MAX_RULES + i;
+	}
+	in->n_bpf = SG_PROTO_MAX_BPF;
+	n = sg_proto_encode_spec(in, buf, sizeof buf);
+	assert_true(n > 0 && n <= (ssize_t)SG_PROTO_MAX_MSG);
+	assert_int_equal(sg_proto_decode_spec(buf, (size_t)n, out), 0);
+	assert_int_equal(out->n_bpf, SG_PROTO_MAX_BPF);
+	free(in);
+	free(out);
+}
+
 static void test_spec_content(void **state)
 {
 	/* Layout: notify[2] at SP_ARRAYS, deny[2] after, kill[1] last. */
 	const size_t notify0 = SP_ARRAYS, deny0 = SP_ARRAYS + 8, kill0 = SP_ARRAYS + 24;
 
 	assert_int_equal(spec_patched(SP_RES1, 1), -EBADMSG);
-	assert_int_equal(spec_patched(SP_RES2, 1), -EBADMSG);
+	assert_int_equal(spec_patched(SP_NBPF, 1), -EBADMSG); /* n_bpf vs length */
+	assert_int_equal(spec_patched(SP_NBPF, SG_PROTO_MAX_BPF + 1), -EMSGSIZE);
 	assert_int_equal(spec_patched(SP_NNOTIFY, SG_PROTO_MAX_RULES + 1), -EMSGSIZE);
 	assert_int_equal(spec_patched(SP_NNOTIFY + 4, SG_PROTO_MAX_RULES + 1), -EMSGSIZE);
 	assert_int_equal(spec_patched(SP_NNOTIFY + 8, 0xffffffffu), -EMSGSIZE);
@@ -948,6 +1010,8 @@ enum variant {
 	V_HELPER_NO_THREAD, /* as V_NOTIFY_ALL, in a child that cannot start threads */
 	V_DROP_DIRECT,      /* as V_DROP_LISTENER, with the direct handoff */
 	V_SILENT_DIRECT,    /* the supervisor takes the listener and never answers */
+	V_NO_BPF,           /* a SPEC without its compiled filter (an older sysgated) */
+	V_NO_PROBE,         /* as V_NOTIFY_SOME, where probing the kernel would fail */
 };
 
 #define CHILD_FAILED_STATUS 99
@@ -964,6 +1028,7 @@ static enum variant spec_of(enum variant v)
 	case V_DIRECT_NO_THREAD:
 	case V_DROP_DIRECT:
 	case V_SILENT_DIRECT:
+	case V_NO_PROBE:
 		return V_NOTIFY_SOME;
 	case V_HELPER_NO_THREAD:
 		return V_NOTIFY_ALL;
@@ -1019,6 +1084,12 @@ static _Noreturn void child_main(enum variant v)
 	if ((v == V_DIRECT_NO_THREAD || v == V_HELPER_NO_THREAD) &&
 	    load_fail_call(SYS_clone3, EPERM) < 0)
 		_exit(30);
+	/* The shim loads the filter it is sent and asks the kernel nothing
+	 * first (libseccomp's probe, when the shim built the filter, made
+	 * nine calls in every child, and this one failing hid NOTIFY). */
+	if (v == V_NO_PROBE &&
+	    load_fail_filter(SYS_seccomp, 0, SECCOMP_GET_ACTION_AVAIL, EPERM) < 0)
+		_exit(31);
 	/* A signal blocked before the handoff stays blocked, and one that
 	 * was not is not: the direct handoff restores the mask it found. */
 	sigemptyset(&mask);
@@ -1029,6 +1100,8 @@ static _Noreturn void child_main(enum variant v)
 		_exit(rc == -ENOENT && strcmp(err, "policy 'test' refused: no such policy") == 0 ? 0 : 20);
 	if (v == V_WRONG_ARCH)
 		_exit(rc == -ENOEXEC && strstr(err, "arch") ? 0 : 21);
+	if (v == V_NO_BPF)
+		_exit(rc == -EPROTO && strstr(err, "sent no filter for policy 'test'") ? 0 : 25);
 	if (rc < 0)
 		_exit(10);
 	rc = sg_shim_enter(s, err, sizeof err);
@@ -1156,11 +1229,16 @@ static void handshake(int c, enum variant v, int *nfd)
 		return;
 	}
 	spec = variant_spec(spec_of(v));
+	if (v != V_NO_BPF) {
+		char why[256];
+
+		assert_int_equal(filter_compile(spec, why, sizeof why), 0);
+	}
 	n = sg_proto_encode_spec(spec, buf, sizeof buf);
 	free(spec);
 	assert_true(n > 0);
 	assert_int_equal(sg_proto_send(c, buf, (size_t)n, -1), 0);
-	if (v == V_WRONG_ARCH || v == V_HELPER_NO_THREAD)
+	if (v == V_WRONG_ARCH || v == V_HELPER_NO_THREAD || v == V_NO_BPF)
 		return;
 	n = recv_timeout(c, in, sizeof in, fds, &nfds);
 	assert_true(n > 0);
@@ -1271,6 +1349,8 @@ static void test_handoff_direct_no_thread(void **state) { run_variant(V_DIRECT_N
 static void test_handoff_helper_no_thread(void **state) { run_variant(V_HELPER_NO_THREAD); }
 static void test_handoff_drop_direct(void **state) { run_variant(V_DROP_DIRECT); }
 static void test_handoff_silent_direct(void **state) { run_variant(V_SILENT_DIRECT); }
+static void test_handoff_no_bpf(void **state) { run_variant(V_NO_BPF); }
+static void test_handoff_no_probe(void **state) { run_variant(V_NO_PROBE); }
 
 /* A child that loads the filter hiding GET_ACTION_AVAIL, then calls
  * sg_shim_prepare(): exits with 10 + the errno it returned. */
@@ -1280,7 +1360,7 @@ static int prepare_child(void)
 	int status;
 
 	if (pid == 0) {
-		/* One of the calls libseccomp probes the kernel with. */
+		/* The call sg_shim_prepare() asks the kernel with. */
 		if (load_fail_filter(SYS_seccomp, 0, SECCOMP_GET_ACTION_AVAIL, EPERM) < 0)
 			_exit(90);
 		_exit(10 - sg_shim_prepare());
@@ -1347,6 +1427,7 @@ int main(void)
 		cmocka_unit_test(test_hello_content),
 		cmocka_unit_test(test_hello_mode),
 		cmocka_unit_test(test_spec_allow),
+		cmocka_unit_test(test_spec_bpf),
 		cmocka_unit_test(test_validators),
 		cmocka_unit_test(test_spec_content),
 		cmocka_unit_test(test_refuse_listener_content),
@@ -1370,6 +1451,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_handoff_helper_no_thread, setup_sockdir, teardown_sockdir),
 		cmocka_unit_test_setup_teardown(test_handoff_drop_direct, setup_sockdir, teardown_sockdir),
 		cmocka_unit_test_setup_teardown(test_handoff_silent_direct, setup_sockdir, teardown_sockdir),
+		cmocka_unit_test_setup_teardown(test_handoff_no_bpf, setup_sockdir, teardown_sockdir),
+		cmocka_unit_test_setup_teardown(test_handoff_no_probe, setup_sockdir, teardown_sockdir),
 		cmocka_unit_test(test_prepare_is_inherited),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

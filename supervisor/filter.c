@@ -3,7 +3,7 @@
  *
  * The supervisor compiles each policy's filters when it loads the policy,
  * so that a target's start only loads the program it is sent: libseccomp's
- * build was a quarter of a millisecond of every spawn, in the target.
+ * build and its probe of the kernel were about 0.2 ms of every spawn.
  */
 #include <errno.h>
 #include <stdint.h>

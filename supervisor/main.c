@@ -17,6 +17,7 @@
 
 #include "broker.h"
 #include "config.h"
+#include "family.h"
 #include "log.h"
 #include "metrics.h"
 #include "names.h"
@@ -92,6 +93,23 @@ static int load_policies(sgd_t *d, const sg_config_t *cfg)
 		}
 	}
 	return 0;
+}
+
+/* --check: a warning per family a policy decides in part. */
+static void gap_cb(void *ctx, const family_t *f, const char *decided, const char *open)
+{
+	const config_policy_t *pc = ctx;
+
+	fprintf(stderr,
+		"sysgated: warning: %s: policy '%s' decides %s but not %s, which %s too "
+		"(the %s family): they are allowed without a decision\n",
+		pc->file, pc->name, decided, open, f->effect, f->name);
+}
+
+static void check_families(const sgd_t *d, const sg_config_t *cfg)
+{
+	for (size_t i = 0; i < d->npolicies; i++)
+		family_check(d->policies[i], gap_cb, (void *)&cfg->policies[i]);
 }
 
 static void free_policies(sgd_t *d)
@@ -290,6 +308,7 @@ int main(int argc, char **argv)
 	d->stop_cb = stop;
 	r = load_policies(d, &cfg);
 	if (r == 0 && check) {
+		check_families(d, &cfg);
 		printf("%s: ok, %zu polic%s\n", path, d->npolicies, d->npolicies == 1 ? "y" : "ies");
 	} else if (r == 0) {
 		log_set_limits(&cfg.log_limits);

@@ -1297,6 +1297,19 @@ bool policy_handles(const policy_t *p, int nr)
 	return nr >= 0 && nr < NAMES_MAX_NR && p->handler[nr] != LUA_NOREF;
 }
 
+bool policy_decides(const policy_t *p, int nr)
+{
+	return nr >= 0 && nr < NAMES_MAX_NR &&
+	       (p->where[nr] == PL_ON || p->where[nr] == PL_DENY || p->where[nr] == PL_KILL);
+}
+
+bool policy_unchecked(const policy_t *p, int nr)
+{
+	return nr >= 0 && nr < NAMES_MAX_NR &&
+	       (p->where[nr] == PL_ALLOW ||
+		(p->where[nr] == PL_NONE && p->spec.default_action == SG_ACT_ALLOW));
+}
+
 /* ---- decide ---- */
 
 /*

@@ -80,6 +80,13 @@ void policy_kernel_verdict(const policy_t *p, int nr, verdict_t *out);
 /* True when nr has a handler. */
 bool policy_handles(const policy_t *p, int nr);
 
+/* True when the policy names nr in on, kernel.deny or kernel.kill. */
+bool policy_decides(const policy_t *p, int nr);
+
+/* True when nr reaches the kernel's allow without a decision: named in
+ * kernel.allow, or not named at all under a default allow. */
+bool policy_unchecked(const policy_t *p, int nr);
+
 /*
  * Runs the handler for c->nr. Returns POLICY_OK with the handler's verdict
  * in *out, or a failure code with a reason in why (why_len bytes); on

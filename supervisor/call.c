@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <linux/sched.h>
 #include <linux/netlink.h>
+#include <linux/openat2.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <sys/socket.h>
@@ -218,6 +219,12 @@ static int decode_flags(call_t *c)
 		 * flags above them are clone3's alone). */
 		c->flags_kind = CALL_FLAGS_CLONE;
 		c->flags = (uint32_t)c->args[0];
+		return 0;
+	case SYS_unshare:
+		/* unshare takes the CLONE_NEW* (and FS, FILES, SYSVSEM) flags
+		 * of clone, in a register. */
+		c->flags_kind = CALL_FLAGS_CLONE;
+		c->flags = c->args[0];
 		return 0;
 	case SYS_clone3:
 		/* struct clone_args starts with u64 flags. */
@@ -555,10 +562,12 @@ int call_strv(call_t *c, bool envp)
 	return v->state < 0 ? v->state : 0;
 }
 
-/* Folds "//", "." and ".." of the absolute path in buf, in place. */
-static void normalise(char *buf)
+/* Folds "//", "." and ".." of the absolute path in buf, in place. ".."
+ * never climbs above buf + floor (0: the root; openat2's RESOLVE_IN_ROOT:
+ * the end of its dirfd's path, the root it resolves in). */
+static void normalise(char *buf, size_t floor)
 {
-	char *out = buf, *in = buf;
+	char *out = buf + floor, *in = buf + floor;
 
 	while (*in) {
 		while (*in == '/')
@@ -571,7 +580,7 @@ static void normalise(char *buf)
 		}
 		if (in[0] == '.' && in[1] == '.' && (in[2] == '/' || !in[2])) {
 			in += 2;
-			while (out > buf && *--out != '/')
+			while (out > buf + floor && *--out != '/')
 				;
 			continue;
 		}
@@ -593,20 +602,55 @@ static int path_dirfd(const call_t *c, int idx)
 		return AT_FDCWD;
 	default:
 		/* The *at calls (and inotify_add_watch, name_to_handle_at)
-		 * take the dirfd right before the path. */
-		return idx > 0 && call_path_arg(c->nr) != 0 ? (int)c->args[idx - 1] : AT_FDCWD;
+		 * take the dirfd right before the path; symlinkat's first
+		 * path (the link's content) is not resolved, its second is
+		 * from the dirfd before it. */
+		return idx > 0 ? (int)c->args[idx - 1] : AT_FDCWD;
 	}
+}
+
+/* Whether path of c resolves inside its dirfd as a root (openat2 with
+ * RESOLVE_IN_ROOT): 1, 0, or a read's negative errno. */
+static int in_root(call_t *c, bool second)
+{
+	int r;
+
+	if (c->nr != SYS_openat2 || second)
+		return 0;
+	r = call_flags(c);
+	if (r < 0)
+		return r;
+	return (c->resolve & RESOLVE_IN_ROOT) != 0;
+}
+
+/* The directory path of c is resolved from, into base (PATH_MAX bytes):
+ * its length, or a negative errno. A link that does not fit is refused,
+ * never cut: a cut base would name another directory. */
+static ssize_t base_dir(call_t *c, int idx, char *base)
+{
+	char what[32];
+	int fd = path_dirfd(c, idx);
+	ssize_t n;
+
+	if (fd == AT_FDCWD)
+		snprintf(what, sizeof(what), "cwd");
+	else
+		snprintf(what, sizeof(what), "fd/%d", fd);
+	n = c->read_link ? c->read_link(c->read_ctx, c, what, base, PATH_MAX) : -EFAULT;
+	if (n >= 0 && (size_t)n >= PATH_MAX - 1)
+		return -ENAMETOOLONG;
+	return n;
 }
 
 int call_abspath(call_t *c, bool second)
 {
 	int *state = &c->abspath_state[second];
-	char *out = c->abspath[second], base[PATH_MAX], what[32];
+	char *out = c->abspath[second], base[PATH_MAX];
 	int idx = second ? call_path2_arg(c->nr) : call_path_arg(c->nr);
 	const char *path;
 	size_t plen;
-	int r, fd;
-	ssize_t n;
+	int r, root;
+	ssize_t n = 0;
 
 	if (*state != 0)
 		return *state < 0 ? *state : 0;
@@ -617,29 +661,34 @@ int call_abspath(call_t *c, bool second)
 		return -EINVAL; /* a NULL path: nothing to resolve */
 	path = second ? c->path2 : c->path;
 	plen = second ? c->path2_len : c->path_len;
-	if (path[0] == '/') {
-		base[0] = '\0';
-	} else {
-		fd = path_dirfd(c, idx);
-		if (fd == AT_FDCWD)
-			snprintf(what, sizeof(what), "cwd");
-		else
-			snprintf(what, sizeof(what), "fd/%d", fd);
-		n = c->read_link ? c->read_link(c->read_ctx, c, what, base, sizeof(base)) : -EFAULT;
-		if (n < 0) {
-			*state = (int)n;
-			return *state;
-		}
-	}
-	n = (ssize_t)strlen(base);
-	if ((size_t)n + 1 + plen + 1 > PATH_MAX) {
-		*state = -ENAMETOOLONG;
+	root = in_root(c, second);
+	if (root < 0)
+		return root; /* the flags' own read failed: not cached here */
+	base[0] = '\0';
+	if (path[0] != '/' || root)
+		n = base_dir(c, idx, base);
+	if (n >= 0 && base[0] != '\0' && base[0] != '/')
+		/* Not a directory ("pipe:[12]", "anon_inode:..."): the kernel
+		 * says ENOTDIR to a path from it; an empty path (AT_EMPTY_PATH)
+		 * names the fd itself, whose link is all there is to show. */
+		n = plen == 0 ? n : -ENOTDIR;
+	if (n >= 0 && (size_t)n + 1 + plen + 1 > PATH_MAX)
+		n = -ENAMETOOLONG;
+	if (n < 0) {
+		*state = (int)n;
 		return *state;
+	}
+	if (base[0] != '\0' && base[0] != '/') {
+		memcpy(out, base, (size_t)n + 1);
+		*state = 1;
+		return 0;
 	}
 	memcpy(out, base, (size_t)n);
 	out[n] = '/';
 	memcpy(out + n + 1, path, plen + 1);
-	normalise(out);
+	/* Under RESOLVE_IN_ROOT the dirfd is "/": an absolute path starts
+	 * there and ".." stops there. */
+	normalise(out, root && n > 1 ? (size_t)n : 0);
 	*state = 1;
 	return 0;
 }

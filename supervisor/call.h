@@ -83,7 +83,7 @@ typedef struct call_strv {
 typedef enum call_flags_kind {
 	CALL_FLAGS_NONE = 0,
 	CALL_FLAGS_OPEN,  /* open, openat, openat2, creat: O_* */
-	CALL_FLAGS_CLONE, /* clone, clone3: CLONE_* */
+	CALL_FLAGS_CLONE, /* clone, clone3, unshare: CLONE_* */
 } call_flags_kind_t;
 
 /* A socket address argument, decoded. */
@@ -164,10 +164,14 @@ int call_path2(call_t *c);
 
 /* c->path (second: c->path2) made absolute against the directory the
  * kernel resolves it from (the dirfd of an *at call, else the caller's
- * cwd, as the supervisor sees them) and lexically normalised ("." and ".."
- * folded; symlinks are not followed). Cached: 0 with c->abspath[second],
- * -EINVAL when there is no such path, -ENAMETOOLONG when the result does
- * not fit PATH_MAX, or a read's negative errno. */
+ * cwd, as the supervisor's /proc/<tid>/cwd and fd/<n> links show them)
+ * and lexically normalised ("//", "." and ".." folded; under openat2's
+ * RESOLVE_IN_ROOT, "/" and ".." stop at the dirfd, as in the kernel).
+ * Symlinks are not followed. Cached: 0 with c->abspath[second], -EINVAL
+ * when there is no such path, -ENAMETOOLONG when the directory or the
+ * result does not fit PATH_MAX, -ENOTDIR for a path from an fd that is
+ * not a directory (an empty path gives that fd's link as it is), or a
+ * read's negative errno. */
 int call_abspath(call_t *c, bool second);
 
 /* Decodes the socket address of connect, bind, sendto and sendmsg once
@@ -194,8 +198,8 @@ int call_strv(call_t *c, bool envp);
  * The flags of c and the family they belong to, decoded once: the open
  * flags and mode of open, openat and creat (whose flags are
  * O_CREAT|O_WRONLY|O_TRUNC) from the registers, of openat2 from its struct
- * open_how (with resolve); the clone flags of clone from the registers,
- * of clone3 from its struct clone_args. Register arguments are decoded as
+ * open_how (with resolve); the clone flags of clone and unshare from the
+ * registers, of clone3 from its struct clone_args. Register arguments are decoded as
  * the kernel reads them: open's flags are an int and clone's the low 32
  * bits; the mode is its permission bits, and 0 when the call cannot create
  * a file. 0, -EINVAL for syscalls without such flags, or a read's negative

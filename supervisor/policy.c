@@ -1371,7 +1371,10 @@ static void pl_fault(const policy_t *p, verdict_t *out, char *why, size_t why_le
 	out->kind = VERDICT_DENY;
 	/* What the kernel itself would say for these; anything else is a
 	 * pointer that could not be read. */
-	out->err = p->fault == -ENAMETOOLONG ? ENAMETOOLONG : p->fault == -EBADF ? EBADF : EFAULT;
+	out->err = p->fault == -ENAMETOOLONG ? ENAMETOOLONG
+		   : p->fault == -EBADF ? EBADF
+		   : p->fault == -ENOTDIR ? ENOTDIR
+		   : EFAULT;
 	if (p->fault == -ENOENT)
 		pl_why(why, why_len, "cannot read %s argument: the call is gone (its task was killed "
 				     "or interrupted)", p->fault_what);

@@ -24,6 +24,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "family.h"
 #include "names.h"
 #include "policy.h"
 
@@ -653,6 +654,18 @@ static ssize_t fake_read_link(void *ctx, const call_t *c, const char *what, char
 		return snprintf(buf, cap, "/home/u");
 	if (strcmp(what, "fd/3") == 0)
 		return snprintf(buf, cap, "/srv/d");
+	if (strcmp(what, "fd/4") == 0)
+		return snprintf(buf, cap, "/etc/ssl");
+	if (strcmp(what, "fd/5") == 0)
+		return snprintf(buf, cap, "pipe:[12]");
+	if (strcmp(what, "fd/6") == 0) {
+		/* A directory whose name fills the whole buffer: readlink
+		 * cuts it without saying so. */
+		memset(buf, 'd', cap - 1);
+		buf[0] = '/';
+		buf[cap - 1] = '\0';
+		return (ssize_t)cap - 1;
+	}
 	return -EBADF;
 }
 
@@ -704,6 +717,122 @@ static void test_call_abspath(void **state)
 	c.args[0] = 9;
 	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_FAULT);
 	assert_int_equal(v.err, EBADF);
+	policy_free(p);
+}
+
+/* The names the shipped policies' /etc rules must see through (escapes
+ * finding 6): "//", "." and "..", a relative path from the cwd or a
+ * dirfd, symlinkat's link from its own dirfd, and openat2's
+ * RESOLVE_IN_ROOT, under which "/" and ".." stop at the dirfd. */
+static void test_call_abspath_routes(void **state)
+{
+	static const struct {
+		const char *syscall;
+		int dirfd;
+		uint64_t resolve; /* openat2: RESOLVE_* */
+		const char *path, *path2, *want;
+	} cases[] = {
+		{ "open", -1, 0, "/etc//shadow", NULL, "/etc/shadow" },
+		{ "openat", AT_FDCWD, 0, "/etc/./shadow", NULL, "/etc/shadow" },
+		{ "creat", -1, 0, "/tmp/../etc/shadow", NULL, "/etc/shadow" },
+		{ "openat", AT_FDCWD, 0, "../../etc/shadow", NULL, "/etc/shadow" },
+		{ "openat", AT_FDCWD, 0, "../../../../../etc/x", NULL, "/etc/x" },
+		{ "openat", 4, 0, "../shadow", NULL, "/etc/shadow" },
+		{ "openat", 4, 0, "./certs/../x", NULL, "/etc/ssl/x" },
+		{ "openat2", 3, 0, "../../etc/x", NULL, "/etc/x" },
+		{ "openat2", 3, 0x08 /* BENEATH */, "x", NULL, "/srv/d/x" },
+		/* In the dirfd's root: "/etc/x" is /srv/d/etc/x, and ".."
+		 * cannot climb out of /etc/ssl. */
+		{ "openat2", 3, 0x10 /* IN_ROOT */, "/etc/x", NULL, "/srv/d/etc/x" },
+		{ "openat2", 4, 0x10, "../../tmp/x", NULL, "/etc/ssl/tmp/x" },
+		{ "openat2", 4, 0x10, "..", NULL, "/etc/ssl" },
+		{ "symlinkat", 4, 0, "/anything", "../x", "/etc/x" },
+		{ "mkdirat", 4, 0, "", NULL, "/etc/ssl" },
+		{ "mkdir", -1, 0, "//", NULL, "/" },
+	};
+	fake_mem_t m = { 0 };
+	uint64_t how[3] = { O_WRONLY | O_CREAT, 0600, 0 };
+	call_t c;
+	verdict_t v;
+	policy_t *p = load("local function show(c)\n"
+			   "  return sysgate.allow():log(c.abspath2 or c.abspath)\n"
+			   "end\n"
+			   "return sysgate.policy { on = { openat = show, open = show, creat = show,\n"
+			   "  openat2 = show, symlinkat = show, mkdirat = show, mkdir = show } }\n");
+
+	(void)state;
+	m.at[0] = 0x1000;
+	m.bytes[0] = how;
+	m.len[0] = sizeof(how);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		m.path = cases[i].path;
+		m.path2 = cases[i].path2;
+		make_call(&c, cases[i].syscall, &m);
+		c.read_link = fake_read_link;
+		if (cases[i].dirfd != -1)
+			c.args[strcmp(cases[i].syscall, "symlinkat") == 0 ? 1 : 0] =
+				(uint64_t)(int64_t)cases[i].dirfd;
+		if (strcmp(cases[i].syscall, "openat2") == 0) {
+			how[2] = cases[i].resolve;
+			c.args[2] = 0x1000;
+			c.args[3] = sizeof(how);
+		}
+		assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_OK);
+		assert_string_equal(v.message, cases[i].want);
+	}
+	/* A path from an fd that is not a directory: the kernel's ENOTDIR. */
+	m.path = "x";
+	m.path2 = NULL;
+	make_call(&c, "openat", &m);
+	c.read_link = fake_read_link;
+	c.args[0] = 5;
+	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_FAULT);
+	assert_int_equal(v.err, ENOTDIR);
+	/* A directory whose link fills the buffer may have been cut: refused,
+	 * not joined. */
+	make_call(&c, "openat", &m);
+	c.read_link = fake_read_link;
+	c.args[0] = 6;
+	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_FAULT);
+	assert_int_equal(v.err, ENAMETOOLONG);
+	policy_free(p);
+}
+
+static void collect_gap(void *ctx, const family_t *f, const char *decided, const char *open)
+{
+	char *out = ctx;
+	size_t used = strlen(out);
+
+	snprintf(out + used, 1024 - used, "%s: %s / %s\n", f->name, decided, open);
+}
+
+/* --check's family table: a policy that decides one member of a family
+ * and lets another through without a decision is reported, once per
+ * family; one that decides them all, or denies the rest by default, is
+ * not. */
+static void test_family_gaps(void **state)
+{
+	char out[1024] = "";
+	policy_t *p = load("local sg = sysgate\n"
+			   "local function f(c) return sg.allow() end\n"
+			   "return sg.policy { kernel = { deny = { 'mount', 'clone3' },\n"
+			   "  allow = { 'unshare' } },\n"
+			   "  on = { openat = f, open = f, execve = f, execveat = f, clone = f } }\n");
+
+	(void)state;
+	assert_int_equal(family_check(p, collect_gap, out), 3);
+	assert_string_equal(out, "open: open, openat / openat2, creat, open_by_handle_at\n"
+				 "mount: mount / umount2, pivot_root, fsopen, fsconfig, fsmount, fspick, "
+				 "move_mount, open_tree, mount_setattr\n"
+				 "clone: clone, clone3 / unshare\n");
+	policy_free(p);
+	/* Under a default deny only what kernel.allow lets through is open. */
+	out[0] = '\0';
+	p = load("local sg = sysgate\n"
+		 "return sg.policy { default = 'deny', kernel = { allow = { 'sendto' } },\n"
+		 "  on = { openat = sg.allow(), connect = sg.allow() } }\n");
+	assert_int_equal(family_check(p, collect_gap, out), 1);
+	assert_string_equal(out, "connect: connect / sendto\n");
 	policy_free(p);
 }
 
@@ -1804,6 +1933,8 @@ int main(void)
 		cmocka_unit_test(test_call_identity),
 		cmocka_unit_test(test_call_register_args),
 		cmocka_unit_test(test_call_abspath),
+		cmocka_unit_test(test_call_abspath_routes),
+		cmocka_unit_test(test_family_gaps),
 		cmocka_unit_test(test_call_struct_flags),
 		cmocka_unit_test(test_call_syscall_no_reads),
 		cmocka_unit_test(test_call_target),

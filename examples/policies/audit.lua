@@ -3,13 +3,21 @@
 -- program does before writing its policy.
 local sg = sysgate
 
+-- Whole families (sysgated --check warns about a family named in part):
+-- a program that opens with openat2 or mounts with fsmount is seen too.
 local watched = {
-  "openat", "open", "creat", "execve", "execveat", "unlink", "unlinkat",
-  "rename", "renameat", "renameat2", "mkdir", "mkdirat", "rmdir",
-  "chmod", "fchmodat", "chown", "fchownat", "symlink", "symlinkat", "link", "linkat",
-  "socket", "connect", "bind", "listen", "accept4", "sendto",
-  "clone", "clone3", "fork", "vfork", "kill", "tgkill",
-  "ptrace", "mount", "setuid", "setgid", "prctl", "seccomp",
+  "open", "openat", "openat2", "creat", "open_by_handle_at",
+  "execve", "execveat",
+  "unlink", "unlinkat", "rmdir", "rename", "renameat", "renameat2",
+  "mkdir", "mkdirat", "mknod", "mknodat",
+  "chmod", "fchmod", "fchmodat", "fchmodat2", "chown", "lchown", "fchown", "fchownat",
+  "symlink", "symlinkat", "link", "linkat",
+  "socket", "connect", "bind", "listen", "accept4", "sendto", "sendmsg",
+  "clone", "clone3", "unshare", "fork", "vfork",
+  "kill", "tkill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo", "pidfd_send_signal",
+  "ptrace", "setuid", "setgid", "prctl", "seccomp",
+  "mount", "umount2", "pivot_root", "fsopen", "fsconfig", "fsmount", "fspick",
+  "move_mount", "open_tree", "mount_setattr",
 }
 
 local on = {}

@@ -84,7 +84,9 @@ static const char *base(const char *route)
 
 static long openat2_(int dirfd, const char *path, uint64_t flags, uint64_t resolve)
 {
-	struct open_how how = { .flags = flags, .mode = 0600, .resolve = resolve };
+	/* openat2 refuses a mode without O_CREAT or O_TMPFILE. */
+	struct open_how how = { .flags = flags, .mode = (flags & O_CREAT) ? 0600 : 0,
+				.resolve = resolve };
 
 	return syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
 }
@@ -105,6 +107,7 @@ static const char *scratch_file(const char *route)
 static void open_routes(int etc, int root, int tmp)
 {
 	const int w = O_WRONLY | O_CREAT | O_CLOEXEC;
+	char up[512];
 
 	say_fd("open", open(name("/", "open"), w, 0600));
 	say_fd("open-dslash", open(name("//", "open-dslash"), w, 0600));
@@ -118,6 +121,10 @@ static void open_routes(int etc, int root, int tmp)
 	say_fd("openat2", (int)openat2_(AT_FDCWD, name("/", "openat2"), w, 0));
 	say_fd("openat2-beneath", (int)openat2_(etc, base("openat2-beneath"), w, RESOLVE_BENEATH));
 	say_fd("openat2-in-root", (int)openat2_(root, name("/", "openat2-in-root"), w, RESOLVE_IN_ROOT));
+	/* In the root of a dirfd of /etc, ".." stops at /etc: a lexical
+	 * fold that let it climb would see /sysgate-attack-... */
+	snprintf(up, sizeof(up), "../../%s", base("openat2-in-root-dotdot"));
+	say_fd("openat2-in-root-dotdot", (int)openat2_(etc, up, w, RESOLVE_IN_ROOT));
 	say_fd("openat2-no-symlinks",
 	       (int)openat2_(AT_FDCWD, name("/tmp/../", "openat2-no-symlinks"), w,
 			     RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS));
@@ -143,12 +150,12 @@ static void name_routes(int etc)
 	say("renameat-into", renameat(AT_FDCWD, scratch_file("r2"), etc, base("renameat-into")));
 	say("renameat2-into", syscall(SYS_renameat2, AT_FDCWD, scratch_file("r3"), etc,
 				      base("renameat2-into"), 0));
+	snprintf(out, sizeof(out), "%s/victim-link", scratch);
+	say("link-out", link(victim, out));
 	snprintf(out, sizeof(out), "%s/victim-moved", scratch);
 	say("rename-out", rename(victim, out));
 	say("link-into", link(scratch_file("l1"), name("//", "link-into")));
 	say("linkat-into", linkat(AT_FDCWD, scratch_file("l2"), etc, base("linkat-into"), 0));
-	snprintf(out, sizeof(out), "%s/victim-link", scratch);
-	say("link-out", link(victim, out));
 	say("symlink-into", symlink(scratch, name("/etc/../", "symlink-into")));
 	say("symlinkat-into", symlinkat(scratch, etc, base("symlinkat-into")));
 	say("unlink", unlink(victim));
@@ -256,6 +263,32 @@ static long by_handle(void)
 	return fd;
 }
 
+/* Runs fn in a child and says what it returned there: a new namespace
+ * changes the process that makes it (unshare puts it in a user namespace
+ * where it has no uid), and each route must start from the same place. */
+static void in_child(const char *route, long (*fn)(void))
+{
+	pid_t pid = fork();
+	int st;
+
+	if (pid == 0) {
+		long r = fn();
+
+		_exit(r < 0 ? (errno & 0xff) : 0);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) < 0 || !WIFEXITED(st)) {
+		printf("%s lost\n", route);
+		return;
+	}
+	errno = WEXITSTATUS(st);
+	say(route, errno ? -1 : 0);
+}
+
+static long unshare_newuser(void)
+{
+	return unshare(CLONE_NEWUSER);
+}
+
 static int call_routes(void)
 {
 	say("mount", mount("none", "/sysgate-attack-nowhere", "tmpfs", 0, NULL));
@@ -268,9 +301,9 @@ static int call_routes(void)
 	say("move_mount", syscall(SYS_move_mount, -1, "", -1, "", 0));
 	say("open_tree", syscall(SYS_open_tree, -1, "", 0));
 	say("mount_setattr", syscall(SYS_mount_setattr, -1, "", 0, NULL, 0));
-	say("unshare-newuser", unshare(CLONE_NEWUSER));
-	say("clone-newuser", clone_newuser());
-	say("clone3-newuser", clone3_newuser());
+	in_child("unshare-newuser", unshare_newuser);
+	in_child("clone-newuser", clone_newuser);
+	in_child("clone3-newuser", clone3_newuser);
 	say("setns", setns(-1, CLONE_NEWUSER));
 	say("open_by_handle_at", by_handle());
 	say("userfaultfd", syscall(SYS_userfaultfd, O_CLOEXEC));

@@ -168,7 +168,7 @@ static void test_function_host_etc(void **state)
 	start_shipped(&s, "function-host", "function-host.lua");
 	run_under(&s, "function-host", argv, &r);
 	assert_exited(&r, 0);
-	assert_all(r.out, "refused EACCES", 36);
+	assert_all(r.out, "refused EACCES", 37);
 
 	f = fopen(victim, "r");
 	assert_non_null(f);

@@ -848,7 +848,8 @@ static void test_call_struct_flags(void **state)
 			   "  end\n"
 			   "  return sysgate.allow():log(table.concat(out, ' '))\n"
 			   "end\n"
-			   "return sysgate.policy { on = { openat2 = show, clone = show, clone3 = show } }\n");
+			   "return sysgate.policy { on = { openat2 = show, clone = show, clone3 = show,\n"
+			   "  unshare = show } }\n");
 	uint64_t how[3] = { O_RDONLY | O_CLOEXEC, 0, 0x08 };
 	uint64_t cargs[11] = { CLONE_NEWNET };
 	fake_mem_t m = { .at = { 0x1000 }, .bytes = { how }, .len = { sizeof(how) } };
@@ -870,6 +871,14 @@ static void test_call_struct_flags(void **state)
 	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_OK);
 	snprintf(want, sizeof(want), "%d nil nil CLONE_NEWUSER", CLONE_NEWUSER | SIGCHLD);
 	assert_string_equal(v.message, want);
+
+	/* unshare takes clone's flags in its register, read without memory. */
+	make_call(&c, "unshare", &m);
+	c.args[0] = CLONE_NEWUSER | CLONE_NEWNS;
+	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_OK);
+	snprintf(want, sizeof(want), "%d nil nil CLONE_NEWUSER", CLONE_NEWUSER | CLONE_NEWNS);
+	assert_string_equal(v.message, want);
+	assert_int_equal(c.mem_reads, 0);
 
 	m.bytes[0] = cargs;
 	m.len[0] = sizeof(cargs);

@@ -584,6 +584,21 @@ static void normalise(char *buf)
 	*out = '\0';
 }
 
+/* base "/" path (plen bytes), normalised, into out (PATH_MAX bytes): 0 or
+ * -ENAMETOOLONG. */
+static int join_abs(char *out, const char *base, const char *path, size_t plen)
+{
+	size_t n = strlen(base);
+
+	if (n + 1 + plen + 1 > PATH_MAX)
+		return -ENAMETOOLONG;
+	memcpy(out, base, n);
+	out[n] = '/';
+	memcpy(out + n + 1, path, plen + 1);
+	normalise(out);
+	return 0;
+}
+
 /* The dirfd argument a relative path is resolved from, or AT_FDCWD. */
 static int path_dirfd(const call_t *c, int idx)
 {
@@ -631,15 +646,17 @@ int call_abspath(call_t *c, bool second)
 			return *state;
 		}
 	}
-	n = (ssize_t)strlen(base);
-	if ((size_t)n + 1 + plen + 1 > PATH_MAX) {
-		*state = -ENAMETOOLONG;
-		return *state;
-	}
-	memcpy(out, base, (size_t)n);
-	out[n] = '/';
-	memcpy(out + n + 1, path, plen + 1);
-	normalise(out);
-	*state = 1;
-	return 0;
+	r = join_abs(out, base, path, plen);
+	*state = r < 0 ? r : 1;
+	return r;
+}
+
+bool call_abspath_from(const call_t *c, const char *base)
+{
+	char again[PATH_MAX];
+
+	if (c->abspath_state[0] != 1 || c->path[0] == '/')
+		return true; /* no handler saw a directory for this path */
+	return join_abs(again, base, c->path, c->path_len) == 0 &&
+	       strcmp(again, c->abspath[0]) == 0;
 }

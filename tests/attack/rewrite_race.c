@@ -1,8 +1,8 @@
 /*
- * rewrite_race: the target of the pointer-argument attacks. It has one
- * thread and shares its memory with no one: the attacker is its parent
- * (the test, outside sysgate), which rewrites its sockaddr with
- * process_vm_writev between sysgated's read and the kernel's.
+ * rewrite_race: the target of the pointer-argument attacks. In its race
+ * mode it has one thread and shares its memory with no one: the attacker
+ * is its parent (the test, outside sysgate), which rewrites its sockaddr
+ * with process_vm_writev between sysgated's read and the kernel's.
  *
  *   rewrite_race race ALLOWED DENIED N
  *     prints "buf 0x<address of its struct sockaddr_in>", waits for a
@@ -12,6 +12,14 @@
  *     asked with getpeername, an abortive close (no TIME_WAIT). It stops
  *     at the first connection to DENIED and prints
  *     "race tries T allowed A denied D refused R other O".
+ *   rewrite_race cwd DIR N | dirfd DIR N
+ *     the directory a relative open starts from, swapped after the check:
+ *     a second thread flips the cwd (cwd) or the directory an fd number
+ *     names (dirfd, with dup2) between DIR and /etc while the main thread
+ *     opens "shadow" relative to it, up to N times, stopping at the first
+ *     open that reads /etc/shadow. Prints
+ *     "dir tries T ok A failed F leaked L" (DIR/shadow must not start
+ *     with "root:").
  *   rewrite_race call OP ARG...
  *     makes one call and prints "OP: ok" or "OP: <errno name>":
  *       connect-unix PATH, connect-inet PORT, bind-inet PORT,
@@ -19,7 +27,11 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +80,66 @@ static int race(int allowed, int denied, long n)
 	}
 	printf("race tries %ld allowed %ld denied %ld refused %ld other %ld\n", tries, ok_allowed,
 	       ok_denied, refused, other);
+	return 0;
+}
+
+static const char *flip_dir;
+static int flip_fd = -1; /* dirfd: the number flipped; -1: the cwd */
+static atomic_bool flip_stop;
+
+static void *flipper(void *arg)
+{
+	int d = open(flip_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int e = open("/etc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+	(void)arg;
+	if (d < 0 || e < 0)
+		abort();
+	while (!atomic_load(&flip_stop)) {
+		if (flip_fd < 0) {
+			fchdir(d);
+			fchdir(e);
+		} else {
+			dup2(d, flip_fd);
+			dup2(e, flip_fd);
+		}
+	}
+	return NULL;
+}
+
+static int dir_race(const char *dir, bool by_fd, long n)
+{
+	long tries = 0, ok = 0, failed = 0, leaked = 0;
+	pthread_t th;
+
+	flip_dir = dir;
+	if (chdir(dir) < 0)
+		return 2;
+	if (by_fd) {
+		flip_fd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (flip_fd < 0)
+			return 2;
+	}
+	if (pthread_create(&th, NULL, flipper, NULL) != 0)
+		return 2;
+	while (tries < n && leaked == 0) {
+		char buf[8] = { 0 };
+		int fd = openat(by_fd ? flip_fd : AT_FDCWD, "shadow", O_RDONLY | O_CLOEXEC);
+
+		tries++;
+		if (fd < 0) {
+			failed++;
+			continue;
+		}
+		if (read(fd, buf, 5) == 5 && strncmp(buf, "root:", 5) == 0)
+			leaked++;
+		else
+			ok++;
+		close(fd);
+	}
+	atomic_store(&flip_stop, true);
+	pthread_join(th, NULL);
+	printf("dir tries %ld ok %ld failed %ld leaked %ld\n", tries, ok, failed, leaked);
 	return 0;
 }
 
@@ -123,8 +195,11 @@ int main(int argc, char **argv)
 {
 	if (argc == 5 && strcmp(argv[1], "race") == 0)
 		return race(atoi(argv[2]), atoi(argv[3]), atol(argv[4]));
+	if (argc == 4 && (strcmp(argv[1], "cwd") == 0 || strcmp(argv[1], "dirfd") == 0))
+		return dir_race(argv[2], strcmp(argv[1], "dirfd") == 0, atol(argv[3]));
 	if (argc == 4 && strcmp(argv[1], "call") == 0)
 		return call(argv[2], argv[3]);
-	fprintf(stderr, "usage: rewrite_race race ALLOWED DENIED N | call OP ARG\n");
+	fprintf(stderr, "usage: rewrite_race race ALLOWED DENIED N | cwd DIR N | dirfd DIR N | "
+			"call OP ARG\n");
 	return 2;
 }

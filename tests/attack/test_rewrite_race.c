@@ -321,11 +321,88 @@ static void test_enforce_refuses(void **state)
 	rmdir(dir);
 }
 
+POLICY(dirs, "local sg = sysgate\n"
+	     "return sg.policy { name = 'dirs', on = {\n"
+	     "  openat = function(c)\n"
+	     "    if c.abspath:find('^/etc/') then return sg.deny('EACCES') end\n"
+	     "    return sg.open()\n"
+	     "  end } }\n");
+
+/* Runs rewrite_race MODE DIR N; returns tries, ok, failed, leaked. */
+static void dir_run(const sgd_proc_t *s, const char *mode, const char *dir, long out[4])
+{
+	const char *argv[] = { env_path("REWRITE_RACE"), mode, dir, RACE_TRIES, NULL };
+	run_result_t r;
+	const char *p;
+
+	run_under(s, "dirs", argv, &r);
+	assert_exited(&r, 0);
+	p = strstr(r.out, "dir tries ");
+	if (!p || sscanf(p, "dir tries %ld ok %ld failed %ld leaked %ld", &out[0], &out[1], &out[2],
+			 &out[3]) != 4)
+		fail_msg("no result from the target:\n%s\n%s", r.out, r.err);
+	fprintf(stderr, "%s race: tries %ld, ok %ld, failed %ld, leaked %ld\n", mode, out[0], out[1],
+		out[2], out[3]);
+}
+
+/* The brokered open acts on the directory the handler saw. A policy
+ * denies c.abspath under /etc and brokers the rest; a second thread of
+ * the target flips its cwd (or the directory its dirfd names) between a
+ * directory holding a harmless "shadow" and /etc while the first opens
+ * "shadow" relative to it. /etc/shadow is never read in 100,000 opens:
+ * an open whose directory changed after the check fails with the reason
+ * logged. Both sides of the flip are seen, so the race was run. */
+static void test_brokered_open_directory_race(void **state)
+{
+	char dir[] = "/tmp/sg-dirs-XXXXXX", file[64];
+	const char *modes[] = { "cwd", "dirfd" };
+	sgd_proc_t s;
+	json_object *log, *d;
+	long r[4];
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(chmod(dir, 0755), 0);
+	snprintf(file, sizeof(file), "%s/shadow", dir);
+	f = fopen(file, "w");
+	assert_non_null(f);
+	fputs("ALLOWED\n", f);
+	fclose(f);
+	START(&s, dirs, NULL);
+	for (size_t i = 0; i < 2; i++) {
+		dir_run(&s, modes[i], dir, r);
+		assert_int_equal(r[0], atol(RACE_TRIES));
+		assert_int_equal(r[3], 0);
+		assert_true(r[1] > 0); /* the harmless file was opened */
+		assert_true(r[2] > 0); /* and /etc was seen, and refused */
+	}
+	assert_true(log_wait(&s, "target_end", 2));
+	log = sgd_log(&s);
+	d = NULL;
+	for (size_t i = 0; !d && i < json_object_array_length(log); i++) {
+		json_object *e = json_object_array_get_idx(log, i);
+		const char *why = str_field(e, "reason");
+
+		if (why && strstr(why, "working directory"))
+			d = e;
+	}
+	if (!d)
+		fail_msg("no brokered open refused for a changed directory in the log");
+	assert_string_equal(str_field(d, "verdict"), "open");
+	assert_string_equal(str_field(d, "errno"), "EPERM");
+	json_object_put(log);
+	sgd_stop(&s);
+	unlink(file);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_connect_rewrite_race, sgd_teardown),
 		cmocka_unit_test_teardown(test_enforce_refuses, sgd_teardown),
+		cmocka_unit_test_teardown(test_brokered_open_directory_race, sgd_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

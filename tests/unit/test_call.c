@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <cmocka.h>
@@ -145,6 +146,46 @@ static void test_argv_count_bound(void **state)
 	assert_int_equal(c->argv.count, CALL_ARGV_MAX);
 }
 
+static ssize_t dir_read_str(void *ctx, const call_t *c, uint64_t addr, char *buf, size_t cap)
+{
+	(void)ctx;
+	(void)c;
+	(void)addr;
+	return snprintf(buf, cap, "../b/./x");
+}
+
+static ssize_t dir_read_link(void *ctx, const call_t *c, const char *what, char *buf, size_t cap)
+{
+	(void)ctx;
+	(void)c;
+	assert_string_equal(what, "cwd");
+	return snprintf(buf, cap, "/srv/a");
+}
+
+/* call_abspath_from: the brokered open's directory is compared with the
+ * one c.abspath was made from, by the path it makes of the call's path;
+ * a call whose abspath was not made, or was made of an absolute path,
+ * has no directory to compare. */
+static void test_abspath_from(void **state)
+{
+	static call_t c;
+
+	(void)state;
+	memset(&c, 0, sizeof(c));
+	c.nr = SYS_open;
+	c.pid = 100;
+	c.args[0] = STR;
+	c.read_str = dir_read_str;
+	c.read_link = dir_read_link;
+	assert_true(call_abspath_from(&c, "/etc")); /* not made: nothing to compare */
+	assert_int_equal(call_abspath(&c, false), 0);
+	assert_string_equal(c.abspath[0], "/srv/b/x");
+	assert_true(call_abspath_from(&c, "/srv/a"));
+	assert_true(call_abspath_from(&c, "/srv/c")); /* ".." makes the same name of it */
+	assert_false(call_abspath_from(&c, "/etc"));
+	assert_false(call_abspath_from(&c, "/srv/a/b"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -152,6 +193,7 @@ int main(void)
 		cmocka_unit_test(test_argv_too_long_reader_leaves_buf),
 		cmocka_unit_test(test_argv_one_too_long),
 		cmocka_unit_test(test_argv_count_bound),
+		cmocka_unit_test(test_abspath_from),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

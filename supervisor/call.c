@@ -592,7 +592,7 @@ static int join_abs(char *out, const char *base, const char *path, size_t plen)
 
 	if (n + 1 + plen + 1 > PATH_MAX)
 		return -ENAMETOOLONG;
-	memcpy(out, base, n);
+	memcpy(out, base, n + 1);
 	out[n] = '/';
 	memcpy(out + n + 1, path, plen + 1);
 	normalise(out);

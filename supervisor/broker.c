@@ -514,7 +514,7 @@ static bool same_base(const call_t *c, int dirfd)
 	if (n < 0)
 		return false;
 	base[n] = '\0';
-	return call_abspath_from(c, base);
+	return call_abspath_from(c->abspath[0], c->path, c->path_len, base);
 }
 
 /* Where the open starts (dirfd) and how it resolves, for path of c. 0, a

@@ -651,12 +651,11 @@ int call_abspath(call_t *c, bool second)
 	return r;
 }
 
-bool call_abspath_from(const call_t *c, const char *base)
+bool call_abspath_from(const char *abspath, const char *path, size_t plen, const char *base)
 {
 	char again[PATH_MAX];
 
-	if (c->abspath_state[0] != 1 || c->path[0] == '/')
-		return true; /* no handler saw a directory for this path */
-	return join_abs(again, base, c->path, c->path_len) == 0 &&
-	       strcmp(again, c->abspath[0]) == 0;
+	if (path[0] == '/')
+		return true; /* no directory was joined to it */
+	return join_abs(again, base, path, plen) == 0 && strcmp(again, abspath) == 0;
 }

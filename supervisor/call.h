@@ -170,12 +170,13 @@ int call_path2(call_t *c);
  * not fit PATH_MAX, or a read's negative errno. */
 int call_abspath(call_t *c, bool second);
 
-/* Whether base, the directory c's (first, relative) path is resolved
- * from now (as the supervisor sees its path), is the one c->abspath[0]
- * was made from: the cwd or dirfd may have been changed by another
- * thread since the handler saw it. true when no c->abspath[0] was made
- * from a directory (the path is absolute, or c.abspath was not read). */
-bool call_abspath_from(const call_t *c, const char *base);
+/* Whether base, the directory a relative path (plen bytes) is resolved
+ * from now (as the supervisor sees its path), is one that call_abspath
+ * made abspath from: the cwd or dirfd may have been changed by another
+ * thread since the handler saw it. true for an absolute path, which no
+ * directory was joined to. Takes copies, not the call, so that a worker
+ * can check a job's. */
+bool call_abspath_from(const char *abspath, const char *path, size_t plen, const char *base);
 
 /* Decodes the socket address of connect, bind, sendto and sendmsg once
  * (cached in the call): 0 with c->addr filled (family AF_UNSPEC when the

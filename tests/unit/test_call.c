@@ -164,8 +164,7 @@ static ssize_t dir_read_link(void *ctx, const call_t *c, const char *what, char 
 
 /* call_abspath_from: the brokered open's directory is compared with the
  * one c.abspath was made from, by the path it makes of the call's path;
- * a call whose abspath was not made, or was made of an absolute path,
- * has no directory to compare. */
+ * an absolute path has no directory to compare. */
 static void test_abspath_from(void **state)
 {
 	static call_t c;
@@ -177,13 +176,15 @@ static void test_abspath_from(void **state)
 	c.args[0] = STR;
 	c.read_str = dir_read_str;
 	c.read_link = dir_read_link;
-	assert_true(call_abspath_from(&c, "/etc")); /* not made: nothing to compare */
 	assert_int_equal(call_abspath(&c, false), 0);
 	assert_string_equal(c.abspath[0], "/srv/b/x");
-	assert_true(call_abspath_from(&c, "/srv/a"));
-	assert_true(call_abspath_from(&c, "/srv/c")); /* ".." makes the same name of it */
-	assert_false(call_abspath_from(&c, "/etc"));
-	assert_false(call_abspath_from(&c, "/srv/a/b"));
+	assert_true(call_abspath_from(c.abspath[0], c.path, c.path_len, "/srv/a"));
+	/* ".." makes the same name of it from a sibling */
+	assert_true(call_abspath_from(c.abspath[0], c.path, c.path_len, "/srv/c"));
+	assert_false(call_abspath_from(c.abspath[0], c.path, c.path_len, "/etc"));
+	assert_false(call_abspath_from(c.abspath[0], c.path, c.path_len, "/srv/a/b"));
+	/* An absolute path was joined to no directory. */
+	assert_true(call_abspath_from("/etc/x", "/etc/x", 6, "/srv/a"));
 }
 
 int main(void)

@@ -189,7 +189,11 @@ static void start(sgd_proc_t *s, int denied)
 		"  return sg.allow()\n"
 		"end\n"
 		"return sg.policy { name = '%s', pointer_args = '%s', on = {\n"
-		"  connect = check, bind = check, sendto = check, sendmsg = check } }\n";
+		"  connect = check, bind = check, sendto = check, sendmsg = check,\n"
+		"  execve = function(c)\n"
+		"    if c.path == '/nonexistent/denied' then return sg.deny() end\n"
+		"    return sg.allow():log('exec')\n"
+		"  end } }\n";
 	static char src[2][1024];
 	static const char *const names[] = { "advisory", "enforce" };
 	const char *srcs[2] = { src[0], src[1] };
@@ -267,7 +271,8 @@ static void call_run(const sgd_proc_t *s, const char *policy, const char *op, co
 /* The calls enforce cannot carry out on the checked address are refused:
  * an AF_UNIX connect (sysgated connecting for the target would give the
  * peer sysgated's credentials), bind, sendto and sendmsg with an address.
- * Advisory, the same calls go through: the refusal is enforce's. */
+ * Advisory, the same calls go through: the refusal is enforce's. execve,
+ * whose handler reads c.path, is allowed and marked advisory. */
 static void test_enforce_refuses(void **state)
 {
 	static const char *const ops[] = { "connect-unix", "bind-inet", "sendto-inet",
@@ -277,7 +282,7 @@ static void test_enforce_refuses(void **state)
 	char dir[] = "/tmp/sg-rewrite-XXXXXX", port[16];
 	sgd_proc_t s;
 	json_object *log;
-	int fd;
+	int fd, execs = 0;
 
 	(void)state;
 	assert_non_null(mkdtemp(dir));
@@ -314,6 +319,21 @@ static void test_enforce_refuses(void **state)
 		assert_string_equal(str_field(d, "verdict"), "deny");
 		assert_contains(str_field(d, "reason"), "pointer_args = \"enforce\"");
 	}
+	/* execve is the documented exception: the program was started
+	 * (sysgate-run's execve of it is forwarded), and its allow is
+	 * marked advisory under enforce too. */
+	for (size_t k = 0; k < json_object_array_length(log); k++) {
+		json_object *e = json_object_array_get_idx(log, k), *adv;
+		const char *pol = str_field(e, "policy"), *sc = str_field(e, "syscall");
+
+		if (!pol || strcmp(pol, "enforce") != 0 || !sc || strcmp(sc, "execve") != 0)
+			continue;
+		assert_string_equal(str_field(e, "verdict"), "allow");
+		assert_true(json_object_object_get_ex(e, "advisory", &adv) &&
+			    json_object_get_boolean(adv));
+		execs++;
+	}
+	assert_int_equal(execs, 4); /* one per run under enforce */
 	json_object_put(log);
 	sgd_stop(&s);
 	close(fd);

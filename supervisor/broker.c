@@ -496,6 +496,28 @@ static int install(target_t *t, call_t *c, verdict_t *v, int fd, bool cloexec)
 	return fail(v, errno, "the fd could not be installed in the caller");
 }
 
+/* Whether dirfd, the directory the open will start from, is the one the
+ * handler's c.abspath was made from. Another thread sharing the caller's
+ * cwd (or its fd table) can chdir (or dup2 another directory onto the
+ * dirfd) between the handler's look and this open: the fd is what will be
+ * used, so its path is what is compared. */
+static bool same_base(const call_t *c, int dirfd)
+{
+	static _Thread_local char base[PATH_MAX];
+	char self[64];
+	ssize_t n;
+
+	if (c->abspath_state[0] != 1)
+		return true;
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", dirfd);
+	n = readlink(self, base, sizeof(base) - 1);
+	if (n < 0)
+		return false;
+	base[n] = '\0';
+	return call_abspath_from(c->abspath[0], c->path, c->path_len, base,
+				 c->nr == SYS_openat2 && (c->resolve & RESOLVE_IN_ROOT));
+}
+
 /* Where the open starts (dirfd) and how it resolves, for path of c. 0, a
  * positive errno for the call, or -ENOENT when the caller is gone. *path
  * may be replaced by its /proc/self rewrite. */
@@ -509,6 +531,9 @@ static int place(call_t *c, verdict_t *v, int rootfd, const char **path, struct 
 		*dirfd = base_dir(c);
 		if (*dirfd < 0)
 			return *dirfd == -ENOENT ? -ENOENT : -*dirfd;
+		if (!same_base(c, *dirfd))
+			return fail(v, EPERM, "the caller's working directory (or dirfd) is not the "
+					      "one the handler saw in c.abspath");
 		if (!(how->resolve & (RESOLVE_IN_ROOT | RESOLVE_BENEATH)) && !same_root(rootfd))
 			how->resolve |= RESOLVE_BENEATH;
 		return 0;

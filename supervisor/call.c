@@ -642,6 +642,21 @@ static ssize_t base_dir(call_t *c, int idx, char *base)
 	return n;
 }
 
+/* base (n bytes) "/" path (plen bytes), normalised, into out (PATH_MAX
+ * bytes): 0 or -ENAMETOOLONG. Under RESOLVE_IN_ROOT (root) the base is
+ * "/": an absolute path starts there and ".." stops there. */
+static int join_abs(char *out, const char *base, size_t n, const char *path, size_t plen,
+		    bool root)
+{
+	if (n + 1 + plen + 1 > PATH_MAX)
+		return -ENAMETOOLONG;
+	memcpy(out, base, n);
+	out[n] = '/';
+	memcpy(out + n + 1, path, plen + 1);
+	normalise(out, root && n > 1 ? n : 0);
+	return 0;
+}
+
 int call_abspath(call_t *c, bool second)
 {
 	int *state = &c->abspath_state[second];
@@ -672,8 +687,6 @@ int call_abspath(call_t *c, bool second)
 		 * says ENOTDIR to a path from it; an empty path (AT_EMPTY_PATH)
 		 * names the fd itself, whose link is all there is to show. */
 		n = plen == 0 ? n : -ENOTDIR;
-	if (n >= 0 && (size_t)n + 1 + plen + 1 > PATH_MAX)
-		n = -ENAMETOOLONG;
 	if (n < 0) {
 		*state = (int)n;
 		return *state;
@@ -683,12 +696,18 @@ int call_abspath(call_t *c, bool second)
 		*state = 1;
 		return 0;
 	}
-	memcpy(out, base, (size_t)n);
-	out[n] = '/';
-	memcpy(out + n + 1, path, plen + 1);
-	/* Under RESOLVE_IN_ROOT the dirfd is "/": an absolute path starts
-	 * there and ".." stops there. */
-	normalise(out, root && n > 1 ? (size_t)n : 0);
-	*state = 1;
-	return 0;
+	r = join_abs(out, base, (size_t)n, path, plen, root);
+	*state = r < 0 ? r : 1;
+	return r;
+}
+
+bool call_abspath_from(const char *abspath, const char *path, size_t plen, const char *base,
+		       bool root)
+{
+	char again[PATH_MAX];
+
+	if (path[0] == '/' && !root)
+		return true; /* no directory was joined to it */
+	return join_abs(again, base, strlen(base), path, plen, root) == 0 &&
+	       strcmp(again, abspath) == 0;
 }

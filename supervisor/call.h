@@ -174,6 +174,16 @@ int call_path2(call_t *c);
  * read's negative errno. */
 int call_abspath(call_t *c, bool second);
 
+/* Whether base, the directory path (plen bytes) is resolved from now (as
+ * the supervisor sees its path), makes the abspath call_abspath made: the
+ * cwd or dirfd may have been changed by another thread since the handler
+ * saw it. root: the path resolves in base as its root (openat2's
+ * RESOLVE_IN_ROOT). true for an absolute path outside such a root, which
+ * no directory was joined to. Takes copies, not the call, so that a
+ * worker can check a job's. */
+bool call_abspath_from(const char *abspath, const char *path, size_t plen, const char *base,
+		       bool root);
+
 /* Decodes the socket address of connect, bind, sendto and sendmsg once
  * (cached in the call): 0 with c->addr filled (family AF_UNSPEC when the
  * call passes no address, or one too short to hold a family), -EINVAL

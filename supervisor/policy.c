@@ -68,7 +68,8 @@ struct policy {
 	uint16_t deny_err[NAMES_MAX_NR];
 
 	/* pointer_args = "enforce": an allow after a pointer argument was
-	 * read becomes a brokered open or a deny (policy_decide). */
+	 * read becomes a brokered open (the open family) or a deny
+	 * (pl_pointer_args). */
 	bool pointer_enforce;
 
 	/* The policy's own mode (sysgate.policy{ mode = }). */
@@ -1385,15 +1386,24 @@ static void pl_fault(const policy_t *p, verdict_t *out, char *why, size_t why_le
 
 /*
  * An allow after the handler read a pointer argument. The kernel reads the
- * argument again when the call goes on, and another thread of the target
- * (or anyone sharing its memory) may have changed the bytes since the
- * handler saw them. "advisory" sends the allow and marks it; "enforce"
- * opens the checked path itself for the open family, and denies other
- * calls of a process with more than one thread.
+ * argument again when the call goes on, and whoever can write the
+ * caller's memory may have changed the bytes since the handler saw them:
+ * another thread, a process sharing the memory (vfork, posix_spawn,
+ * CLONE_VM, a shared mapping), or any process allowed to write it
+ * (process_vm_writev, ptrace, /proc/<pid>/mem: the parent under Yama's
+ * default, every process of the same uid without Yama). How many threads
+ * the caller has proves nothing. "advisory" sends the allow and marks it;
+ * "enforce" never lets the kernel act on bytes it re-reads: the open
+ * family becomes a brokered open of the checked path (the call never
+ * runs), and every other call is denied. Except execve and execveat,
+ * which no one but the caller can carry out: sysgate-run's own execve of
+ * the program is one of them, so denying them would make a policy that
+ * looks at c.path or c.argv unusable. Their allow stays advisory, marked
+ * as such, under both; README and docs/security.md say so.
  */
 static void pl_pointer_args(const policy_t *p, call_t *c, verdict_t *v)
 {
-	if (!p->pointer_enforce) {
+	if (!p->pointer_enforce || c->nr == SYS_execve || c->nr == SYS_execveat) {
 		v->advisory = true;
 		return;
 	}
@@ -1405,12 +1415,10 @@ static void pl_pointer_args(const policy_t *p, call_t *c, verdict_t *v)
 			    "open of the checked path";
 		return;
 	}
-	if (call_ident(c) < 0 || c->ident.threads != 1) {
-		v->kind = VERDICT_DENY;
-		v->err = EPERM;
-		v->reason = "pointer_args = \"enforce\": an allow that read a pointer argument is "
-			    "denied in a process with more than one thread";
-	}
+	v->kind = VERDICT_DENY;
+	v->err = EPERM;
+	v->reason = "pointer_args = \"enforce\": an allow that read a pointer argument is denied "
+		    "(the kernel would read the argument again, and it may have been rewritten since)";
 }
 
 /* Decides c from its handler (resume 0) or from where a throttle parked

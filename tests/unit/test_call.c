@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <cmocka.h>
@@ -145,6 +146,53 @@ static void test_argv_count_bound(void **state)
 	assert_int_equal(c->argv.count, CALL_ARGV_MAX);
 }
 
+static ssize_t dir_read_str(void *ctx, const call_t *c, uint64_t addr, char *buf, size_t cap)
+{
+	(void)ctx;
+	(void)c;
+	(void)addr;
+	return snprintf(buf, cap, "../b/./x");
+}
+
+static ssize_t dir_read_link(void *ctx, const call_t *c, const char *what, char *buf, size_t cap)
+{
+	(void)ctx;
+	(void)c;
+	assert_string_equal(what, "cwd");
+	return snprintf(buf, cap, "/srv/a");
+}
+
+/* call_abspath_from: the brokered open's directory is compared with the
+ * one c.abspath was made from, by the path it makes of the call's path;
+ * an absolute path has no directory to compare. */
+static void test_abspath_from(void **state)
+{
+	static call_t c;
+
+	(void)state;
+	memset(&c, 0, sizeof(c));
+	c.nr = SYS_open;
+	c.pid = 100;
+	c.args[0] = STR;
+	c.read_str = dir_read_str;
+	c.read_link = dir_read_link;
+	assert_int_equal(call_abspath(&c, false), 0);
+	assert_string_equal(c.abspath[0], "/srv/b/x");
+	assert_true(call_abspath_from(c.abspath[0], c.path, c.path_len, "/srv/a", false));
+	/* ".." makes the same name of it from a sibling */
+	assert_true(call_abspath_from(c.abspath[0], c.path, c.path_len, "/srv/c", false));
+	assert_false(call_abspath_from(c.abspath[0], c.path, c.path_len, "/etc", false));
+	assert_false(call_abspath_from(c.abspath[0], c.path, c.path_len, "/srv/a/b", false));
+	/* An absolute path was joined to no directory. */
+	assert_true(call_abspath_from("/etc/x", "/etc/x", 6, "/srv/a", false));
+	/* In a root (RESOLVE_IN_ROOT) the directory counts, also for an
+	 * absolute path, and ".." stops at it. */
+	assert_true(call_abspath_from("/srv/a/etc/x", "/etc/x", 6, "/srv/a", true));
+	assert_false(call_abspath_from("/srv/a/etc/x", "/etc/x", 6, "/srv/b", true));
+	assert_true(call_abspath_from("/srv/a/x", "../../x", 7, "/srv/a", true));
+	assert_false(call_abspath_from("/srv/a/x", "../../x", 7, "/srv/a/b/c", true));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -152,6 +200,7 @@ int main(void)
 		cmocka_unit_test(test_argv_too_long_reader_leaves_buf),
 		cmocka_unit_test(test_argv_one_too_long),
 		cmocka_unit_test(test_argv_count_bound),
+		cmocka_unit_test(test_abspath_from),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -47,11 +47,12 @@ typedef struct loader {
 
 static const char *const top_keys[] = {
 	"socket", "socket_mode", "allow_uids", "allow_gids", "log", "log_limits", "fallback", "lua",
-	"policies", "metrics_listen", "learn_dir", NULL,
+	"policies", "metrics_listen", "metrics_limits", "metrics_allow_uids", "learn_dir", NULL,
 };
 static const char *const lua_keys[] = { "instructions", "memory", "time_ms", "memory_total", NULL };
 static const char *const log_limit_keys[] = { "target_rate", "target_burst", "global_rate",
 					      "global_burst", "report_ms", NULL };
+static const char *const metrics_limit_keys[] = { "connections", "per_uid", "timeout_s", NULL };
 static const char *const policy_keys[] = { "name", "file", "fallback", "modes", NULL };
 
 static int setting_line(const config_setting_t *s)
@@ -465,6 +466,64 @@ static int load_metrics(const loader_t *ld, const config_setting_t *root)
 			    "authentication, so it listens on 127.0.0.0/8 or [::1] only", v);
 	snprintf(c->metrics_listen, sizeof(c->metrics_listen), "%s", v);
 	c->metrics_line = setting_line(s);
+	return 0;
+}
+
+/*
+ * What one client may hold of the endpoint. Every local user can connect
+ * to a loopback port, and all of them come from 127.0.0.1 (or any
+ * 127.0.0.0/8 address they choose): the share is per uid, which the
+ * endpoint learns from the kernel (metrics_http.c), and one uid's share
+ * is below the whole so that another uid always finds a connection.
+ */
+static int load_metrics_limits(const loader_t *ld, const config_setting_t *root)
+{
+	config_setting_t *g = config_setting_get_member(root, "metrics_limits");
+	metrics_limits_t *l = &ld->out->metrics_limits;
+	long long v;
+	int rc;
+
+	l->connections = METRICS_DEFAULT_CONNECTIONS;
+	l->per_uid = METRICS_DEFAULT_PER_UID;
+	l->timeout_s = METRICS_DEFAULT_TIMEOUT_S;
+	if (!g)
+		return 0;
+	if (!config_setting_is_group(g))
+		return fail(ld, g, -EINVAL, "'metrics_limits' must be a group");
+	if ((rc = check_keys(ld, g, metrics_limit_keys, "metrics_limits: ")) < 0)
+		return rc;
+	if ((rc = get_int_range(ld, g, "connections", "'metrics_limits.connections'", 2,
+				METRICS_MAX_CONNECTIONS, &v)) < 0)
+		return rc;
+	if (rc)
+		l->connections = (uint32_t)v;
+	if ((rc = get_int_range(ld, g, "timeout_s", "'metrics_limits.timeout_s'", 1, 600, &v)) < 0)
+		return rc;
+	if (rc)
+		l->timeout_s = (uint32_t)v;
+	if ((rc = get_int_range(ld, g, "per_uid", "'metrics_limits.per_uid'", 1,
+				METRICS_MAX_CONNECTIONS, &v)) < 0)
+		return rc;
+	if (rc)
+		l->per_uid = (uint32_t)v;
+	if (l->per_uid >= l->connections)
+		return fail(ld, config_setting_get_member(g, rc ? "per_uid" : "connections"), -EINVAL,
+			    "'metrics_limits.per_uid' (%u) must be below 'metrics_limits.connections' "
+			    "(%u): one uid must not hold every connection", l->per_uid, l->connections);
+	return 0;
+}
+
+static int load_metrics_uids(const loader_t *ld, const config_setting_t *root)
+{
+	config_setting_t *s = config_setting_get_member(root, "metrics_allow_uids");
+	int rc = load_ids(ld, root, "metrics_allow_uids", ld->out->metrics_uids,
+			  &ld->out->n_metrics_uids, false);
+
+	if (rc < 0)
+		return rc;
+	if (s && ld->out->n_metrics_uids == 0)
+		return fail(ld, s, -EINVAL, "'metrics_allow_uids' is empty: name at least one uid, "
+			    "or leave the key out to serve any uid");
 	return 0;
 }
 
@@ -902,6 +961,8 @@ static int load_root(const loader_t *ld, const config_setting_t *root)
 	    (rc = load_fallback(ld, root)) < 0 ||
 	    (rc = load_lua(ld, root)) < 0 ||
 	    (rc = load_metrics(ld, root)) < 0 ||
+	    (rc = load_metrics_limits(ld, root)) < 0 ||
+	    (rc = load_metrics_uids(ld, root)) < 0 ||
 	    (rc = load_learn_dir(ld, root)) < 0)
 		return rc;
 	return load_policies(ld, root);

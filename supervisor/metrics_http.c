@@ -4,6 +4,16 @@
  * text exposition (metrics.c). The HTTP parsing is libmicrohttpd's; this
  * file opens the listening socket (so a failure says why, with errno),
  * routes the one path and bounds what a client can hold.
+ *
+ * Every local user can connect to a loopback port, so a client that
+ * opens every connection and never finishes a request would starve the
+ * scraper for as long as it likes (an idle timeout does not stop one that
+ * sends a byte now and then, and a limit per address does not either:
+ * all of them are 127.0.0.1, or any 127.0.0.0/8 address they bind). The
+ * connections are shared per uid instead, the uid that created the
+ * client's socket, which the kernel tells (metrics_peer.c): one uid holds
+ * at most per_uid of them, fewer than the whole, and a uid that is not in
+ * metrics_allow_uids (when given) holds none.
  */
 #include <errno.h>
 #include <microhttpd.h>
@@ -16,13 +26,92 @@
 #include <unistd.h>
 
 #include "metrics.h"
-
-/* A scraper or two, and someone with curl: more is a misbehaving client. */
-#define HTTP_MAX_CONNECTIONS 16
-#define HTTP_TIMEOUT_S 10
+#include "metrics_peer.h"
 
 static struct MHD_Daemon *daemon_;
 static metrics_t *registry;
+
+/* The connections each uid holds. Only the server's thread touches it
+ * once the server runs (its callbacks run there). */
+typedef struct share {
+	uid_t uid;
+	unsigned held; /* 0: a free entry */
+} share_t;
+
+static struct {
+	uint32_t per_uid;
+	const uid_t *allow; /* NULL: any uid */
+	size_t nallow;
+	share_t uids[METRICS_MAX_CONNECTIONS];
+} shares;
+
+static bool uid_allowed(uid_t uid)
+{
+	if (!shares.allow)
+		return true;
+	for (size_t i = 0; i < shares.nallow; i++)
+		if (shares.allow[i] == uid)
+			return true;
+	return false;
+}
+
+/* One more connection of uid, or NULL when its share is full (or it is
+ * not allowed). */
+static share_t *share_take(uid_t uid)
+{
+	share_t *free_entry = NULL;
+
+	if (!uid_allowed(uid))
+		return NULL;
+	for (size_t i = 0; i < METRICS_MAX_CONNECTIONS; i++) {
+		share_t *e = &shares.uids[i];
+
+		if (e->held && e->uid == uid) {
+			if (e->held >= shares.per_uid)
+				return NULL;
+			e->held++;
+			return e;
+		}
+		if (!e->held && !free_entry)
+			free_entry = e;
+	}
+	if (free_entry) {
+		free_entry->uid = uid;
+		free_entry->held = 1;
+	}
+	return free_entry;
+}
+
+/*
+ * A connection starts or ends. One whose uid has no room is shut down
+ * here, before anything is read from it: libmicrohttpd then reads the end
+ * of the stream and closes it, and the client sees its connection closed
+ * at once. (libmicrohttpd calls this with the connection's fd still its
+ * own, so the shutdown cannot reach another socket.)
+ */
+static void notify_cb(void *cls, struct MHD_Connection *conn, void **ctx,
+		      enum MHD_ConnectionNotificationCode code)
+{
+	const union MHD_ConnectionInfo *ci;
+	share_t *e = *ctx;
+	uid_t uid;
+
+	(void)cls;
+	if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+		if (e)
+			e->held--;
+		*ctx = NULL;
+		return;
+	}
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (!ci)
+		return;
+	if (metrics_peer_uid(ci->connect_fd, &uid) < 0 || !(e = share_take(uid))) {
+		(void)shutdown(ci->connect_fd, SHUT_RDWR);
+		return;
+	}
+	*ctx = e;
+}
 
 static enum MHD_Result reply(struct MHD_Connection *conn, unsigned int status, char *body,
 			     size_t len, enum MHD_ResponseMemoryMode mode, const char *type)
@@ -70,6 +159,17 @@ static enum MHD_Result answer_cb(void *cls, struct MHD_Connection *conn, const c
 		     "text/plain; version=0.0.4; charset=utf-8");
 }
 
+/* The config's limits; the defaults for one not made by config_load. */
+static metrics_limits_t limits_of(const sg_config_t *cfg)
+{
+	metrics_limits_t l = cfg->metrics_limits;
+
+	if (l.connections == 0 || l.per_uid == 0 || l.per_uid >= l.connections || l.timeout_s == 0)
+		l = (metrics_limits_t){ METRICS_DEFAULT_CONNECTIONS, METRICS_DEFAULT_PER_UID,
+					METRICS_DEFAULT_TIMEOUT_S };
+	return l;
+}
+
 static int listen_on(const sg_config_t *cfg, sg_error_t *err)
 {
 	const struct sockaddr *a = (const struct sockaddr *)&cfg->metrics_addr;
@@ -81,7 +181,8 @@ static int listen_on(const sg_config_t *cfg, sg_error_t *err)
 	/* A restarted supervisor gets its port back while old connections
 	 * are still in TIME_WAIT. */
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    bind(fd, a, cfg->metrics_addrlen) < 0 || listen(fd, HTTP_MAX_CONNECTIONS) < 0)
+	    bind(fd, a, cfg->metrics_addrlen) < 0 ||
+	    listen(fd, (int)limits_of(cfg).connections) < 0)
 		goto fail;
 	return fd;
 fail:
@@ -95,6 +196,7 @@ fail:
 
 int metrics_start(const sg_config_t *cfg, sg_error_t *err)
 {
+	metrics_limits_t lim = limits_of(cfg);
 	const char **names;
 	sigset_t all, old;
 	int fd;
@@ -117,13 +219,20 @@ int metrics_start(const sg_config_t *cfg, sg_error_t *err)
 	}
 	/* The server's thread takes no signal meant for the loop (libuv's
 	 * SIGTERM and SIGINT, the receive watchdog's): it inherits this mask. */
+	memset(&shares, 0, sizeof(shares));
+	shares.per_uid = lim.per_uid;
+	if (cfg->n_metrics_uids) {
+		shares.allow = cfg->metrics_uids;
+		shares.nallow = cfg->n_metrics_uids;
+	}
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	daemon_ = MHD_start_daemon(MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
 				   answer_cb, registry,
 				   MHD_OPTION_LISTEN_SOCKET, fd,
-				   MHD_OPTION_CONNECTION_LIMIT, (unsigned int)HTTP_MAX_CONNECTIONS,
-				   MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)HTTP_TIMEOUT_S,
+				   MHD_OPTION_CONNECTION_LIMIT, (unsigned int)lim.connections,
+				   MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)lim.timeout_s,
+				   MHD_OPTION_NOTIFY_CONNECTION, notify_cb, NULL,
 				   MHD_OPTION_END);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (!daemon_) {

@@ -164,11 +164,37 @@ static void test_scrape_with_allowed_uids_only(void **state)
 	sgd_stop(&s);
 }
 
+/* metrics_limits.timeout_s: the connections the uid holds, idle ones
+ * (the share went to the first four, which send nothing), are closed once
+ * idle that long; and the scrape is served meanwhile. The wait is
+ * bounded (10 s for a 1 s timeout), not timed. */
+static void test_idle_connections_time_out(void **state)
+{
+	static char body[1 << 16];
+	char extra[200];
+	int port = free_port(), held = -1;
+	sgd_proc_t s;
+	slow_t c;
+
+	(void)state;
+	snprintf(extra, sizeof(extra),
+		 "metrics_listen = \"127.0.0.1:%d\";\nmetrics_limits = { timeout_s = 1; };", port);
+	START(&s, scraped, extra);
+	slow_start(&c, port);
+	assert_true(scrape(port, body, sizeof(body)));
+	for (int i = 0; i < 100 && (held = slow_held(&c)) > 0; i++)
+		sleep_ms(100);
+	assert_int_equal(held, 0);
+	slow_stop(&c);
+	sgd_stop(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_scrape_while_a_uid_holds_what_it_can, sgd_teardown),
 		cmocka_unit_test_teardown(test_scrape_with_allowed_uids_only, sgd_teardown),
+		cmocka_unit_test_teardown(test_idle_connections_time_out, sgd_teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

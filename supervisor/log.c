@@ -216,7 +216,7 @@ static void put_int(json_object *o, const char *key, int64_t val)
 static void event_emit(json_object *o)
 {
 	const char *s;
-	size_t len, off = 0;
+	size_t slen, len, off = 0;
 	char *line;
 
 	if (!o)
@@ -224,7 +224,8 @@ static void event_emit(json_object *o)
 	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	/* json-c escapes C0 controls but writes DEL and the C1 controls as
 	 * they are: a terminal showing the log would act on them. */
-	len = text_json_safe(s, strlen(s), NULL, 0);
+	slen = strlen(s);
+	len = text_json_safe(s, slen, NULL, 0);
 	line = malloc(len + 1);
 	if (!line || log_fd < 0) {
 		log_failures++;
@@ -232,7 +233,7 @@ static void event_emit(json_object *o)
 		json_object_put(o);
 		return;
 	}
-	text_json_safe(s, strlen(s), line, len);
+	text_json_safe(s, slen, line, len);
 	line[len++] = '\n';
 	budget.events++;
 	budget.bytes += len;

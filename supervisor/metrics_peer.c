@@ -9,6 +9,7 @@
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -83,13 +84,10 @@ static int parse(const void *buf, size_t n, const diag_req_t *q, uid_t *uid)
 
 int metrics_peer_uid(int fd, uid_t *uid)
 {
-	struct sockaddr_storage local, peer;
+	struct sockaddr_storage local = { 0 }, peer = { 0 };
 	socklen_t llen = sizeof(local), plen = sizeof(peer);
 	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
-	union {
-		struct nlmsghdr h;
-		char buf[4096];
-	} answer;
+	uint32_t answer[1024]; /* netlink messages are 4-byte aligned */
 	diag_req_t q;
 	ssize_t n;
 	int nl, rc;
@@ -107,9 +105,9 @@ int metrics_peer_uid(int fd, uid_t *uid)
 	} else {
 		/* The kernel answers a request for one socket at once. */
 		do
-			n = recv(nl, &answer, sizeof(answer), 0);
+			n = recv(nl, answer, sizeof(answer), 0);
 		while (n < 0 && errno == EINTR);
-		rc = n < 0 ? -errno : parse(&answer, (size_t)n, &q, uid);
+		rc = n < 0 ? -errno : parse(answer, (size_t)n, &q, uid);
 	}
 	close(nl);
 	return rc;

@@ -118,7 +118,8 @@ size_t text_utf8_repair(const char *s, size_t n, char *out, size_t cap, bool *va
 
 size_t text_base64(const void *s, size_t n, char *out, size_t cap)
 {
-	static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	/* The alphabet, and the padding at 64. */
+	static const char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=";
 	const unsigned char *p = s;
 	size_t o = 0;
 
@@ -136,8 +137,8 @@ size_t text_base64(const void *s, size_t n, char *out, size_t cap)
 			v |= p[i + 2];
 		out[o++] = abc[(v >> 18) & 63];
 		out[o++] = abc[(v >> 12) & 63];
-		out[o++] = i + 1 < n ? abc[(v >> 6) & 63] : '=';
-		out[o++] = i + 2 < n ? abc[v & 63] : '=';
+		out[o++] = abc[i + 1 < n ? (v >> 6) & 63 : 64];
+		out[o++] = abc[i + 2 < n ? v & 63 : 64];
 	}
 	out[o] = '\0';
 	return o;

@@ -12,6 +12,8 @@
  *   metrics_listen = "127.0.0.1:9469";   # optional: no endpoint when absent
  *   metrics_limits = { connections = 32; per_uid = 4; timeout_s = 5; };
  *   metrics_allow_uids = [ 0, 9090 ];     # optional: any uid when absent
+ *   # or metrics_listen = "/run/sysgate-metrics/metrics.sock"; with
+ *   # metrics_socket_mode = "0660"; metrics_socket_gid = 9090;
  *   policies = ( { name = "demo"; file = "policies/demo.lua"; fallback = "kill";
  *                  modes = [ "enforce", "audit" ]; } );
  *
@@ -96,13 +98,18 @@ typedef struct config {
 	policy_limits_t limits;
 	config_policy_t *policies;
 	size_t npolicies;
-	/* metrics_listen: the loopback address of the metrics endpoint, as
-	 * written and parsed; metrics_addrlen is 0 when there is none. */
-	char metrics_listen[64];
+	/* metrics_listen: the loopback address of the metrics endpoint, or
+	 * the path of its unix socket, as written and parsed; metrics_addrlen
+	 * is 0 when there is none. */
+	char metrics_listen[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct sockaddr_storage metrics_addr;
 	socklen_t metrics_addrlen;
 	int metrics_line; /* where the key stands, for errors at start-up */
 	metrics_limits_t metrics_limits;
+	/* The unix socket's mode (0600 or 0660) and group (-1: the
+	 * supervisor's own). */
+	mode_t metrics_socket_mode;
+	gid_t metrics_socket_gid;
 	/* metrics_allow_uids: the only uids served (none given: any uid). */
 	uid_t metrics_uids[CONFIG_MAX_IDS];
 	size_t n_metrics_uids;

@@ -13,7 +13,9 @@
  * connections are shared per uid instead, the uid that created the
  * client's socket, which the kernel tells (metrics_peer.c): one uid holds
  * at most per_uid of them, fewer than the whole, and a uid that is not in
- * metrics_allow_uids (when given) holds none.
+ * metrics_allow_uids (when given) holds none. On a unix socket
+ * (metrics_listen a path) the file's mode and group decide who may
+ * connect at all, and the shares hold among those.
  */
 #include <errno.h>
 #include <microhttpd.h>
@@ -23,10 +25,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "metrics.h"
 #include "metrics_peer.h"
+#include "sgd.h"
 
 static struct MHD_Daemon *daemon_;
 static metrics_t *registry;
@@ -170,28 +175,89 @@ static metrics_limits_t limits_of(const sg_config_t *cfg)
 	return l;
 }
 
+/*
+ * Makes way for the unix socket at path: nothing there, or a stale socket
+ * (removed); -EADDRINUSE while a server still answers on it (the old
+ * supervisor of a takeover, until it exits), -EEXIST for a file that is
+ * not a socket.
+ */
+static int unix_clear(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	int fd, r;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISSOCK(st.st_mode))
+		return -EEXIST;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	r = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	close(fd);
+	if (r == 0 || errno == EAGAIN)
+		return -EADDRINUSE;
+	return unlink(path) < 0 ? -errno : 0;
+}
+
+/*
+ * The unix socket: its directory as strict as the supervisor's socket's
+ * (nobody else may replace the file), the file created with no access for
+ * anyone but the owner and only then given its group and mode, so it is
+ * never wider than configured. It is not removed when the server stops:
+ * after a takeover the path is the new supervisor's.
+ */
+static int bind_unix(const sg_config_t *cfg, int fd, sg_error_t *err)
+{
+	const char *path = cfg->metrics_listen;
+	mode_t old;
+	int r = accept_socket_dir(path, err);
+
+	if (r < 0)
+		return r;
+	r = unix_clear(path);
+	if (r < 0)
+		return r;
+	old = umask(0177);
+	r = bind(fd, (const struct sockaddr *)&cfg->metrics_addr, cfg->metrics_addrlen);
+	umask(old);
+	if (r == 0 && cfg->metrics_socket_gid != (gid_t)-1)
+		r = chown(path, (uid_t)-1, cfg->metrics_socket_gid);
+	if (r == 0)
+		r = chmod(path, cfg->metrics_socket_mode ? cfg->metrics_socket_mode : 0600);
+	return r < 0 ? -errno : 0;
+}
+
 static int listen_on(const sg_config_t *cfg, sg_error_t *err)
 {
 	const struct sockaddr *a = (const struct sockaddr *)&cfg->metrics_addr;
-	int one = 1, e;
+	int one = 1, r;
 	int fd = socket(a->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 
 	if (fd < 0)
-		goto fail;
-	/* A restarted supervisor gets its port back while old connections
-	 * are still in TIME_WAIT. */
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    bind(fd, a, cfg->metrics_addrlen) < 0 ||
-	    listen(fd, (int)limits_of(cfg).connections) < 0)
-		goto fail;
-	return fd;
-fail:
-	e = errno;
+		r = -errno;
+	else if (a->sa_family == AF_UNIX)
+		r = bind_unix(cfg, fd, err);
+	else
+		/* A restarted supervisor gets its port back while old
+		 * connections are still in TIME_WAIT. */
+		r = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+			    bind(fd, a, cfg->metrics_addrlen) < 0
+			    ? -errno
+			    : 0;
+	if (r == 0 && listen(fd, (int)limits_of(cfg).connections) < 0)
+		r = -errno;
+	if (r == 0)
+		return fd;
 	if (fd >= 0)
 		close(fd);
-	sg_error_set(err, cfg->path, cfg->metrics_line, "metrics_listen %s: cannot listen: %s",
-		     cfg->metrics_listen, strerror(e));
-	return -e;
+	if (!err->msg[0])
+		sg_error_set(err, cfg->path, cfg->metrics_line, "metrics_listen %s: cannot listen: %s",
+			     cfg->metrics_listen, r == -EEXIST ? "a file that is not a socket is there"
+							       : strerror(-r));
+	return r;
 }
 
 int metrics_start(const sg_config_t *cfg, sg_error_t *err)

@@ -95,6 +95,15 @@ int metrics_peer_uid(int fd, uid_t *uid)
 	if (getsockname(fd, (struct sockaddr *)&local, &llen) < 0 ||
 	    getpeername(fd, (struct sockaddr *)&peer, &plen) < 0)
 		return -errno;
+	if (local.ss_family == AF_UNIX) {
+		struct ucred cred;
+		socklen_t clen = sizeof(cred);
+
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0)
+			return -errno;
+		*uid = cred.uid;
+		return 0;
+	}
 	if (!build(&q, &local, &peer))
 		return -EAFNOSUPPORT;
 	nl = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);

@@ -10,7 +10,8 @@
 #include <sys/types.h>
 
 /* The uid owning the client end of fd, a TCP connection accepted on a
- * local address: 0 with *uid, -ENOENT when that socket is no longer open
+ * local address (or, on a unix socket, the client's uid when it
+ * connected, from SO_PEERCRED): 0 with *uid, -ENOENT when that socket is no longer open
  * in any process (closed, or gone to TIME_WAIT, whose uid the kernel
  * does not keep), -EAFNOSUPPORT for another kind of socket, or another
  * negative errno. */

@@ -682,6 +682,45 @@ static void test_metrics_limits(void **state)
 	config_free(&c);
 }
 
+static void test_metrics_unix_socket(void **state)
+{
+	sg_config_t c;
+	const struct sockaddr_un *a;
+
+	expect_ok(state, "metrics_listen = \"/run/sysgate-metrics/m.sock\";\n"
+		  "metrics_socket_mode = \"0660\";\nmetrics_socket_gid = 9090;\n" POLICY_DEMO, &c);
+	a = (const struct sockaddr_un *)&c.metrics_addr;
+	assert_int_equal(a->sun_family, AF_UNIX);
+	assert_string_equal(a->sun_path, "/run/sysgate-metrics/m.sock");
+	assert_int_equal(c.metrics_addrlen, offsetof(struct sockaddr_un, sun_path) + 28);
+	assert_int_equal(c.metrics_socket_mode, 0660);
+	assert_int_equal(c.metrics_socket_gid, 9090);
+	config_free(&c);
+	expect_ok(state, "metrics_listen = \"/run/m.sock\";\n" POLICY_DEMO, &c);
+	assert_int_equal(c.metrics_socket_mode, 0600);
+	assert_int_equal(c.metrics_socket_gid, (gid_t)-1);
+	config_free(&c);
+}
+
+TYPE_CASE(test_metrics_socket_mode_tcp, "metrics_listen = \"127.0.0.1:9469\";\n"
+	  "metrics_socket_mode = \"0660\";\n" POLICY_DEMO, 2,
+	  "'metrics_socket_mode' is for a unix socket")
+TYPE_CASE(test_metrics_socket_gid_absent, "metrics_socket_gid = 5;\n" POLICY_DEMO, 1,
+	  "'metrics_socket_gid' is for a unix socket")
+TYPE_CASE(test_metrics_socket_mode_others, "metrics_listen = \"/run/m.sock\";\n"
+	  "metrics_socket_mode = \"0666\";\n" POLICY_DEMO, 2,
+	  "'metrics_socket_mode' gives access to others")
+TYPE_CASE(test_metrics_socket_gid_negative, "metrics_listen = \"/run/m.sock\";\n"
+	  "metrics_socket_gid = -1;\n" POLICY_DEMO, 2,
+	  "'metrics_socket_gid' must be between 0 and")
+static void test_metrics_socket_long(void **state)
+{
+	expect_fail(state,
+		    "metrics_listen = \"/run/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.sock\";\n" POLICY_DEMO,
+		    -ENAMETOOLONG, 1, "is too long (at most 107 bytes)");
+}
+
 TYPE_CASE(test_metrics_limits_type, "metrics_limits = 4;\n" POLICY_DEMO, 1,
 	  "'metrics_limits' must be a group")
 TYPE_CASE(test_metrics_limits_unknown, "metrics_limits = {\n per_ip = 4; };\n" POLICY_DEMO, 2,
@@ -1057,6 +1096,12 @@ int main(void)
 		T(test_metrics_listen_port_zero),
 		T(test_metrics_limits),
 		T(test_metrics_limits_type),
+		T(test_metrics_unix_socket),
+		T(test_metrics_socket_mode_tcp),
+		T(test_metrics_socket_gid_absent),
+		T(test_metrics_socket_mode_others),
+		T(test_metrics_socket_gid_negative),
+		T(test_metrics_socket_long),
 		T(test_metrics_limits_unknown),
 		T(test_metrics_limits_connections),
 		T(test_metrics_limits_timeout),

@@ -47,11 +47,13 @@ typedef struct loader {
 
 static const char *const top_keys[] = {
 	"socket", "socket_mode", "allow_uids", "allow_gids", "log", "log_limits", "fallback", "lua",
-	"policies", "metrics_listen", "learn_dir", NULL,
+	"policies", "metrics_listen", "metrics_limits", "metrics_allow_uids", "metrics_socket_mode",
+	"metrics_socket_gid", "learn_dir", NULL,
 };
 static const char *const lua_keys[] = { "instructions", "memory", "time_ms", "memory_total", NULL };
 static const char *const log_limit_keys[] = { "target_rate", "target_burst", "global_rate",
 					      "global_burst", "report_ms", NULL };
+static const char *const metrics_limit_keys[] = { "connections", "per_uid", "timeout_s", NULL };
 static const char *const policy_keys[] = { "name", "file", "fallback", "modes", NULL };
 
 static int setting_line(const config_setting_t *s)
@@ -199,28 +201,38 @@ static int load_socket(const loader_t *ld, const config_setting_t *root)
 			    sizeof(ld->out->socket) - (sizeof(CONFIG_TAKEOVER_SUFFIX) - 1));
 }
 
-static int load_socket_mode(const loader_t *ld, const config_setting_t *root)
+/* A socket's mode, key (default "0600"): never open to others. */
+static int load_a_socket_mode(const loader_t *ld, const config_setting_t *root, const char *key,
+			      mode_t *out)
 {
 	config_setting_t *s = NULL;
 	const char *v = "0600";
 	char *end;
 	unsigned long mode;
-	int rc = get_string(ld, root, "socket_mode", "'socket_mode'", &v, &s);
+	char what[48];
+	int rc;
 
+	snprintf(what, sizeof(what), "'%s'", key);
+	rc = get_string(ld, root, key, what, &v, &s);
 	if (rc < 0)
 		return rc;
 	if (v[0] < '0' || v[0] > '7' || strlen(v) > 4)
-		return fail(ld, s, -EINVAL, "'socket_mode' must be an octal mode such as \"0600\", not '%s'", v);
+		return fail(ld, s, -EINVAL, "'%s' must be an octal mode such as \"0600\", not '%s'", key, v);
 	errno = 0;
 	mode = strtoul(v, &end, 8);
 	if (errno || *end)
-		return fail(ld, s, -EINVAL, "'socket_mode' must be an octal mode such as \"0600\", not '%s'", v);
+		return fail(ld, s, -EINVAL, "'%s' must be an octal mode such as \"0600\", not '%s'", key, v);
 	if (mode & ~0777ul)
-		return fail(ld, s, -EINVAL, "'socket_mode' must hold permission bits only (at most 0777)");
+		return fail(ld, s, -EINVAL, "'%s' must hold permission bits only (at most 0777)", key);
 	if (mode & 0007)
-		return fail(ld, s, -EINVAL, "'socket_mode' gives access to others (use 0600 or 0660)");
-	ld->out->socket_mode = (mode_t)mode;
+		return fail(ld, s, -EINVAL, "'%s' gives access to others (use 0600 or 0660)", key);
+	*out = (mode_t)mode;
 	return 0;
+}
+
+static int load_socket_mode(const loader_t *ld, const config_setting_t *root)
+{
+	return load_a_socket_mode(ld, root, "socket_mode", &ld->out->socket_mode);
 }
 
 /* allow_uids / allow_gids: an array (or list) of ids, at most CONFIG_MAX_IDS. */
@@ -442,6 +454,27 @@ static bool is_loopback(const struct sockaddr_storage *ss)
  * listens on a loopback address only. A host that scrapes from elsewhere
  * puts a proxy with authentication in front of it.
  */
+/* metrics_listen as a path: a unix socket, whose file's mode and group
+ * say who may connect (metrics_socket_mode, metrics_socket_gid). */
+static int load_metrics_socket(const loader_t *ld, const config_setting_t *s, const char *v)
+{
+	sg_config_t *c = ld->out;
+	struct sockaddr_un *a = (struct sockaddr_un *)&c->metrics_addr;
+	size_t n = strlen(v);
+
+	if (n >= sizeof(a->sun_path))
+		return fail(ld, s, -ENAMETOOLONG, "'metrics_listen': path '%s' is too long (at most %zu bytes)",
+			    v, sizeof(a->sun_path) - 1);
+	if (strcmp(v, c->socket) == 0)
+		return fail(ld, s, -EINVAL, "'metrics_listen' is the path of 'socket'");
+	a->sun_family = AF_UNIX;
+	memcpy(a->sun_path, v, n + 1);
+	c->metrics_addrlen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+	snprintf(c->metrics_listen, sizeof(c->metrics_listen), "%s", v);
+	c->metrics_line = setting_line(s);
+	return 0;
+}
+
 static int load_metrics(const loader_t *ld, const config_setting_t *root)
 {
 	config_setting_t *s = NULL;
@@ -452,6 +485,8 @@ static int load_metrics(const loader_t *ld, const config_setting_t *root)
 
 	if (rc <= 0)
 		return rc;
+	if (v[0] == '/')
+		return load_metrics_socket(ld, s, v);
 	if (strlen(v) >= sizeof(c->metrics_listen) ||
 	    !parse_hostport(v, &c->metrics_addr, &c->metrics_addrlen, &port))
 		return fail(ld, s, -EINVAL,
@@ -465,6 +500,88 @@ static int load_metrics(const loader_t *ld, const config_setting_t *root)
 			    "authentication, so it listens on 127.0.0.0/8 or [::1] only", v);
 	snprintf(c->metrics_listen, sizeof(c->metrics_listen), "%s", v);
 	c->metrics_line = setting_line(s);
+	return 0;
+}
+
+/* metrics_socket_mode and metrics_socket_gid: for a unix socket only. */
+static int load_metrics_socket_access(const loader_t *ld, const config_setting_t *root)
+{
+	sg_config_t *c = ld->out;
+	config_setting_t *mode = config_setting_get_member(root, "metrics_socket_mode");
+	config_setting_t *gid = config_setting_get_member(root, "metrics_socket_gid");
+	long long v;
+	int rc;
+
+	c->metrics_socket_gid = (gid_t)-1;
+	if (c->metrics_listen[0] != '/' && (mode || gid))
+		return fail(ld, mode ? mode : gid, -EINVAL,
+			    "'%s' is for a unix socket: 'metrics_listen' is not a path",
+			    mode ? "metrics_socket_mode" : "metrics_socket_gid");
+	if ((rc = load_a_socket_mode(ld, root, "metrics_socket_mode", &c->metrics_socket_mode)) < 0)
+		return rc;
+	if ((rc = get_int_range(ld, root, "metrics_socket_gid", "'metrics_socket_gid'", 0, ID_MAX,
+				&v)) < 0)
+		return rc;
+	if (rc)
+		c->metrics_socket_gid = (gid_t)v;
+	return 0;
+}
+
+/*
+ * What one client may hold of the endpoint. Every local user can connect
+ * to a loopback port, and all of them come from 127.0.0.1 (or any
+ * 127.0.0.0/8 address they choose): the share is per uid, which the
+ * endpoint learns from the kernel (metrics_http.c), and one uid's share
+ * is below the whole so that another uid always finds a connection.
+ */
+static int load_metrics_limits(const loader_t *ld, const config_setting_t *root)
+{
+	config_setting_t *g = config_setting_get_member(root, "metrics_limits");
+	metrics_limits_t *l = &ld->out->metrics_limits;
+	long long v;
+	int rc;
+
+	l->connections = METRICS_DEFAULT_CONNECTIONS;
+	l->per_uid = METRICS_DEFAULT_PER_UID;
+	l->timeout_s = METRICS_DEFAULT_TIMEOUT_S;
+	if (!g)
+		return 0;
+	if (!config_setting_is_group(g))
+		return fail(ld, g, -EINVAL, "'metrics_limits' must be a group");
+	if ((rc = check_keys(ld, g, metrics_limit_keys, "metrics_limits: ")) < 0)
+		return rc;
+	if ((rc = get_int_range(ld, g, "connections", "'metrics_limits.connections'", 2,
+				METRICS_MAX_CONNECTIONS, &v)) < 0)
+		return rc;
+	if (rc)
+		l->connections = (uint32_t)v;
+	if ((rc = get_int_range(ld, g, "timeout_s", "'metrics_limits.timeout_s'", 1, 600, &v)) < 0)
+		return rc;
+	if (rc)
+		l->timeout_s = (uint32_t)v;
+	if ((rc = get_int_range(ld, g, "per_uid", "'metrics_limits.per_uid'", 1,
+				METRICS_MAX_CONNECTIONS, &v)) < 0)
+		return rc;
+	if (rc)
+		l->per_uid = (uint32_t)v;
+	if (l->per_uid >= l->connections)
+		return fail(ld, config_setting_get_member(g, rc ? "per_uid" : "connections"), -EINVAL,
+			    "'metrics_limits.per_uid' (%u) must be below 'metrics_limits.connections' "
+			    "(%u): one uid must not hold every connection", l->per_uid, l->connections);
+	return 0;
+}
+
+static int load_metrics_uids(const loader_t *ld, const config_setting_t *root)
+{
+	config_setting_t *s = config_setting_get_member(root, "metrics_allow_uids");
+	int rc = load_ids(ld, root, "metrics_allow_uids", ld->out->metrics_uids,
+			  &ld->out->n_metrics_uids, false);
+
+	if (rc < 0)
+		return rc;
+	if (s && ld->out->n_metrics_uids == 0)
+		return fail(ld, s, -EINVAL, "'metrics_allow_uids' is empty: name at least one uid, "
+			    "or leave the key out to serve any uid");
 	return 0;
 }
 
@@ -902,6 +1019,9 @@ static int load_root(const loader_t *ld, const config_setting_t *root)
 	    (rc = load_fallback(ld, root)) < 0 ||
 	    (rc = load_lua(ld, root)) < 0 ||
 	    (rc = load_metrics(ld, root)) < 0 ||
+	    (rc = load_metrics_socket_access(ld, root)) < 0 ||
+	    (rc = load_metrics_limits(ld, root)) < 0 ||
+	    (rc = load_metrics_uids(ld, root)) < 0 ||
 	    (rc = load_learn_dir(ld, root)) < 0)
 		return rc;
 	return load_policies(ld, root);

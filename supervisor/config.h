@@ -10,6 +10,10 @@
  *   lua = { instructions = 1000000; memory = 8388608; time_ms = 100; memory_total = 67108864; };
  *   learn_dir = "/var/lib/sysgate/learned";
  *   metrics_listen = "127.0.0.1:9469";   # optional: no endpoint when absent
+ *   metrics_limits = { connections = 32; per_uid = 4; timeout_s = 5; };
+ *   metrics_allow_uids = [ 0, 9090 ];     # optional: any uid when absent
+ *   # or metrics_listen = "/run/sysgate-metrics/metrics.sock"; with
+ *   # metrics_socket_mode = "0660"; metrics_socket_gid = 9090;
  *   policies = ( { name = "demo"; file = "policies/demo.lua"; fallback = "kill";
  *                  modes = [ "enforce", "audit" ]; } );
  *
@@ -62,6 +66,18 @@ typedef struct log_limits {
 #define LOG_DEFAULT_GLOBAL_RATE 2000u
 #define LOG_DEFAULT_BURST_FACTOR 10u /* burst = 10 s of rate unless given */
 #define LOG_DEFAULT_REPORT_MS 10000u
+#define METRICS_DEFAULT_CONNECTIONS 32u
+#define METRICS_DEFAULT_PER_UID 4u
+#define METRICS_DEFAULT_TIMEOUT_S 5u
+#define METRICS_MAX_CONNECTIONS 1024u
+
+/* What clients of the metrics endpoint may hold: connections in all, the
+ * share of one uid (below that, so one uid never holds them all), and
+ * the seconds a connection may stay idle. */
+typedef struct metrics_limits {
+	uint32_t connections, per_uid, timeout_s;
+} metrics_limits_t;
+
 #define CONFIG_MODE_BIT(m) (1u << (m))
 /* The control socket of --takeover is the socket's path with this
  * appended (takeover.c); the config keeps room for it. */
@@ -82,12 +98,21 @@ typedef struct config {
 	policy_limits_t limits;
 	config_policy_t *policies;
 	size_t npolicies;
-	/* metrics_listen: the loopback address of the metrics endpoint, as
-	 * written and parsed; metrics_addrlen is 0 when there is none. */
-	char metrics_listen[64];
+	/* metrics_listen: the loopback address of the metrics endpoint, or
+	 * the path of its unix socket, as written and parsed; metrics_addrlen
+	 * is 0 when there is none. */
+	char metrics_listen[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct sockaddr_storage metrics_addr;
 	socklen_t metrics_addrlen;
 	int metrics_line; /* where the key stands, for errors at start-up */
+	metrics_limits_t metrics_limits;
+	/* The unix socket's mode (0600 or 0660) and group (-1: the
+	 * supervisor's own). */
+	mode_t metrics_socket_mode;
+	gid_t metrics_socket_gid;
+	/* metrics_allow_uids: the only uids served (none given: any uid). */
+	uid_t metrics_uids[CONFIG_MAX_IDS];
+	size_t n_metrics_uids;
 } sg_config_t;
 
 /* Loads path into *out (zeroed first). 0 or a negative errno with err set. */

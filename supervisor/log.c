@@ -20,9 +20,14 @@
 #include "log.h"
 #include "names.h"
 #include "target.h"
+#include "text.h"
 #include "tokens.h"
 
 #define LOG_FINISH_MS 100 /* to finish a line a stalled reader cut in two */
+/* The longest string the log writes: a path (PATH_MAX with its NUL), an
+ * argument of execve (CALL_ARG_BYTES). A longer one is cut at a character. */
+#define LOG_TEXT_MAX 4096
+#define LOG_MESSAGE_MAX 1024
 
 static int log_fd = -1;
 static bool log_owned;
@@ -157,10 +162,49 @@ static json_object *event_new(const char *event)
 	return o;
 }
 
+/*
+ * n bytes of s as a JSON string. A target chooses the bytes of its paths,
+ * arguments, comm and exe, and they need not be UTF-8, while every line
+ * must be valid UTF-8 JSON: each ill-formed subpart becomes U+FFFD in the
+ * string, and *raw (else NULL) is set to the exact bytes in base64, for
+ * the caller to put beside it. Fixed buffers: a logged call allocates
+ * nothing beyond its event.
+ */
+static json_object *text_new(const char *s, size_t n, json_object **raw)
+{
+	char text[TEXT_REPAIR_ROOM(LOG_TEXT_MAX)], b64[TEXT_BASE64_ROOM(LOG_TEXT_MAX)];
+	size_t len;
+	bool valid;
+
+	*raw = NULL;
+	if (n > LOG_TEXT_MAX)
+		n = text_utf8_cut(s, LOG_TEXT_MAX);
+	len = text_utf8_repair(s, n, text, sizeof(text), &valid);
+	if (!valid) {
+		text_base64(s, n, b64, sizeof(b64));
+		*raw = json_object_new_string(b64);
+	}
+	return json_object_new_string_len(text, (int)len);
+}
+
+/* key: n bytes of val, repaired, and key_b64 with the bytes when they
+ * were not UTF-8 (text_new). */
+static void put_text(json_object *o, const char *key, const char *val, size_t n)
+{
+	json_object *raw;
+	char k[64];
+
+	json_object_object_add(o, key, text_new(val, n, &raw));
+	if (raw) {
+		snprintf(k, sizeof(k), "%s_b64", key);
+		json_object_object_add(o, k, raw);
+	}
+}
+
 static void put_str(json_object *o, const char *key, const char *val)
 {
 	if (val)
-		json_object_object_add(o, key, json_object_new_string(val));
+		put_text(o, key, val, strlen(val));
 }
 
 static void put_int(json_object *o, const char *key, int64_t val)
@@ -172,13 +216,16 @@ static void put_int(json_object *o, const char *key, int64_t val)
 static void event_emit(json_object *o)
 {
 	const char *s;
-	size_t len, off = 0;
+	size_t slen, len, off = 0;
 	char *line;
 
 	if (!o)
 		return;
 	s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-	len = strlen(s);
+	/* json-c escapes C0 controls but writes DEL and the C1 controls as
+	 * they are: a terminal showing the log would act on them. */
+	slen = strlen(s);
+	len = text_json_safe(s, slen, NULL, 0);
 	line = malloc(len + 1);
 	if (!line || log_fd < 0) {
 		log_failures++;
@@ -186,7 +233,7 @@ static void event_emit(json_object *o)
 		json_object_put(o);
 		return;
 	}
-	memcpy(line, s, len);
+	text_json_safe(s, slen, line, len);
 	line[len++] = '\n';
 	budget.events++;
 	budget.bytes += len;
@@ -216,16 +263,19 @@ static void event_emit(json_object *o)
 void log_supervisor(const char *event, const char *fmt, ...)
 {
 	json_object *o = event_new(event);
-	char msg[1024];
+	char msg[LOG_MESSAGE_MAX];
 	va_list ap;
+	int n;
 
 	if (!o)
 		return;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	put_int(o, "pid", getpid());
-	put_str(o, "message", msg);
+	/* Our own cut must not split a character into ill-formed bytes. */
+	put_text(o, "message", msg,
+		 n >= (int)sizeof(msg) ? text_utf8_cut(msg, strlen(msg)) : strlen(msg));
 	event_emit(o);
 }
 
@@ -360,6 +410,31 @@ static json_object *addr_new(const call_addr_t *a)
 	return o;
 }
 
+/* argv, repaired, and argv_b64 when an argument was not UTF-8: as long
+ * as argv, the bytes of each such argument, null for the others. */
+static void put_argv(json_object *o, const call_strv_t *v)
+{
+	json_object *argv = json_object_new_array_ext((int)v->count), *raws = NULL;
+
+	for (unsigned i = 0; argv && i < v->count; i++) {
+		json_object *raw;
+
+		json_object_array_add(argv, text_new(v->buf + v->off[i], v->len[i], &raw));
+		if (raw && !raws)
+			raws = json_object_new_array_ext((int)v->count);
+		if (raw && raws)
+			json_object_array_put_idx(raws, i, raw);
+		else
+			json_object_put(raw);
+	}
+	json_object_object_add(o, "argv", argv);
+	if (!raws)
+		return;
+	while (json_object_array_length(raws) < v->count)
+		json_object_array_add(raws, NULL);
+	json_object_object_add(o, "argv_b64", raws);
+}
+
 static void put_call(json_object *o, const target_t *t, call_t *c, const log_proc_t *proc)
 {
 	json_object *args = json_object_new_array_ext(6);
@@ -380,16 +455,11 @@ static void put_call(json_object *o, const target_t *t, call_t *c, const log_pro
 	json_object_object_add(o, "args", args);
 	/* Only what a handler made us read: logging never reads target memory. */
 	if (c->path_state == 1)
-		json_object_object_add(o, "path", json_object_new_string_len(c->path, (int)c->path_len));
+		put_text(o, "path", c->path, c->path_len);
 	if (c->path2_state == 1)
-		json_object_object_add(o, "path2", json_object_new_string_len(c->path2, (int)c->path2_len));
+		put_text(o, "path2", c->path2, c->path2_len);
 	if (c->argv.state == 1) {
-		json_object *argv = json_object_new_array_ext((int)c->argv.count);
-
-		for (unsigned i = 0; argv && i < c->argv.count; i++)
-			json_object_array_add(argv, json_object_new_string_len(c->argv.buf + c->argv.off[i],
-									       (int)c->argv.len[i]));
-		json_object_object_add(o, "argv", argv);
+		put_argv(o, &c->argv);
 		if (c->argv.truncated)
 			json_object_object_add(o, "argv_truncated", json_object_new_boolean(1));
 	}
@@ -518,8 +588,10 @@ static void read_small(const char *path, char *buf, size_t len)
 	close(fd);
 	if (n <= 0)
 		return;
+	/* Only the newline the kernel adds: a comm may hold others. */
+	if (buf[n - 1] == '\n')
+		n--;
 	buf[n] = '\0';
-	buf[strcspn(buf, "\n")] = '\0';
 }
 
 void log_proc_read(pid_t tid, pid_t tgid, log_proc_t *out)

@@ -3,7 +3,9 @@
  * stdout or to a file opened O_APPEND. Events: supervisor_start,
  * supervisor_stop, handshake_refused, target_start, decision, error,
  * target_end. Write failures are counted, never fatal: the log must not
- * take the supervisor down.
+ * take the supervisor down. Every line is valid UTF-8 JSON: a string
+ * whose bytes are not UTF-8 is written repaired (U+FFFD) with its exact
+ * bytes in base64 beside it, in <key>_b64 (text.h).
  */
 #ifndef SG_LOG_H
 #define SG_LOG_H

@@ -248,8 +248,11 @@ static int serve(sgd_t *d, bool takeover)
 	uv_signal_start(&d->sigusr1, snapshot_cb, SIGUSR1);
 	log_supervisor("supervisor_start", "sysgated %s listening on %s with %zu polic%s%s%s%s%s",
 		       SYSGATE_VERSION, d->cfg->socket, d->npolicies, d->npolicies == 1 ? "y" : "ies",
-		       d->cfg->metrics_addrlen ? "; metrics at http://" : "", d->cfg->metrics_listen,
-		       d->cfg->metrics_addrlen ? "/metrics" : "",
+		       !d->cfg->metrics_addrlen ? ""
+		       : d->cfg->metrics_listen[0] == '/' ? "; metrics on the unix socket "
+							  : "; metrics at http://",
+		       d->cfg->metrics_listen,
+		       d->cfg->metrics_addrlen && d->cfg->metrics_listen[0] != '/' ? "/metrics" : "",
 		       takeover ? "; taken over, serving its targets" : "");
 	uv_run(d->loop, UV_RUN_DEFAULT);
 	return 0;

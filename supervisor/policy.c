@@ -30,6 +30,7 @@
 #include "names.h"
 #include "policy.h"
 #include "sandbox.h"
+#include "text.h"
 
 #define PL_VERDICT_MT LIMIT_VERDICT_MT
 #define PL_CALL_MT "sysgate.call"
@@ -255,8 +256,10 @@ static int pl_verdict_log(lua_State *L)
 	lua_setiuservalue(L, -2, 1);
 	n->log = true;
 	if (msg) {
+		/* Cut at a character: the log must not show a cut of ours as
+		 * bytes that were not UTF-8. */
 		if (len > VERDICT_MAX_MESSAGE)
-			len = VERDICT_MAX_MESSAGE;
+			len = text_utf8_cut(msg, VERDICT_MAX_MESSAGE);
 		memcpy(n->message, msg, len);
 		n->message[len] = '\0';
 	}

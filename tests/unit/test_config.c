@@ -659,6 +659,86 @@ TYPE_CASE(test_metrics_listen_port_big, "metrics_listen = \"127.0.0.1:65536\";\n
 	  "must be an address and a port")
 TYPE_CASE(test_metrics_listen_port_zero, "metrics_listen = \"127.0.0.1:0\";\n" POLICY_DEMO, 1,
 	  "the port must be between 1 and 65535")
+
+/* metrics_limits and metrics_allow_uids: what clients of the endpoint
+ * may hold, and which uids it serves. */
+static void test_metrics_limits(void **state)
+{
+	sg_config_t c;
+
+	expect_ok(state, POLICY_DEMO, &c);
+	assert_int_equal(c.metrics_limits.connections, METRICS_DEFAULT_CONNECTIONS);
+	assert_int_equal(c.metrics_limits.per_uid, METRICS_DEFAULT_PER_UID);
+	assert_int_equal(c.metrics_limits.timeout_s, METRICS_DEFAULT_TIMEOUT_S);
+	assert_int_equal(c.n_metrics_uids, 0);
+	config_free(&c);
+	expect_ok(state, "metrics_limits = { connections = 8; per_uid = 2; timeout_s = 3; };\n"
+		  "metrics_allow_uids = [ 0, 65534 ];\n" POLICY_DEMO, &c);
+	assert_int_equal(c.metrics_limits.connections, 8);
+	assert_int_equal(c.metrics_limits.per_uid, 2);
+	assert_int_equal(c.metrics_limits.timeout_s, 3);
+	assert_int_equal(c.n_metrics_uids, 2);
+	assert_int_equal(c.metrics_uids[1], 65534);
+	config_free(&c);
+}
+
+static void test_metrics_unix_socket(void **state)
+{
+	sg_config_t c;
+	const struct sockaddr_un *a;
+
+	expect_ok(state, "metrics_listen = \"/run/sysgate-metrics/m.sock\";\n"
+		  "metrics_socket_mode = \"0660\";\nmetrics_socket_gid = 9090;\n" POLICY_DEMO, &c);
+	a = (const struct sockaddr_un *)&c.metrics_addr;
+	assert_int_equal(a->sun_family, AF_UNIX);
+	assert_string_equal(a->sun_path, "/run/sysgate-metrics/m.sock");
+	assert_int_equal(c.metrics_addrlen, offsetof(struct sockaddr_un, sun_path) + 28);
+	assert_int_equal(c.metrics_socket_mode, 0660);
+	assert_int_equal(c.metrics_socket_gid, 9090);
+	config_free(&c);
+	expect_ok(state, "metrics_listen = \"/run/m.sock\";\n" POLICY_DEMO, &c);
+	assert_int_equal(c.metrics_socket_mode, 0600);
+	assert_int_equal(c.metrics_socket_gid, (gid_t)-1);
+	config_free(&c);
+}
+
+TYPE_CASE(test_metrics_socket_mode_tcp, "metrics_listen = \"127.0.0.1:9469\";\n"
+	  "metrics_socket_mode = \"0660\";\n" POLICY_DEMO, 2,
+	  "'metrics_socket_mode' is for a unix socket")
+TYPE_CASE(test_metrics_socket_gid_absent, "metrics_socket_gid = 5;\n" POLICY_DEMO, 1,
+	  "'metrics_socket_gid' is for a unix socket")
+TYPE_CASE(test_metrics_socket_mode_others, "metrics_listen = \"/run/m.sock\";\n"
+	  "metrics_socket_mode = \"0666\";\n" POLICY_DEMO, 2,
+	  "'metrics_socket_mode' gives access to others")
+TYPE_CASE(test_metrics_socket_gid_negative, "metrics_listen = \"/run/m.sock\";\n"
+	  "metrics_socket_gid = -1;\n" POLICY_DEMO, 2,
+	  "'metrics_socket_gid' must be between 0 and")
+static void test_metrics_socket_long(void **state)
+{
+	expect_fail(state,
+		    "metrics_listen = \"/run/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+		    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.sock\";\n" POLICY_DEMO,
+		    -ENAMETOOLONG, 1, "is too long (at most 107 bytes)");
+}
+
+TYPE_CASE(test_metrics_limits_type, "metrics_limits = 4;\n" POLICY_DEMO, 1,
+	  "'metrics_limits' must be a group")
+TYPE_CASE(test_metrics_limits_unknown, "metrics_limits = {\n per_ip = 4; };\n" POLICY_DEMO, 2,
+	  "metrics_limits: unknown key 'per_ip'")
+TYPE_CASE(test_metrics_limits_connections, "metrics_limits = { connections = 1; };\n" POLICY_DEMO, 1,
+	  "'metrics_limits.connections' must be between 2 and 1024")
+TYPE_CASE(test_metrics_limits_timeout, "metrics_limits = { timeout_s = 0; };\n" POLICY_DEMO, 1,
+	  "'metrics_limits.timeout_s' must be between 1 and 600")
+TYPE_CASE(test_metrics_limits_per_uid_type, "metrics_limits = { per_uid = \"4\"; };\n" POLICY_DEMO, 1,
+	  "'metrics_limits.per_uid' must be an integer")
+TYPE_CASE(test_metrics_limits_per_uid_all, "metrics_limits = { connections = 8;\n per_uid = 8; };\n"
+	  POLICY_DEMO, 2, "'metrics_limits.per_uid' (8) must be below 'metrics_limits.connections' (8)")
+TYPE_CASE(test_metrics_limits_per_uid_default, "metrics_limits = { connections = 4; };\n"
+	  POLICY_DEMO, 1, "'metrics_limits.per_uid' (4) must be below")
+TYPE_CASE(test_metrics_uids_empty, "metrics_allow_uids = [ ];\n" POLICY_DEMO, 1,
+	  "'metrics_allow_uids' is empty")
+TYPE_CASE(test_metrics_uids_negative, "metrics_allow_uids = [ -1 ];\n" POLICY_DEMO, 1,
+	  "'metrics_allow_uids' entry -1 must be between 0 and")
 TYPE_CASE(test_metrics_listen_port_junk, "metrics_listen = \"127.0.0.1:94x\";\n" POLICY_DEMO, 1,
 	  "must be an address and a port")
 
@@ -1014,6 +1094,22 @@ int main(void)
 		T(test_metrics_listen_v6_unbracketed),
 		T(test_metrics_listen_port_big),
 		T(test_metrics_listen_port_zero),
+		T(test_metrics_limits),
+		T(test_metrics_limits_type),
+		T(test_metrics_unix_socket),
+		T(test_metrics_socket_mode_tcp),
+		T(test_metrics_socket_gid_absent),
+		T(test_metrics_socket_mode_others),
+		T(test_metrics_socket_gid_negative),
+		T(test_metrics_socket_long),
+		T(test_metrics_limits_unknown),
+		T(test_metrics_limits_connections),
+		T(test_metrics_limits_timeout),
+		T(test_metrics_limits_per_uid_type),
+		T(test_metrics_limits_per_uid_all),
+		T(test_metrics_limits_per_uid_default),
+		T(test_metrics_uids_empty),
+		T(test_metrics_uids_negative),
 		T(test_metrics_listen_port_junk),
 		T(test_socket_path_too_long),
 		T(test_socket_relative_too_long),

@@ -10,6 +10,7 @@
  *   lua = { instructions = 1000000; memory = 8388608; time_ms = 100; memory_total = 67108864; };
  *   learn_dir = "/var/lib/sysgate/learned";
  *   metrics_listen = "127.0.0.1:9469";   # optional: no endpoint when absent
+ *   launchers_may_be_filtered = false;   # accept.c
  *   policies = ( { name = "demo"; file = "policies/demo.lua"; fallback = "kill";
  *                  modes = [ "enforce", "audit" ]; } );
  *
@@ -78,6 +79,9 @@ typedef struct config {
 	char log[PATH_MAX]; /* "-" for stdout, else resolved path */
 	log_limits_t log_limits;
 	char learn_dir[PATH_MAX]; /* where learn mode writes policies; "" when not set */
+	/* A launcher under a seccomp filter may be a sysgate target: refused
+	 * unless this is set (accept.c, docs/security.md). */
+	bool launchers_may_be_filtered;
 	verdict_t fallback;
 	policy_limits_t limits;
 	config_policy_t *policies;

@@ -634,12 +634,17 @@ static int tk_connect(sgd_t *d, pid_t *peer, sg_error_t *err)
  * passes; the rest come on the same connection. */
 static ssize_t tk_recv(sgd_t *d, int sock, int *fds, size_t *nfds, bool first, sg_error_t *err)
 {
-	int pidfd = -1;
-	ssize_t n = sg_proto_recv_pidfd(sock, d->msg, sizeof(d->msg), fds, nfds, &pidfd);
 	char shown[SG_PROTO_MAX_REASON + 1], bad[SG_PROTO_MAX_REASON];
 	const char *why;
-	int r = first && n > 0 ? tk_peer_check(pidfd, "the running supervisor", bad, sizeof(bad)) : 0;
+	int pidfd = -1, r = 0;
+	ssize_t n = sg_proto_recv_pidfd(sock, d->msg, sizeof(d->msg), fds, nfds, &pidfd);
 
+	/* A peer that closed with our message unread leaves ECONNRESET
+	 * pending ahead of its answer (a REFUSE): read once more for it. */
+	if (n == -ECONNRESET)
+		n = sg_proto_recv_pidfd(sock, d->msg, sizeof(d->msg), fds, nfds, &pidfd);
+	if (first && n > 0)
+		r = tk_peer_check(pidfd, "the running supervisor", bad, sizeof(bad));
 	if (pidfd >= 0)
 		close(pidfd);
 	if (r < 0) {
@@ -876,6 +881,10 @@ int takeover_receive(sgd_t *d, sg_error_t *err)
 	r = config_realpath(d->cfg, req.config);
 	if (r == 0)
 		r = tk_send(sock, &req, sizeof(req), NULL, 0);
+	/* A supervisor that refuses this peer outright answers and closes
+	 * before reading REQUEST: its REFUSE is still queued here. */
+	if (r == -EPIPE || r == -ECONNRESET)
+		r = 0;
 	if (r < 0) {
 		sg_error_set(err, d->cfg->path, 0, "takeover: cannot ask: %s", strerror(-r));
 		goto out;

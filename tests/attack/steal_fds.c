@@ -5,8 +5,9 @@
  *
  *   steal_fds PID
  *
- * Prints "stole fd N: LINK" for the first fd it got, else "getfd: ERRNO"
- * (the last error); then "mem: ok" or "mem: ERRNO".
+ * Prints "stole fd N: LINK" for every fd it got (a listener reads
+ * "anon_inode:seccomp notify"), else "getfd: ERRNO" (the last error); then
+ * "mem: ok" or "mem: ERRNO".
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,10 +38,11 @@ int main(int argc, char **argv)
 			l = readlink(path, link, sizeof(link) - 1);
 			link[l > 0 ? l : 0] = '\0';
 			printf("stole fd %d: %s\n", n, link);
+			close(fd);
 			err = -1;
-			break;
+			continue;
 		}
-		if (errno != EBADF)
+		if (errno != EBADF && err >= 0)
 			err = errno;
 	}
 	if (err >= 0)

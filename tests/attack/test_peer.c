@@ -12,6 +12,8 @@
  *   - a target puts its own socket in place of sysgated's and relays a
  *     launch (fake_server): sysgate-run refuses it, the command never runs
  *     and the impostor never sees a listener;
+ *   - a target puts its own sockets in place of sysgated's and answers a
+ *     `sysgated --takeover` (fake_control): the new supervisor refuses it;
  *   - a target runs sysgate-run: refused, with the reason logged;
  *   - a target of the uid of a sysgated that holds no capabilities tries
  *     to take its fds with pidfd_getfd and open its memory (steal_fds):
@@ -287,6 +289,47 @@ static void test_target_cannot_impersonate_the_server(void **state)
 }
 
 /*
+ * A target moves sysgated's sockets aside, binds its own at both paths
+ * and answers the operator's `sysgated --takeover` with them and no
+ * targets (fake_control). Before: the new supervisor took them, told the
+ * impostor ACCEPT and served a socket the target also accepts on, beside
+ * the real sysgated. Now it refuses the sender of BEGIN and exits.
+ */
+static void test_target_cannot_fake_the_control_socket(void **state)
+{
+	sgd_proc_t s;
+	capless_t c;
+	run_result_t fake;
+	char line[128], path[400], out[4096] = "";
+	int status, fd;
+
+	START(&s, peer, NULL);
+	{
+		const char *argv[] = { env_path("SYSGATE_RUN"), "-s", s.socket, "-p", "peer", "--",
+				       env_path("FAKE_CONTROL"), s.socket, NULL };
+
+		spawn_capless(argv, &c);
+	}
+	read_line(c.out, line, sizeof(line));
+	assert_string_equal(line, "bound");
+	if (sgd_takeover(&s, &status))
+		fail_msg("the real sysgated exited: it was not the one asked");
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+	snprintf(path, sizeof(path), "%s/takeover.out", s.dir);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	slurp(fd, out, sizeof(out));
+	close(fd);
+	assert_contains(out, "not served by a supervisor");
+	assert_contains(out, "runs under a seccomp filter");
+	wait_capless(&c, s.pid, &fake);
+	if (strstr(fake.out, "accepted"))
+		fail_msg("the new supervisor took the impostor's sockets: %s", fake.out);
+	assert_serving(&s);
+	sgd_stop(&s);
+}
+
+/*
  * A target starts sysgate-run: a launcher under a seccomp filter may be a
  * target, and is refused with the reason logged (launchers_may_be_filtered
  * is false by default). Before: it was served a second filter's SPEC and
@@ -358,6 +401,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_target_cannot_take_over, sgd_teardown),
 		cmocka_unit_test_teardown(test_capless_peer_cannot_take_over, sgd_teardown),
 		cmocka_unit_test_teardown(test_target_cannot_impersonate_the_server, sgd_teardown),
+		cmocka_unit_test_teardown(test_target_cannot_fake_the_control_socket, sgd_teardown),
 		cmocka_unit_test_teardown(test_target_is_refused_as_launcher, sgd_teardown),
 		cmocka_unit_test_teardown(test_target_cannot_take_sysgated_fds, sgd_teardown),
 	};

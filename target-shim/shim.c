@@ -69,6 +69,7 @@ struct sg_shim {
 	uint64_t target_id;
 	const char *path;         /* the socket's, during sg_shim_connect() only */
 	uid_t want_uid;           /* the server's uid (check_server) */
+	bool filtered_ok;         /* opts->server_may_be_filtered */
 
 	bool direct;              /* sg_shim_enter() hands over without a helper */
 
@@ -244,8 +245,9 @@ static int build_hello(const sg_shim_opts_t *o, sg_hello_t *h, char *err, size_t
  * that called listen() is gone, and a server can hand a listening socket
  * to whoever it likes.
  */
-static int check_server(int pidfd, const char *path, uid_t want_uid, char *err, size_t errlen)
+static int check_server(const sg_shim_t *s, int pidfd, char *err, size_t errlen)
 {
+	const char *path = s->path;
 	sg_peer_t p;
 	int rc;
 
@@ -259,14 +261,15 @@ static int check_server(int pidfd, const char *path, uid_t want_uid, char *err, 
 		errf(err, errlen, "cannot tell who serves %s: %s: refused", path, strerror(-rc));
 		return -EPERM;
 	}
-	if (p.uid != want_uid) {
+	if (p.uid != s->want_uid) {
 		errf(err, errlen, "%s is served by uid %u, not by the supervisor's uid %u: refused",
-		     path, (unsigned)p.uid, (unsigned)want_uid);
+		     path, (unsigned)p.uid, (unsigned)s->want_uid);
 		return -EPERM;
 	}
-	if (sg_peer_filtered(&p)) {
+	if (sg_peer_filtered(&p) && !s->filtered_ok) {
 		errf(err, errlen, "%s is served by pid %d, which runs under a seccomp filter (a "
-		     "sysgate target, not the supervisor): refused", path, (int)p.pid);
+		     "sysgate target, not the supervisor; --server-may-be-filtered accepts it): "
+		     "refused", path, (int)p.pid);
 		return -EPERM;
 	}
 	return 0;
@@ -357,7 +360,7 @@ static int handshake(sg_shim_t *s, const sg_hello_t *h, char *err, size_t errlen
 	 * later answers (READY) need no pidfd, and the direct handoff has no
 	 * close to spare for one. */
 	if (n > 0) {
-		int checked = check_server(pidfd, s->path, s->want_uid, err, errlen);
+		int checked = check_server(s, pidfd, err, errlen);
 
 		(void)setsockopt(s->sock, SOL_SOCKET, SO_PASSPIDFD, &(int){ 0 }, sizeof(int));
 		if (checked < 0) {
@@ -471,6 +474,7 @@ int sg_shim_connect(const sg_shim_opts_t *opts, sg_shim_t **out, char *err, size
 		path = SG_DEFAULT_SOCKET;
 	s->path = path;
 	s->want_uid = opts->supervisor_uid;
+	s->filtered_ok = opts->server_may_be_filtered;
 	rc = s->sock = open_socket(path, opts->supervisor_uid, err, errlen);
 	if (rc < 0)
 		goto fail;

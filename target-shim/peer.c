@@ -44,7 +44,9 @@ static int read_small(const char *path, char *buf, size_t cap)
 }
 
 /* The text after "\nKEY:" in buf (the first line has no '\n' before it,
- * and no key we read is on it), or NULL. */
+ * and no key we read is on it), or NULL. The one field a process writes
+ * itself, Name:, comes first and has its newlines escaped by the kernel,
+ * so a target cannot plant a line of its own. */
 static const char *field(const char *buf, const char *key)
 {
 	char pat[32];

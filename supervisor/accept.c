@@ -293,7 +293,7 @@ static int launcher_check(conn_t *c, char *why, size_t len)
 		return -EACCES;
 	}
 	c->pidfd = r;
-	r = sg_peer_read_pidfd(c->pidfd, &p);
+	r = sg_peer_read_pidfd(c->pidfd, 0, &p);
 	if (r < 0) {
 		snprintf(why, len, "cannot read the launcher's identity: %s", strerror(-r));
 		return -EACCES;

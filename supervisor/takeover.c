@@ -153,7 +153,7 @@ static int tk_peer_check(int pidfd, const char *who, char *why, size_t len)
 		snprintf(why, len, "cannot name %s (SO_PEERPIDFD, SCM_PIDFD: Linux 6.5)", who);
 		return -EPERM;
 	}
-	r = sg_peer_read_pidfd(pidfd, &p);
+	r = sg_peer_read_pidfd(pidfd, SG_PEER_USERNS, &p);
 	if (r == 0)
 		r = sg_peer_read_self(&self);
 	if (r < 0) {

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "sysgate/peer.h"
@@ -113,10 +114,26 @@ static uint64_t userns_of(const char *proc)
 	return stat(path, &st) == 0 ? (uint64_t)st.st_ino : 0;
 }
 
-int sg_peer_read_pidfd(int pidfd, sg_peer_t *p)
+/* The process a pidfd names, at pid, has not been reaped: signal 0 finds
+ * it (EPERM says it exists too, only not ours to signal). A process
+ * outside our pid namespace cannot be signalled (EINVAL) though our /proc
+ * may show it: its fdinfo then says whether it is still at pid (-1 once
+ * it is reaped). */
+static bool pidfd_alive(int pidfd, pid_t pid)
+{
+	pid_t again;
+
+	if (syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0) == 0 || errno == EPERM)
+		return true;
+	if (errno == ESRCH)
+		return false;
+	return pidfd_pid(pidfd, &again) == 0 && again == pid;
+}
+
+int sg_peer_read_pidfd(int pidfd, unsigned what, sg_peer_t *p)
 {
 	char proc[32], path[64], buf[STATUS_MAX];
-	pid_t pid, again;
+	pid_t pid;
 	int r;
 
 	memset(p, 0, sizeof(*p));
@@ -131,12 +148,12 @@ int sg_peer_read_pidfd(int pidfd, sg_peer_t *p)
 	r = parse_status(buf, p);
 	if (r < 0)
 		return r;
-	p->userns = userns_of(proc);
-	/* The pid is freed only once the process is reaped, and the pidfd
-	 * says -1 from then on: the same pid now means the status read was
-	 * the process's own, not a newcomer's on a reused pid. */
-	r = pidfd_pid(pidfd, &again);
-	if (r < 0 || again != pid)
+	if (what & SG_PEER_USERNS)
+		p->userns = userns_of(proc);
+	/* The pid is freed only once the process is reaped, and from then on
+	 * no signal finds it through its pidfd: alive now means the status
+	 * read was the process's own, not a newcomer's on a reused pid. */
+	if (!pidfd_alive(pidfd, pid))
 		return -ESRCH;
 	p->pid = pid;
 	return 0;

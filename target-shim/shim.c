@@ -256,7 +256,7 @@ static int check_server(const sg_shim_t *s, int pidfd, char *err, size_t errlen)
 		     "pidfd (SO_PASSPIDFD needs Linux 6.5): refused", path);
 		return -EPERM;
 	}
-	rc = sg_peer_read_pidfd(pidfd, &p);
+	rc = sg_peer_read_pidfd(pidfd, 0, &p);
 	if (rc < 0) {
 		errf(err, errlen, "cannot tell who serves %s: %s: refused", path, strerror(-rc));
 		return -EPERM;

@@ -12,8 +12,9 @@
  *
  * The process is named by a pidfd (SO_PEERPIDFD or SCM_PIDFD, Linux 6.5),
  * never by a pid alone: its /proc/<pid>/status is read through the pid the
- * pidfd names, and the pidfd is asked again afterwards, so that a pid
- * reused meanwhile (the process gone, another in its place) is refused.
+ * pidfd names, and the pidfd is asked again afterwards (signal 0), so that
+ * a pid reused meanwhile (the process gone, another in its place) is
+ * refused.
  */
 #ifndef SYSGATE_PEER_H
 #define SYSGATE_PEER_H
@@ -44,9 +45,12 @@ typedef struct sg_peer {
 	uint64_t userns;  /* inode of its user namespace; 0 when not readable */
 } sg_peer_t;
 
-/* Reads the identity of the process pidfd names. 0, or -ESRCH when it is
- * gone (or its pid was reused meanwhile), or another negative errno. */
-int sg_peer_read_pidfd(int pidfd, sg_peer_t *p);
+#define SG_PEER_USERNS 1u /* what: read userns too (a stat more) */
+
+/* Reads the identity of the process pidfd names (userns only if what has
+ * SG_PEER_USERNS). 0, or -ESRCH when it is gone (or its pid was reused
+ * meanwhile), or another negative errno. */
+int sg_peer_read_pidfd(int pidfd, unsigned what, sg_peer_t *p);
 /* The same for this process (its own status, no pidfd). */
 int sg_peer_read_self(sg_peer_t *p);
 /* A pidfd of the peer of a connected unix socket (SO_PEERPIDFD): the

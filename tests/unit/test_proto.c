@@ -1443,7 +1443,7 @@ static void test_recv_pidfd_names_sender(void **state)
 	assert_int_equal(sg_proto_send(sv[0], "a", 1, -1), 0);
 	assert_int_equal(sg_proto_recv_pidfd(sv[1], m, sizeof(m), NULL, NULL, &pidfd), 1);
 	assert_true(pidfd >= 0);
-	assert_int_equal(sg_peer_read_pidfd(pidfd, &p), 0);
+	assert_int_equal(sg_peer_read_pidfd(pidfd, 0, &p), 0);
 	assert_int_equal(p.pid, getpid());
 	assert_int_equal(p.uid, geteuid());
 	assert_false(sg_peer_filtered(&p));
@@ -1482,13 +1482,13 @@ static void test_peer_filtered_and_gone(void **state)
 	}
 	assert_int_equal(sg_proto_recv_pidfd(sv[1], m, sizeof(m), NULL, NULL, &pidfd), 1);
 	assert_true(pidfd >= 0);
-	assert_int_equal(sg_peer_read_pidfd(pidfd, &p), 0);
+	assert_int_equal(sg_peer_read_pidfd(pidfd, 0, &p), 0);
 	assert_int_equal(p.pid, pid);
 	assert_true(sg_peer_filtered(&p));
 	assert_int_equal(p.seccomp, 2);
 	close(sv[1]);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_int_equal(sg_peer_read_pidfd(pidfd, &p), -ESRCH);
+	assert_int_equal(sg_peer_read_pidfd(pidfd, 0, &p), -ESRCH);
 	close(pidfd);
 	close(sv[0]);
 }

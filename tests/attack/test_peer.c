@@ -38,8 +38,17 @@
 
 #include "harness.h"
 
-POLICY(peer, "return sysgate.policy { name = 'peer', on = {\n"
-	     "  getppid = function(c) return sysgate.deny('EPERM'):log('getppid') end } }\n");
+/* The one call the policy denies: a mkdir of MARK. A marker no runtime
+ * makes (LeakSanitizer's getppid in the sanitizer build would be denied
+ * and hang it); every other mkdir is allowed, and nothing else forwarded. */
+#define MARK "/nonexistent/sysgate-peer-mark"
+#define MARK_DENIED "mkdir " MARK ": EPERM"
+
+POLICY(peer, "local function mk(c)\n"
+	     "  if c.path == '" MARK "' then return sysgate.deny('EPERM'):log('mark') end\n"
+	     "  return sysgate.allow()\n"
+	     "end\n"
+	     "return sysgate.policy { name = 'peer', on = { mkdir = mk, mkdirat = mk } }\n");
 
 #define SETPRIV "/usr/bin/setpriv"
 
@@ -162,13 +171,32 @@ static void assert_logged(const sgd_proc_t *s, const char *ev, const char *needl
 /* Another tenant: a target that made one denied call and waits. */
 static pid_t victim(const sgd_proc_t *s, int *in, int *out)
 {
-	const char *argv[] = { probe(), "getppid", "wait", "getppid", NULL };
+	const char *argv[] = { probe(), "mkdir", MARK, "wait", "mkdir", MARK, NULL };
 	char line[128];
 	pid_t pid = run_under_async(s, "peer", argv, in, out);
 
 	read_line(*out, line, sizeof(line));
-	assert_string_equal(line, "getppid: EPERM");
+	assert_string_equal(line, MARK_DENIED);
 	return pid;
+}
+
+/* The same, started without capabilities: a sysgated that holds none can
+ * read the memory (the path) of a target that holds none, not of one with
+ * capabilities of its own. */
+static pid_t victim_capless(const sgd_proc_t *s, int *in, int *out)
+{
+	const char *argv[] = { env_path("SYSGATE_RUN"), "-s", s->socket, "-p", "peer", "--",
+			       probe(), "mkdir", MARK, "wait", "mkdir", MARK, NULL };
+	char line[128];
+	capless_t c;
+
+	spawn_capless(argv, &c);
+	close(c.err);
+	read_line(c.out, line, sizeof(line));
+	assert_string_equal(line, MARK_DENIED);
+	*in = c.in;
+	*out = c.out;
+	return c.pid;
 }
 
 /* Its next call is still denied by sysgated; then it ends. */
@@ -179,7 +207,7 @@ static void victim_still_denied(pid_t pid, int in, int out)
 
 	assert_int_equal(write(in, "\n", 1), 1);
 	read_line(out, line, sizeof(line));
-	assert_string_equal(line, "getppid: EPERM");
+	assert_string_equal(line, MARK_DENIED);
 	close(in);
 	close(out);
 	assert_int_equal(waitpid(pid, &status, 0), pid);
@@ -260,7 +288,7 @@ static void test_capless_peer_cannot_take_over(void **state)
  */
 static void test_target_cannot_impersonate_the_server(void **state)
 {
-	const char *argv[] = { probe(), "getppid", NULL };
+	const char *argv[] = { probe(), "mkdir", MARK, NULL };
 	sgd_proc_t s;
 	capless_t c;
 	run_result_t r, fake;
@@ -278,7 +306,7 @@ static void test_target_cannot_impersonate_the_server(void **state)
 	run_under(&s, "peer", argv, &r);
 	assert_exited(&r, 125);
 	assert_contains(r.err, "runs under a seccomp filter");
-	if (strstr(r.out, "getppid"))
+	if (strstr(r.out, "mkdir"))
 		fail_msg("the command ran: %s", r.out);
 	wait_capless(&c, s.pid, &fake);
 	assert_exited(&fake, 0);
@@ -343,13 +371,13 @@ static void test_target_is_refused_as_launcher(void **state)
 	START(&s, peer, NULL);
 	{
 		const char *argv[] = { env_path("SYSGATE_RUN"), "-s", s.socket, "-p", "peer", "--",
-				       probe(), "getppid", NULL };
+				       probe(), "mkdir", MARK, NULL };
 
 		run_under(&s, "peer", argv, &r);
 	}
 	assert_exited(&r, 125);
 	assert_contains(r.err, "runs under a seccomp filter");
-	if (strstr(r.out, "getppid"))
+	if (strstr(r.out, "mkdir"))
 		fail_msg("the command ran: %s", r.out);
 	assert_logged(&s, "handshake_refused", "runs under a seccomp filter");
 	assert_serving(&s);
@@ -376,7 +404,7 @@ static void test_target_cannot_take_sysgated_fds(void **state)
 	if (access(SETPRIV, X_OK) != 0)
 		skip();
 	sgd_start_wrapped(&s, wrapper, NULL, 1, peer_names, peer_srcs, NULL);
-	v = victim(&s, &in, &out);
+	v = victim_capless(&s, &in, &out);
 	snprintf(pid, sizeof(pid), "%d", (int)s.pid);
 	{
 		const char *argv[] = { env_path("SYSGATE_RUN"), "-s", s.socket, "-p", "peer", "--",

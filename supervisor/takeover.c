@@ -146,7 +146,7 @@ static int config_realpath(const sg_config_t *cfg, char *buf)
  */
 static int tk_peer_check(int pidfd, const char *who, char *why, size_t len)
 {
-	sg_peer_t p, self;
+	sg_peer_t p = { .pid = 0 }, self = { .pid = 0 };
 	int r;
 
 	if (pidfd < 0) {

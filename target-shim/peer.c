@@ -82,26 +82,41 @@ static int pidfd_pid(int pidfd, pid_t *pid)
 	return 0;
 }
 
-/* Fills p from the status text of a process, and its user namespace. */
+/* The nth (from 0) number of field key, in base: 0 or -EPROTO. */
+static int field_num(const char *buf, const char *key, int nth, int base, unsigned long long *out)
+{
+	const char *v = field(buf, key);
+
+	if (!v)
+		return -EPROTO;
+	for (int i = 0; i <= nth; i++) {
+		char *end;
+		unsigned long long n;
+
+		errno = 0;
+		n = strtoull(v, &end, base);
+		if (end == v || errno)
+			return -EPROTO;
+		*out = n;
+		v = end;
+	}
+	return 0;
+}
+
+/* Fills p from the status text of a process. A status without Seccomp:
+ * is a kernel without seccomp, where sysgate cannot run: refused like any
+ * status that does not parse. */
 static int parse_status(const char *buf, sg_peer_t *p)
 {
-	const char *uid = field(buf, "Uid"), *gid = field(buf, "Gid");
-	const char *cap = field(buf, "CapEff"), *sec = field(buf, "Seccomp");
-	unsigned long r, e;
-	unsigned long long c;
-	int m;
+	unsigned long long uid, gid, cap, sec;
 
-	/* A status without Seccomp: is a kernel without seccomp, where sysgate
-	 * cannot run: refused like any status that does not parse. */
-	if (!uid || !gid || !cap || !sec || sscanf(uid, "%lu %lu", &r, &e) != 2 ||
-	    sscanf(cap, "%llx", &c) != 1 || sscanf(sec, "%d", &m) != 1)
+	if (field_num(buf, "Uid", 1, 10, &uid) < 0 || field_num(buf, "Gid", 1, 10, &gid) < 0 ||
+	    field_num(buf, "CapEff", 0, 16, &cap) < 0 || field_num(buf, "Seccomp", 0, 10, &sec) < 0)
 		return -EPROTO;
-	p->uid = (uid_t)e;
-	if (sscanf(gid, "%lu %lu", &r, &e) != 2)
-		return -EPROTO;
-	p->gid = (gid_t)e;
-	p->cap_eff = c;
-	p->seccomp = m;
+	p->uid = (uid_t)uid; /* the effective ids: the second of each line */
+	p->gid = (gid_t)gid;
+	p->cap_eff = cap;
+	p->seccomp = sec > 2 ? 2 : (int)sec;
 	return 0;
 }
 

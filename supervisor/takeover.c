@@ -16,6 +16,8 @@
  *                                <---    TARGET(record) + listener [+ pidfd]
  *                                        ... n times, ids ascending
  *                                <---    END(n)
+ *   BEGIN's sender (SCM_PIDFD):
+ *   tk_peer_check, else no reply
  *   every policy named exists,
  *   every fd is what it says
  *   ACCEPT | REFUSE(reason)      --->    ACCEPT: log, let go, exit 0

@@ -273,14 +273,14 @@ static bool peer_allowed(const sg_config_t *cfg, const struct ucred *cred)
 
 /*
  * The launcher must not be a target: a target of an allowed uid (uid 0
- * without capabilities, say) would otherwise get a listener of its own
- * choosing served, and could stack filters of its choosing on what it
- * starts. Every target runs under a seccomp filter, so a launcher under
- * one is refused unless the config says launchers run under another
- * (a container's default profile): the fail-closed filter then keeps a
- * target from loading a second sysgate filter at all (docs/security.md).
- * The peer is read through its pidfd, which c keeps. 0, or -EACCES with
- * the reason in why.
+ * without capabilities, say) would otherwise be served as one, and hand
+ * over a listener of its own if it ever got one (the kernel refuses it a
+ * second while its sysgate listener is open, the fail-closed filter after
+ * that). Every target runs under a seccomp filter, so a launcher under
+ * one is refused unless the config says launchers run under another (a
+ * container's default profile; docs/security.md says why that is still
+ * safe). The peer is read through its pidfd, which c keeps. 0, or -EACCES
+ * with the reason in why.
  */
 static int launcher_check(conn_t *c, char *why, size_t len)
 {
@@ -348,7 +348,6 @@ static void accept_retry_cb(uv_timer_t *h)
 static void listen_cb(uv_poll_t *h, int status, int events)
 {
 	sgd_t *d = h->data;
-
 	char why[256];
 
 	for (;;) {

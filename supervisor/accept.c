@@ -2,7 +2,7 @@
  * The accept stage: the supervisor's SOCK_SEQPACKET socket and the
  * handshake with sysgate-run (see include/sysgate/protocol.h).
  *
- *   accept → SO_PEERCRED check → HELLO → SPEC | REFUSE
+ *   accept → SO_PEERCRED + SO_PEERPIDFD check → HELLO → SPEC | REFUSE
  *          → LISTENER + exactly one fd → target registered → READY
  *
  * Every message is bounded and decoded strictly; any deviation closes the
@@ -19,19 +19,15 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/ioctl.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "path.h"
+#include "sysgate/peer.h"
 #include "sgd.h"
 #include "target.h"
 
 #define ACCEPT_RETRY_MS 100
-
-#ifndef SO_PEERPIDFD
-#define SO_PEERPIDFD 77
-#endif
 
 typedef enum conn_state {
 	CONN_HELLO,    /* waiting for HELLO */
@@ -275,16 +271,39 @@ static bool peer_allowed(const sg_config_t *cfg, const struct ucred *cred)
 	return false;
 }
 
-static int peer_pidfd(int fd, pid_t pid)
+/*
+ * The launcher must not be a target: a target of an allowed uid (uid 0
+ * without capabilities, say) would otherwise be served as one, and hand
+ * over a listener of its own if it ever got one (the kernel refuses it a
+ * second while its sysgate listener is open, the fail-closed filter after
+ * that). Every target runs under a seccomp filter, so a launcher under
+ * one is refused unless the config says launchers run under another (a
+ * container's default profile; docs/security.md says why that is still
+ * safe). The peer is read through its pidfd, which c keeps. 0, or -EACCES
+ * with the reason in why.
+ */
+static int launcher_check(conn_t *c, char *why, size_t len)
 {
-	socklen_t len = sizeof(int);
-	int pidfd = -1;
+	sg_peer_t p;
+	int r = sg_peer_pidfd(c->fd);
 
-	/* SO_PEERPIDFD (6.5) names the peer without a pid-reuse window. */
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) == 0 && pidfd >= 0)
-		return pidfd;
-	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-	return pidfd < 0 ? -1 : pidfd;
+	if (r < 0) {
+		snprintf(why, len, "cannot name the launcher (SO_PEERPIDFD, Linux 6.5): %s",
+			 strerror(-r));
+		return -EACCES;
+	}
+	c->pidfd = r;
+	r = sg_peer_read_pidfd(c->pidfd, 0, &p);
+	if (r < 0) {
+		snprintf(why, len, "cannot read the launcher's identity: %s", strerror(-r));
+		return -EACCES;
+	}
+	if (sg_peer_filtered(&p) && !c->d->cfg->launchers_may_be_filtered) {
+		snprintf(why, len, "the launcher (pid %d) runs under a seccomp filter, as every "
+			 "sysgate target does (launchers_may_be_filtered is false)", (int)p.pid);
+		return -EACCES;
+	}
+	return 0;
 }
 
 static conn_t *conn_new(sgd_t *d, int fd)
@@ -329,6 +348,7 @@ static void accept_retry_cb(uv_timer_t *h)
 static void listen_cb(uv_poll_t *h, int status, int events)
 {
 	sgd_t *d = h->data;
+	char why[256];
 
 	for (;;) {
 		/* cppcheck-suppress nullPointer ; accept4(2) takes NULL for an address not wanted */
@@ -361,7 +381,10 @@ static void listen_cb(uv_poll_t *h, int status, int events)
 				    (unsigned)c->cred.uid, (unsigned)c->cred.gid);
 			continue;
 		}
-		c->pidfd = peer_pidfd(fd, c->cred.pid);
+		if (launcher_check(c, why, sizeof(why)) < 0) {
+			conn_refuse(c, EACCES, "%s", why);
+			continue;
+		}
 		uv_poll_start(&c->poll, UV_READABLE, conn_read_cb);
 		uv_timer_start(&c->timer, conn_timeout_cb, SGD_HANDSHAKE_TIMEOUT_MS, 0);
 	}

@@ -48,7 +48,7 @@ typedef struct loader {
 static const char *const top_keys[] = {
 	"socket", "socket_mode", "allow_uids", "allow_gids", "log", "log_limits", "fallback", "lua",
 	"policies", "metrics_listen", "metrics_limits", "metrics_allow_uids", "metrics_socket_mode",
-	"metrics_socket_gid", "learn_dir", NULL,
+	"metrics_socket_gid", "learn_dir", "launchers_may_be_filtered", NULL,
 };
 static const char *const lua_keys[] = { "instructions", "memory", "time_ms", "memory_total", NULL };
 static const char *const log_limit_keys[] = { "target_rate", "target_burst", "global_rate",
@@ -292,6 +292,19 @@ static int load_log(const loader_t *ld, const config_setting_t *root)
  * supervisor's alone: it exists, is a directory, belongs to root or the
  * supervisor's uid, and no one else may write to it.
  */
+/* launchers_may_be_filtered: a boolean, false unless given (accept.c). */
+static int load_launchers_filtered(const loader_t *ld, const config_setting_t *root)
+{
+	config_setting_t *s = config_setting_get_member(root, "launchers_may_be_filtered");
+
+	if (!s)
+		return 0;
+	if (config_setting_type(s) != CONFIG_TYPE_BOOL)
+		return fail(ld, s, -EINVAL, "'launchers_may_be_filtered' must be true or false");
+	ld->out->launchers_may_be_filtered = config_setting_get_bool(s) != 0;
+	return 0;
+}
+
 static int load_learn_dir(const loader_t *ld, const config_setting_t *root)
 {
 	config_setting_t *s = NULL;
@@ -1022,7 +1035,8 @@ static int load_root(const loader_t *ld, const config_setting_t *root)
 	    (rc = load_metrics_socket_access(ld, root)) < 0 ||
 	    (rc = load_metrics_limits(ld, root)) < 0 ||
 	    (rc = load_metrics_uids(ld, root)) < 0 ||
-	    (rc = load_learn_dir(ld, root)) < 0)
+	    (rc = load_learn_dir(ld, root)) < 0 ||
+	    (rc = load_launchers_filtered(ld, root)) < 0)
 		return rc;
 	return load_policies(ld, root);
 }

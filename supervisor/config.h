@@ -14,6 +14,7 @@
  *   metrics_allow_uids = [ 0, 9090 ];     # optional: any uid when absent
  *   # or metrics_listen = "/run/sysgate-metrics/metrics.sock"; with
  *   # metrics_socket_mode = "0660"; metrics_socket_gid = 9090;
+ *   launchers_may_be_filtered = false;   # accept.c
  *   policies = ( { name = "demo"; file = "policies/demo.lua"; fallback = "kill";
  *                  modes = [ "enforce", "audit" ]; } );
  *
@@ -94,6 +95,9 @@ typedef struct config {
 	char log[PATH_MAX]; /* "-" for stdout, else resolved path */
 	log_limits_t log_limits;
 	char learn_dir[PATH_MAX]; /* where learn mode writes policies; "" when not set */
+	/* A launcher under a seccomp filter may be a sysgate target: refused
+	 * unless this is set (accept.c, docs/security.md). */
+	bool launchers_may_be_filtered;
 	verdict_t fallback;
 	policy_limits_t limits;
 	config_policy_t *policies;

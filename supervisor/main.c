@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -291,6 +292,14 @@ int main(int argc, char **argv)
 							     : "--check and --takeover exclude each other");
 		usage(stderr);
 		return 2;
+	}
+	/* Not dumpable: a process of sysgated's uid that holds no more
+	 * capabilities than it (a target, when sysgated runs as that target's
+	 * uid) could otherwise ptrace it, open its /proc/<pid>/mem or take
+	 * its fds (every target's listener) with pidfd_getfd. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+		fprintf(stderr, "sysgated: prctl(PR_SET_DUMPABLE): %s\n", strerror(errno));
+		return 1;
 	}
 	/* A log reader that goes away must not kill the supervisor. */
 	signal(SIGPIPE, SIG_IGN);

@@ -4,7 +4,7 @@
  * sockets and targets without failing a single call of theirs.
  *
  *   new                                  old (running)
- *   connect SOCKET.takeover      --->    SO_PEERCRED: same uid as old
+ *   connect SOCKET.takeover      --->    the peer (SO_PEERPIDFD): tk_peer_check
  *   REQUEST(pid, config realpath)--->    same config path, else REFUSE
  *                                        stop accepting, stop polling every
  *                                        listener (no NOTIF_RECV from here
@@ -16,6 +16,8 @@
  *                                <---    TARGET(record) + listener [+ pidfd]
  *                                        ... n times, ids ascending
  *                                <---    END(n)
+ *   BEGIN's sender (SCM_PIDFD):
+ *   tk_peer_check, else no reply
  *   every policy named exists,
  *   every fd is what it says
  *   ACCEPT | REFUSE(reason)      --->    ACCEPT: log, let go, exit 0
@@ -41,6 +43,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "sysgate/peer.h"
 #include "takeover.h"
 #include "takeover_msg.h"
 #include "target.h"
@@ -127,6 +130,60 @@ int takeover_path(const sg_config_t *cfg, char *buf, size_t len)
 static int config_realpath(const sg_config_t *cfg, char *buf)
 {
 	return realpath(cfg->path, buf) ? 0 : -errno;
+}
+
+/*
+ * Either side of a takeover checks the other, named by a pidfd (the old
+ * side: SO_PEERPIDFD of who connected; the new side: SCM_PIDFD of who sent
+ * the first answer, since the socket's listener is gone after a takeover).
+ * The uid alone is not enough: a target of sysgated's uid (uid 0 without
+ * capabilities, say) could otherwise take every target's listener over,
+ * or bind a control socket of its own and hand the new supervisor its
+ * choice of sockets. The peer must be under no seccomp filter (every
+ * target is under one, and so is all it starts), of sysgated's uid, hold
+ * every capability sysgated holds (a target cannot gain one), and, when
+ * sysgated holds CAP_SYS_ADMIN, live in sysgated's user namespace (a
+ * process may hold every capability in a namespace of its own). 0, or
+ * -EPERM with the reason in why.
+ */
+static int tk_peer_check(int pidfd, const char *who, char *why, size_t len)
+{
+	sg_peer_t p = { .pid = 0 }, self = { .pid = 0 };
+	int r;
+
+	if (pidfd < 0) {
+		snprintf(why, len, "cannot name %s (SO_PEERPIDFD, SCM_PIDFD: Linux 6.5)", who);
+		return -EPERM;
+	}
+	r = sg_peer_read_pidfd(pidfd, SG_PEER_USERNS, &p);
+	if (r == 0)
+		r = sg_peer_read_self(&self);
+	if (r < 0) {
+		snprintf(why, len, "cannot read who %s is: %s", who, strerror(-r));
+		return -EPERM;
+	}
+	if (p.uid != self.uid) {
+		snprintf(why, len, "%s (pid %d) is uid %u, not the supervisor's uid %u", who, (int)p.pid,
+			 (unsigned)p.uid, (unsigned)self.uid);
+		return -EPERM;
+	}
+	if (sg_peer_filtered(&p)) {
+		snprintf(why, len, "%s (pid %d) runs under a seccomp filter, as every sysgate target does",
+			 who, (int)p.pid);
+		return -EPERM;
+	}
+	if ((p.cap_eff & self.cap_eff) != self.cap_eff) {
+		snprintf(why, len, "%s (pid %d) lacks capabilities the supervisor holds (CapEff %016llx, "
+			 "the supervisor's %016llx)", who, (int)p.pid, (unsigned long long)p.cap_eff,
+			 (unsigned long long)self.cap_eff);
+		return -EPERM;
+	}
+	if (sg_peer_has_cap(&self, SG_PEER_CAP_SYS_ADMIN) && (!p.userns || p.userns != self.userns)) {
+		snprintf(why, len, "%s (pid %d) is not in the supervisor's user namespace%s", who,
+			 (int)p.pid, p.userns ? "" : " (or it cannot be read)");
+		return -EPERM;
+	}
+	return 0;
 }
 
 /* ------------------------------------------------ the running (old) side */
@@ -350,13 +407,19 @@ static void ctl_cb(uv_poll_t *h, int status, int events)
 
 	/* cppcheck-suppress nullPointer ; accept4(2) takes NULL for an address not wanted */
 	while ((fd = accept4(d->ctl_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0) {
-		struct ucred cred;
+		struct ucred cred = { .pid = 0 };
+		char why[SG_PROTO_MAX_REASON];
+		int pidfd = sg_peer_pidfd(fd), r;
 
 		len = sizeof(cred);
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || cred.uid != geteuid()) {
-			tk_send_refuse(fd, "not the supervisor's uid");
-			log_takeover("old", "refused", len == sizeof(cred) ? cred.pid : 0, NULL, 0,
-				     "a peer of another uid asked for a takeover");
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 || len != sizeof(cred))
+			cred.pid = 0;
+		r = tk_peer_check(pidfd, "the peer asking for a takeover", why, sizeof(why));
+		if (pidfd >= 0)
+			close(pidfd);
+		if (r < 0) {
+			tk_send_refuse(fd, why);
+			log_takeover("old", "refused", cred.pid, NULL, 0, why);
 			close(fd);
 			continue;
 		}
@@ -543,6 +606,13 @@ static int tk_connect(sgd_t *d, pid_t *peer, sg_error_t *err)
 	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
+	/* Every answer then names its sender, checked in tk_recv. */
+	if (setsockopt(fd, SOL_SOCKET, SO_PASSPIDFD, &(int){ 1 }, sizeof(int)) < 0) {
+		r = -errno;
+		sg_error_set(err, path, 0, "SO_PASSPIDFD (Linux 6.5): %s", strerror(-r));
+		close(fd);
+		return r;
+	}
 	memcpy(sa.sun_path, path, strlen(path));
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		r = -errno;
@@ -561,12 +631,31 @@ static int tk_connect(sgd_t *d, pid_t *peer, sg_error_t *err)
 }
 
 /* Receives one message of the exchange: its length, or a negative errno
- * with err set (a REFUSE's reason included). fds: room for SG_PROTO_MAX_FDS. */
-static ssize_t tk_recv(sgd_t *d, int sock, int *fds, size_t *nfds, sg_error_t *err)
+ * with err set (a REFUSE's reason included). fds: room for SG_PROTO_MAX_FDS.
+ * The first answer (first) is believed only from a sender tk_peer_check
+ * passes; the rest come on the same connection. */
+static ssize_t tk_recv(sgd_t *d, int sock, int *fds, size_t *nfds, bool first, sg_error_t *err)
 {
-	ssize_t n = sg_proto_recv(sock, d->msg, sizeof(d->msg), fds, nfds);
-	char shown[SG_PROTO_MAX_REASON + 1];
+	char shown[SG_PROTO_MAX_REASON + 1], bad[SG_PROTO_MAX_REASON];
 	const char *why;
+	int pidfd = -1, r = 0;
+	ssize_t n = sg_proto_recv_pidfd(sock, d->msg, sizeof(d->msg), fds, nfds, &pidfd);
+
+	/* A peer that closed with our message unread leaves ECONNRESET
+	 * pending ahead of its answer (a REFUSE): read once more for it. */
+	if (n == -ECONNRESET)
+		n = sg_proto_recv_pidfd(sock, d->msg, sizeof(d->msg), fds, nfds, &pidfd);
+	if (first && n > 0)
+		r = tk_peer_check(pidfd, "the running supervisor", bad, sizeof(bad));
+	if (pidfd >= 0)
+		close(pidfd);
+	if (r < 0) {
+		close_fds(fds, *nfds);
+		*nfds = 0;
+		sg_error_set(err, d->cfg->path, 0, "takeover: the control socket is not served by a "
+			     "supervisor: %s", bad);
+		return -EPERM;
+	}
 
 	if (n > 0 && tk_type(d->msg, (size_t)n) == TK_REFUSE) {
 		why = tk_refused(d->msg, (size_t)n);
@@ -666,7 +755,7 @@ static int tk_begin(sgd_t *d, int sock, tk_begin_t *b, int fds[2], sg_error_t *e
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	int got[SG_PROTO_MAX_FDS], r;
 	size_t nfds = 0;
-	ssize_t n = tk_recv(d, sock, got, &nfds, err);
+	ssize_t n = tk_recv(d, sock, got, &nfds, true, err);
 
 	if (n < 0)
 		return (int)n;
@@ -697,7 +786,7 @@ static int tk_targets(sgd_t *d, int sock, const tk_begin_t *b, uint64_t *ids, sg
 
 	for (uint32_t i = 0; i < b->ntargets; i++) {
 		nfds = 0;
-		n = tk_recv(d, sock, fds, &nfds, err);
+		n = tk_recv(d, sock, fds, &nfds, false, err);
 		if (n < 0)
 			return (int)n;
 		r = tk_adopt_one(d, (size_t)n, fds, nfds, last, &ids[i], why, sizeof(why));
@@ -710,7 +799,7 @@ static int tk_targets(sgd_t *d, int sock, const tk_begin_t *b, uint64_t *ids, sg
 		last = ids[i];
 	}
 	nfds = 0;
-	n = tk_recv(d, sock, fds, &nfds, err);
+	n = tk_recv(d, sock, fds, &nfds, false, err);
 	if (n < 0)
 		return (int)n;
 	close_fds(fds, nfds);
@@ -794,6 +883,10 @@ int takeover_receive(sgd_t *d, sg_error_t *err)
 	r = config_realpath(d->cfg, req.config);
 	if (r == 0)
 		r = tk_send(sock, &req, sizeof(req), NULL, 0);
+	/* A supervisor that refuses this peer outright answers and closes
+	 * before reading REQUEST: its REFUSE is still queued here. */
+	if (r == -EPIPE || r == -ECONNRESET)
+		r = 0;
 	if (r < 0) {
 		sg_error_set(err, d->cfg->path, 0, "takeover: cannot ask: %s", strerror(-r));
 		goto out;

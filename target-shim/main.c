@@ -48,6 +48,9 @@ static void usage(FILE *f)
 	      " (default 10000)\n"
 	      "  -u, --supervisor-uid UID the uid the supervisor must run as (default 0);\n"
 	      "                           a socket served by anyone else is refused\n"
+	      "      --server-may-be-filtered  accept a supervisor that runs under a seccomp\n"
+	      "                           filter (a container's profile); a target of its\n"
+	      "                           uid could then serve the socket\n"
 	      "  -h, --help               show this help and exit\n"
 	      "  -V, --version            show the version and exit\n"
 	      "\n"
@@ -97,6 +100,7 @@ static void parse_args(int argc, char **argv, run_args_t *a)
 		{ "mode", required_argument, NULL, 'm' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "supervisor-uid", required_argument, NULL, 'u' },
+		{ "server-may-be-filtered", no_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -119,6 +123,7 @@ static void parse_args(int argc, char **argv, run_args_t *a)
 			break;
 		case 't': a->opts.timeout_ms = parse_timeout(optarg); break;
 		case 'u': a->opts.supervisor_uid = parse_uid(optarg); break;
+		case 'F': a->opts.server_may_be_filtered = true; break;
 		case 'h': usage(stdout); exit(0);
 		case 'V': printf(PROG " (sysgate) %s\n", SYSGATE_VERSION); exit(0);
 		default: die_usage("invalid arguments", NULL);

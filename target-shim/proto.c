@@ -645,16 +645,42 @@ static void close_all(int *fds, size_t n)
 		close(fds[i]);
 }
 
-/* Collects the fds of every SCM_RIGHTS cmsg into fds. Returns false for
- * control data of another kind or more fds than there is room for; the
- * fds collected so far are in fds either way so the caller closes them. */
-static bool collect_fds(struct msghdr *msg, int *fds, size_t *n)
+#ifndef SCM_PIDFD
+#define SCM_PIDFD 0x04
+#endif
+
+/* An SCM_PIDFD: the sender's pidfd, which the kernel attaches (a peer
+ * cannot send one) when the socket asked for it with SO_PASSPIDFD. Kept
+ * in *pidfd when wanted (pidfd not NULL, none yet), closed otherwise. */
+static bool collect_pidfd(const struct cmsghdr *c, int *pidfd)
+{
+	int fd;
+
+	if (c->cmsg_len != CMSG_LEN(sizeof(int)))
+		return false;
+	memcpy(&fd, CMSG_DATA(c), sizeof fd);
+	if (pidfd && *pidfd < 0)
+		*pidfd = fd;
+	else
+		close(fd);
+	return true;
+}
+
+/* Collects the fds of every SCM_RIGHTS cmsg into fds, and an SCM_PIDFD
+ * (collect_pidfd). Returns false for control data of another kind or more
+ * fds than there is room for; the fds collected so far are in fds either
+ * way so the caller closes them. */
+static bool collect_fds(struct msghdr *msg, int *fds, size_t *n, int *pidfd)
 {
 	bool ok = true;
 
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
 		size_t payload;
 
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_PIDFD) {
+			ok = collect_pidfd(c, pidfd) && ok;
+			continue;
+		}
 		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
 		    c->cmsg_len < CMSG_LEN(0)) {
 			ok = false;
@@ -680,9 +706,14 @@ static bool collect_fds(struct msghdr *msg, int *fds, size_t *n)
 
 ssize_t sg_proto_recv(int sock, void *buf, size_t cap, int *fds, size_t *nfds)
 {
+	return sg_proto_recv_pidfd(sock, buf, cap, fds, nfds, NULL);
+}
+
+ssize_t sg_proto_recv_pidfd(int sock, void *buf, size_t cap, int *fds, size_t *nfds, int *pidfd)
+{
 	union {
 		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int) * SG_PROTO_MAX_FDS)];
+		char buf[CMSG_SPACE(sizeof(int) * SG_PROTO_MAX_FDS) + CMSG_SPACE(sizeof(int))];
 	} ctl;
 	struct iovec iov = { .iov_base = buf, .iov_len = cap };
 	struct msghdr msg = {
@@ -698,21 +729,25 @@ ssize_t sg_proto_recv(int sock, void *buf, size_t cap, int *fds, size_t *nfds)
 
 	if (nfds)
 		*nfds = 0;
+	if (pidfd)
+		*pidfd = -1;
 	do
 		n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
-	ok = collect_fds(&msg, got, &ngot);
+	ok = collect_fds(&msg, got, &ngot, pidfd);
 	/* A caller that gave no room for fds accepts none. */
-	if (!ok || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || (ngot > 0 && (!fds || !nfds))) {
-		close_all(got, ngot);
-		return -EBADMSG;
-	}
+	if (!ok || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || (ngot > 0 && (!fds || !nfds)))
+		n = -EBADMSG;
 	/* An empty record is how the peer's shutdown looks; nothing it carried is kept. */
-	if (n == 0) {
+	if (n <= 0) {
 		close_all(got, ngot);
-		return 0;
+		if (pidfd && *pidfd >= 0)
+			close(*pidfd);
+		if (pidfd)
+			*pidfd = -1;
+		return n;
 	}
 	if (ngot) {
 		memcpy(fds, got, ngot * sizeof(int));

@@ -49,6 +49,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sysgate/peer.h"
 #include "sysgate/sysgate.h"
 
 #define DEFAULT_TIMEOUT_MS 10000
@@ -66,6 +67,9 @@ struct sg_shim {
 	char progname[64];
 	char policy[SG_PROTO_MAX_NAME + 1];
 	uint64_t target_id;
+	const char *path;         /* the socket's, during sg_shim_connect() only */
+	uid_t want_uid;           /* the server's uid (check_server) */
+	bool filtered_ok;         /* opts->server_may_be_filtered */
 
 	bool direct;              /* sg_shim_enter() hands over without a helper */
 
@@ -124,14 +128,15 @@ static int wait_readable(int sock, int timeout_ms)
  * Receives one answer of the supervisor into buf, which refuses fds.
  * Returns the length or a negative errno with err filled.
  */
-static ssize_t recv_answer(sg_shim_t *s, void *buf, size_t cap, char *err, size_t errlen)
+static ssize_t recv_answer(sg_shim_t *s, void *buf, size_t cap, int *pidfd, char *err,
+			   size_t errlen)
 {
 	/* The direct handoff makes no poll: its socket has SO_RCVTIMEO, and
 	 * a receive that timed out says EAGAIN. */
 	ssize_t n = s->direct ? 0 : wait_readable(s->sock, s->timeout_ms);
 
 	if (n == 0)
-		n = sg_proto_recv(s->sock, buf, cap, NULL, NULL);
+		n = sg_proto_recv_pidfd(s->sock, buf, cap, NULL, NULL, pidfd);
 	if (n == -EAGAIN && s->direct)
 		n = -ETIMEDOUT;
 	if (n == -ETIMEDOUT) {
@@ -142,7 +147,7 @@ static ssize_t recv_answer(sg_shim_t *s, void *buf, size_t cap, char *err, size_
 	 * pending, and the kernel reports it before the answer queued ahead
 	 * of it (a REFUSE): read once more for that answer. */
 	if (n == -ECONNRESET)
-		n = sg_proto_recv(s->sock, buf, cap, NULL, NULL);
+		n = sg_proto_recv_pidfd(s->sock, buf, cap, NULL, NULL, pidfd);
 	if (n == 0) {
 		errf(err, errlen, "the supervisor closed the connection");
 		return -ECONNRESET;
@@ -228,10 +233,51 @@ static int build_hello(const sg_shim_opts_t *o, sg_hello_t *h, char *err, size_t
 	return 0;
 }
 
-/* The policy comes from whoever serves the socket: it must be the
+/*
+ * The policy comes from whoever serves the socket: it must be the
  * supervisor's uid, or anyone who can name a socket could hand the
- * command a filter that filters nothing. */
-static int check_server(int fd, const char *path, uid_t want_uid, char *err, size_t errlen)
+ * command a filter that filters nothing. The uid alone is not enough: a
+ * target of that uid (uid 0 without capabilities, say) owns the socket's
+ * directory and can bind a socket of its own there. So the process that
+ * sent the answer (its pidfd, which the kernel attaches and no peer can
+ * forge, unlike a pid) must be under no seccomp filter: every target is.
+ * The sender, not the socket's listener: after a takeover the process
+ * that called listen() is gone, and a server can hand a listening socket
+ * to whoever it likes.
+ */
+static int check_server(const sg_shim_t *s, int pidfd, char *err, size_t errlen)
+{
+	const char *path = s->path;
+	sg_peer_t p;
+	int rc;
+
+	if (pidfd < 0) {
+		errf(err, errlen, "cannot tell who serves %s: its answer came without the sender's "
+		     "pidfd (SO_PASSPIDFD needs Linux 6.5): refused", path);
+		return -EPERM;
+	}
+	rc = sg_peer_read_pidfd(pidfd, 0, &p);
+	if (rc < 0) {
+		errf(err, errlen, "cannot tell who serves %s: %s: refused", path, strerror(-rc));
+		return -EPERM;
+	}
+	if (p.uid != s->want_uid) {
+		errf(err, errlen, "%s is served by uid %u, not by the supervisor's uid %u: refused",
+		     path, (unsigned)p.uid, (unsigned)s->want_uid);
+		return -EPERM;
+	}
+	if (sg_peer_filtered(&p) && !s->filtered_ok) {
+		errf(err, errlen, "%s is served by pid %d, which runs under a seccomp filter (a "
+		     "sysgate target, not the supervisor; --server-may-be-filtered accepts it): "
+		     "refused", path, (int)p.pid);
+		return -EPERM;
+	}
+	return 0;
+}
+
+/* The uid of the socket's listener, before a word is sent: a socket of
+ * another uid is refused at once. check_server is the real check. */
+static int check_listener(int fd, const char *path, uid_t want_uid, char *err, size_t errlen)
 {
 	struct ucred cred;
 	socklen_t len = sizeof cred;
@@ -264,13 +310,20 @@ static int open_socket(const char *path, uid_t want_uid, char *err, size_t errle
 		errf(err, errlen, "socket: %s", strerror(errno));
 		return rc;
 	}
+	/* Every answer then says which process sent it (check_server). */
+	if (setsockopt(fd, SOL_SOCKET, SO_PASSPIDFD, &(int){ 1 }, sizeof(int)) < 0) {
+		rc = -errno;
+		errf(err, errlen, "SO_PASSPIDFD (Linux 6.5): %s", strerror(errno));
+		close(fd);
+		return rc;
+	}
 	if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
 		rc = -errno;
 		errf(err, errlen, "cannot connect to the supervisor at %s: %s", path, strerror(errno));
 		close(fd);
 		return rc;
 	}
-	rc = check_server(fd, path, want_uid, err, errlen);
+	rc = check_listener(fd, path, want_uid, err, errlen);
 	if (rc < 0) {
 		close(fd);
 		return rc;
@@ -284,7 +337,7 @@ static int handshake(sg_shim_t *s, const sg_hello_t *h, char *err, size_t errlen
 	unsigned char *buf = malloc(SG_PROTO_MAX_MSG);
 	ssize_t n;
 	sg_msg_header_t hdr;
-	int rc;
+	int rc, pidfd = -1;
 
 	if (!buf) {
 		errf(err, errlen, "out of memory");
@@ -298,10 +351,22 @@ static int handshake(sg_shim_t *s, const sg_hello_t *h, char *err, size_t errlen
 		errf(err, errlen, "sending HELLO: %s", strerror(-rc));
 		goto out;
 	}
-	n = recv_answer(s, buf, SG_PROTO_MAX_MSG, err, errlen);
+	n = recv_answer(s, buf, SG_PROTO_MAX_MSG, &pidfd, err, errlen);
 	if (rc < 0 && n <= 0) {
 		errf(err, errlen, "sending HELLO: %s", strerror(-rc));
 		goto out;
+	}
+	/* Nothing of the answer is believed before its sender is checked; the
+	 * later answers (READY) need no pidfd, and the direct handoff has no
+	 * close to spare for one. */
+	if (n > 0) {
+		int checked = check_server(s, pidfd, err, errlen);
+
+		(void)setsockopt(s->sock, SOL_SOCKET, SO_PASSPIDFD, &(int){ 0 }, sizeof(int));
+		if (checked < 0) {
+			rc = checked;
+			goto out;
+		}
 	}
 	rc = n < 0 ? (int)n : sg_proto_check_header(buf, (size_t)n, &hdr);
 	if (rc < 0) {
@@ -320,6 +385,8 @@ static int handshake(sg_shim_t *s, const sg_hello_t *h, char *err, size_t errlen
 		errf(err, errlen, "the supervisor sent no filter for policy '%s' "
 		     "(a sysgated older than this sysgate-run?)", s->policy);
 out:
+	if (pidfd >= 0)
+		close(pidfd);
 	free(buf);
 	return rc;
 }
@@ -405,6 +472,9 @@ int sg_shim_connect(const sg_shim_opts_t *opts, sg_shim_t **out, char *err, size
 		path = getenv(SG_SOCKET_ENV);
 	if (!path || !*path)
 		path = SG_DEFAULT_SOCKET;
+	s->path = path;
+	s->want_uid = opts->supervisor_uid;
+	s->filtered_ok = opts->server_may_be_filtered;
 	rc = s->sock = open_socket(path, opts->supervisor_uid, err, errlen);
 	if (rc < 0)
 		goto fail;
@@ -475,7 +545,7 @@ static uint64_t await_ready(sg_shim_t *s)
 	char err[256];
 	sg_msg_header_t hdr;
 	sg_ready_t ready = { 0 };
-	ssize_t n = recv_answer(s, buf, sizeof buf, err, sizeof err);
+	ssize_t n = recv_answer(s, buf, sizeof buf, NULL, err, sizeof err);
 	int rc;
 
 	if (n < 0)

@@ -180,6 +180,12 @@ int sg_proto_send(int sock, const void *buf, size_t len, int fd);
  * length, 0 on an orderly shutdown by the peer, or a negative errno.
  */
 ssize_t sg_proto_recv(int sock, void *buf, size_t cap, int *fds, size_t *nfds);
+/*
+ * The same, and the sender's pidfd (SCM_PIDFD, which the kernel attaches
+ * when the socket has SO_PASSPIDFD; a peer cannot forge it) in *pidfd, -1
+ * when none came; the caller owns it. sg_proto_recv closes one that comes.
+ */
+ssize_t sg_proto_recv_pidfd(int sock, void *buf, size_t cap, int *fds, size_t *nfds, int *pidfd);
 
 #ifdef __cplusplus
 }

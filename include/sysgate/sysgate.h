@@ -32,6 +32,7 @@
 #ifndef SYSGATE_SYSGATE_H
 #define SYSGATE_SYSGATE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -62,6 +63,9 @@ typedef struct sg_shim_opts {
 	const char *mode;          /* "enforce", "audit", "learn": asks the supervisor for
 	                            * that mode instead of the policy's own; it refuses
 	                            * unless its config allows it. NULL: the policy's */
+	bool server_may_be_filtered; /* accept a server under a seccomp filter: a target
+	                            * of supervisor_uid could then serve the socket.
+	                            * false unless set (docs/security.md) */
 } sg_shim_opts_t;
 
 /* Optional: asks the kernel, once per process, whether it can notify a

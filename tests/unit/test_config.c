@@ -210,7 +210,23 @@ static void test_defaults(void **state)
 	assert_int_equal(c.policies[0].line, 1);
 	assert_int_equal(c.policies[0].fallback.kind, VERDICT_DENY);
 	assert_int_equal(c.policies[0].fallback.err, EPERM);
+	assert_false(c.launchers_may_be_filtered);
 	config_free(&c);
+}
+
+/* launchers_may_be_filtered: a boolean, and nothing else. */
+static void test_launchers_may_be_filtered(void **state)
+{
+	sg_config_t c;
+
+	expect_ok(state, "launchers_may_be_filtered = true;\n" POLICY_DEMO, &c);
+	assert_true(c.launchers_may_be_filtered);
+	config_free(&c);
+	expect_ok(state, "launchers_may_be_filtered = false;\n" POLICY_DEMO, &c);
+	assert_false(c.launchers_may_be_filtered);
+	config_free(&c);
+	expect_fail(state, "\nlaunchers_may_be_filtered = 1;\n" POLICY_DEMO, -EINVAL, 2,
+		    "'launchers_may_be_filtered' must be true or false");
 }
 
 /* Empty id lists are allowed: allow_uids = [ ] lets no uid in. */
@@ -1028,6 +1044,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_full_valid),
 		T(test_defaults),
+		T(test_launchers_may_be_filtered),
 		T(test_empty_id_lists),
 		T(test_lua_memory_raises_default_total),
 		T(test_log_limits),

@@ -23,7 +23,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/filter.h>
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -31,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "sysgate/peer.h"
 #include "sysgate/protocol.h"
 #include "sysgate/sysgate.h"
 #include "../fail_filter.h"
@@ -1414,6 +1417,82 @@ static void test_connect_errors(void **state)
 	sg_shim_free(NULL);
 }
 
+
+/* ---- the sender's pidfd and the peer's identity (peer.c) ------------ */
+
+/* The fd the next open would get: a leak shows as a higher one. */
+static int next_fd(void)
+{
+	int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
+	assert_true(fd >= 0);
+	close(fd);
+	return fd;
+}
+
+/* SCM_PIDFD names the sender: this process, unfiltered, of its uid. A
+ * receiver that wants no pidfd gets the message and no fd is left open. */
+static void test_recv_pidfd_names_sender(void **state)
+{
+	unsigned char m[16];
+	int sv[2], pidfd = -1, before;
+	sg_peer_t p;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	assert_int_equal(setsockopt(sv[1], SOL_SOCKET, SO_PASSPIDFD, &(int){ 1 }, sizeof(int)), 0);
+	assert_int_equal(sg_proto_send(sv[0], "a", 1, -1), 0);
+	assert_int_equal(sg_proto_recv_pidfd(sv[1], m, sizeof(m), NULL, NULL, &pidfd), 1);
+	assert_true(pidfd >= 0);
+	assert_int_equal(sg_peer_read_pidfd(pidfd, 0, &p), 0);
+	assert_int_equal(p.pid, getpid());
+	assert_int_equal(p.uid, geteuid());
+	assert_false(sg_peer_filtered(&p));
+	close(pidfd);
+	before = next_fd();
+	assert_int_equal(sg_proto_send(sv[0], "b", 1, -1), 0);
+	assert_int_equal(sg_proto_recv(sv[1], m, sizeof(m), NULL, NULL), 1);
+	assert_int_equal(next_fd(), before);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+/* A sender under any seccomp filter reads as filtered; once it is gone
+ * and reaped its pidfd reads as gone, not as whoever has its pid now. */
+static void test_peer_filtered_and_gone(void **state)
+{
+	struct sock_filter allow[] = { BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW) };
+	struct sock_fprog prog = { .len = 1, .filter = allow };
+	unsigned char m[16];
+	int sv[2], pidfd = -1, status;
+	sg_peer_t p;
+	pid_t pid;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	assert_int_equal(setsockopt(sv[1], SOL_SOCKET, SO_PASSPIDFD, &(int){ 1 }, sizeof(int)), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		close(sv[1]);
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+		    prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) < 0 ||
+		    sg_proto_send(sv[0], "f", 1, -1) < 0)
+			_exit(1);
+		(void)!read(sv[0], m, 1); /* until the parent has read it */
+		_exit(0);
+	}
+	assert_int_equal(sg_proto_recv_pidfd(sv[1], m, sizeof(m), NULL, NULL, &pidfd), 1);
+	assert_true(pidfd >= 0);
+	assert_int_equal(sg_peer_read_pidfd(pidfd, 0, &p), 0);
+	assert_int_equal(p.pid, pid);
+	assert_true(sg_peer_filtered(&p));
+	assert_int_equal(p.seccomp, 2);
+	close(sv[1]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_int_equal(sg_peer_read_pidfd(pidfd, 0, &p), -ESRCH);
+	close(pidfd);
+	close(sv[0]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1454,6 +1533,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_handoff_no_bpf, setup_sockdir, teardown_sockdir),
 		cmocka_unit_test_setup_teardown(test_handoff_no_probe, setup_sockdir, teardown_sockdir),
 		cmocka_unit_test(test_prepare_is_inherited),
+		cmocka_unit_test(test_recv_pidfd_names_sender),
+		cmocka_unit_test(test_peer_filtered_and_gone),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

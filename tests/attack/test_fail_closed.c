@@ -9,19 +9,31 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
 #include "harness.h"
+#include "sysgate/protocol.h"
 
 /* Every way of opening a file is forwarded; creating "pwned" is denied. */
 #define FC_SRC(name, extra) \
@@ -210,6 +222,213 @@ static void test_tracer_after_sigkill(void **state)
 	remove_dir(dir, path);
 }
 
+/* ---- the listener_shared drop: the peer's side, in a child ---------- */
+
+/*
+ * A hostile peer hands sysgated the listener of the policy's own filter
+ * (the SPEC's program, loaded on its thread "filtered") but keeps a copy
+ * and races sysgated for the notifications, like tests/programs/steal.c;
+ * sysgated drops it as listener_shared and closes its copy. Then the peer
+ * closes its own: the listener is gone, as after sysgated stopped, and
+ * the filtered thread tries a listener of its own and the denied create.
+ */
+static struct {
+	const char *path;
+	sg_spec_t spec;
+	_Atomic int listener; /* -1: not yet; -2: failed */
+	_Atomic int stop;
+	pthread_t filtered;
+} peer;
+
+static void *peer_answer(void *arg)
+{
+	int fd = (int)(intptr_t)arg;
+	struct seccomp_notif req;
+	struct seccomp_notif_resp resp;
+
+	for (;;) {
+		memset(&req, 0, sizeof(req));
+		if (ioctl(fd, SECCOMP_IOCTL_NOTIF_RECV, &req) < 0)
+			return NULL;
+		memset(&resp, 0, sizeof(resp));
+		resp.id = req.id;
+		resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+		ioctl(fd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+	}
+}
+
+static void *peer_filtered(void *arg)
+{
+	struct sock_fprog prog = { (unsigned short)peer.spec.n_bpf, peer.spec.bpf };
+	struct sock_filter own[] = {
+		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+		BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_openat, 0, 1),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_USER_NOTIF),
+		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+	};
+	struct sock_fprog own_prog = { sizeof(own) / sizeof(own[0]), own };
+	pthread_t th;
+	long fd;
+
+	(void)arg;
+	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+	atomic_store(&peer.listener, fd < 0 ? -2 : (int)fd);
+	while (!atomic_load(&peer.stop))
+		syscall(SYS_getppid);
+	fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &own_prog);
+	printf("listener: %s\n", fd < 0 ? strerrorname_np(errno) : "ok");
+	if (fd >= 0)
+		pthread_create(&th, NULL, peer_answer, (void *)(intptr_t)fd);
+	fd = syscall(SYS_openat, AT_FDCWD, peer.path, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+	printf("create after listener: %s\n", fd < 0 ? strerrorname_np(errno) : "ok");
+	fflush(stdout);
+	return NULL;
+}
+
+/* True when pid sits in ioctl(NOTIF_RECV) for 20 ms in a row (steal.c). */
+static bool sgd_in_recv(pid_t pid)
+{
+	char path[64], line[256], want[32];
+
+	snprintf(path, sizeof(path), "/proc/%d/syscall", (int)pid);
+	snprintf(want, sizeof(want), "0x%lx", (unsigned long)SECCOMP_IOCTL_NOTIF_RECV);
+	for (int k = 0; k < 20; k++) {
+		FILE *f = fopen(path, "re");
+
+		if (!f)
+			return false;
+		if (!fgets(line, sizeof(line), f))
+			line[0] = '\0';
+		fclose(f);
+		if (strncmp(line, "16 ", 3) != 0 || !strstr(line, want))
+			return false;
+		usleep(1000);
+	}
+	return true;
+}
+
+/* Hands the listener over, keeps a copy; 0 and the copy in *fd, or -1. */
+static int peer_connect(const char *socket_path, int *fd)
+{
+	static unsigned char buf[SG_PROTO_MAX_MSG];
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	sg_hello_t h;
+	ssize_t n;
+	int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+	memset(&h, 0, sizeof(h));
+	snprintf(h.policy, sizeof(h.policy), "shared");
+	if (strlen(socket_path) >= sizeof(sa.sun_path))
+		return -1;
+	memcpy(sa.sun_path, socket_path, strlen(socket_path));
+	if (s < 0 || connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return -1;
+	n = sg_proto_encode_hello(&h, buf, sizeof(buf));
+	if (n < 0 || sg_proto_send(s, buf, (size_t)n, -1) < 0 ||
+	    (n = sg_proto_recv(s, buf, sizeof(buf), NULL, NULL)) <= 0 ||
+	    sg_proto_decode_spec(buf, (size_t)n, &peer.spec) < 0)
+		return -1;
+	atomic_store(&peer.listener, -1);
+	if (pthread_create(&peer.filtered, NULL, peer_filtered, NULL) != 0)
+		return -1;
+	while ((*fd = atomic_load(&peer.listener)) == -1)
+		usleep(1000);
+	n = sg_proto_encode_listener(buf, sizeof(buf));
+	if (*fd < 0 || sg_proto_send(s, buf, (size_t)n, *fd) < 0 ||
+	    sg_proto_recv(s, buf, sizeof(buf), NULL, NULL) <= 0)
+		return -1;
+	return 0;
+}
+
+/* The peer: races until sysgated waits on a receive (bounded), then
+ * waits for the go, lets go of the listener and lets the thread try. */
+static int peer_main(const char *socket_path, pid_t sgd)
+{
+	time_t end = time(NULL) + 20;
+	char line[8];
+	int fd;
+
+	if (peer_connect(socket_path, &fd) < 0)
+		return 3;
+	while (time(NULL) < end) {
+		struct seccomp_notif req;
+		struct seccomp_notif_resp resp;
+
+		memset(&req, 0, sizeof(req));
+		if (ioctl(fd, SECCOMP_IOCTL_NOTIF_RECV, &req) < 0)
+			continue;
+		if (sgd_in_recv(sgd)) {
+			printf("caught\n");
+			fflush(stdout);
+			if (!fgets(line, sizeof(line), stdin))
+				return 4;
+			atomic_store(&peer.stop, 1);
+			close(fd); /* the last copy: the pending getppid fails */
+			pthread_join(peer.filtered, NULL);
+			return 0;
+		}
+		memset(&resp, 0, sizeof(resp));
+		resp.id = req.id;
+		resp.flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
+		ioctl(fd, SECCOMP_IOCTL_NOTIF_SEND, &resp);
+	}
+	printf("no race won\n");
+	return 0;
+}
+
+POLICY(shared, "local function f(c)\n"
+	       "  if c.path and c.path:find('pwned', 1, true) then return sysgate.deny('EACCES') end\n"
+	       "  return sysgate.allow()\n"
+	       "end\n"
+	       "return sysgate.policy { name = 'shared', on = { getppid = sysgate.allow(),\n"
+	       "  openat = f, open = f, creat = f, openat2 = f } }\n");
+
+/* A target dropped as listener_shared is as closed as one whose sysgated
+ * is gone: once the last copy of its listener is closed, its own
+ * listener is refused and the denied create fails with ENOSYS. */
+static void test_listener_shared_drop(void **state)
+{
+	char dir[64], path[96], line[64], out[4096] = "";
+	int in[2], rd[2], status;
+	json_object *log;
+	sgd_proc_t s;
+	pid_t t;
+
+	(void)state;
+	make_dir(dir, sizeof(dir), path, sizeof(path));
+	START(&s, shared, NULL);
+	assert_int_equal(pipe2(in, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(rd, O_CLOEXEC), 0);
+	t = fork();
+	assert_true(t >= 0);
+	if (t == 0) {
+		dup2(in[0], 0);
+		dup2(rd[1], 1);
+		peer.path = path;
+		_exit(peer_main(s.socket, s.pid));
+	}
+	close(in[0]);
+	close(rd[1]);
+	read_line(rd[0], line, sizeof(line));
+	assert_string_equal(line, "caught");
+	assert_true(log_wait(&s, "target_end", 1));
+	log = sgd_log(&s);
+	assert_non_null(log_find(log, "target_end", "reason", "listener_shared"));
+	json_object_put(log);
+	assert_int_equal(write(in[1], "go\n", 3), 3);
+	close(in[1]);
+	read_all(rd[0], out, sizeof(out));
+	assert_int_equal(waitpid(t, &status, 0), t);
+	assert_contains(out, "listener: EPERM\n");
+	assert_contains(out, "create after listener: ENOSYS\n");
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		fail_msg("peer status 0x%x:\n%s", status, out);
+	assert_absent(path, out);
+	sgd_stop(&s);
+	remove_dir(dir, path);
+}
+
 /*
  * The guard is in every filter: whatever the policy says of seccomp,
  * ioctl and userfaultfd (forwarded and allowed, denied in the kernel,
@@ -354,6 +573,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_own_listener_after_sigkill, sgd_teardown),
 		cmocka_unit_test_teardown(test_target_kills_sysgated, sgd_teardown),
 		cmocka_unit_test_teardown(test_tracer_after_sigkill, sgd_teardown),
+		cmocka_unit_test_teardown(test_listener_shared_drop, sgd_teardown),
 		cmocka_unit_test_teardown(test_guard_in_every_filter, sgd_teardown),
 		cmocka_unit_test_teardown(test_userfaultfd_refused, sgd_teardown),
 		cmocka_unit_test_teardown(test_userfaultfd_stalls_reads, sgd_teardown),

@@ -251,7 +251,7 @@ static int export_bpf(scmp_filter_ctx ctx, sg_spec_t *sp)
 int filter_compile(sg_spec_t *sp, char *err, size_t errlen)
 {
 	uint32_t def = scmp_action(sp->default_action, sp->default_errno), bad = UINT32_MAX;
-	uint32_t rest[N_GUARDS];
+	uint32_t rest[N_GUARDS] = { 0 }; /* 0 is no action lets_through() takes */
 	/* libseccomp takes errno 1 to 4094 (4095 is its MAX_ERRNO, refused). */
 	scmp_filter_ctx ctx = seccomp_init(def);
 	int rc;

@@ -391,8 +391,10 @@ static void test_x32_killed_in_the_filter(void **state)
 	sgd_stop(&s);
 }
 
-/* A target cannot take its calls back: a second listener is refused by
- * the kernel (EBUSY) while sysgated holds the first, and a filter of its
+/* A target cannot take its calls back: a listener of its own is refused
+ * by sysgate's filter (EPERM, the guard of supervisor/filter.c; without
+ * it the kernel's EBUSY, while sysgated holds the first, and nothing once
+ * sysgated is gone: tests/attack/test_fail_closed.c), and a filter of its
  * own that says TRACE or ALLOW for the call ranks below sysgate's
  * USER_NOTIF: the supervisor still decides the call (EACCES). */
 POLICY(own, "return sysgate.policy { name = 'own', on = {\n"
@@ -410,7 +412,7 @@ static void test_own_filter_cannot_step_around(void **state)
 	START(&s, own, NULL);
 	run_under(&s, "own", argv, &r);
 	assert_exited(&r, 0);
-	assert_contains(r.out, "listener: EBUSY\n");
+	assert_contains(r.out, "listener: EPERM\n");
 	assert_contains(r.out, "open after listener: EACCES\n");
 	assert_contains(r.out, "trace: ok 0\n");
 	assert_contains(r.out, "open after trace: EACCES\n");

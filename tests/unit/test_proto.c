@@ -613,6 +613,140 @@ static void test_spec_allow(void **state)
 	free(out);
 }
 
+/* ---- the guard of every compiled filter (supervisor/filter.c) ---- */
+
+#define KILLED 9999 /* the probe's process is killed by the filter */
+
+/* What one probe of the guard gives: 0, a negative errno, or KILLED. */
+typedef struct guard_want {
+	int listener, avail, uffd_ioctl, other_ioctl, uffd; /* uffd last: it may kill */
+} guard_want_t;
+
+static int probe_call(int i)
+{
+	struct sock_filter allow[] = { BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW) };
+	struct sock_fprog prog = { 1, allow };
+	uint32_t act = SECCOMP_RET_ALLOW;
+	long r = -1;
+
+	switch (i) {
+	case 0:
+		r = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER,
+			    (1UL << 32) | SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
+		break;
+	case 1:
+		r = syscall(SYS_seccomp, SECCOMP_GET_ACTION_AVAIL, 0, &act);
+		break;
+	case 2:
+		r = syscall(SYS_ioctl, -1, (1UL << 32) | 0xAA00UL /* USERFAULTFD_IOC_NEW */, 0);
+		break;
+	case 3:
+		r = syscall(SYS_ioctl, -1, FIONREAD, &act);
+		break;
+	default:
+		r = syscall(SYS_userfaultfd, O_CLOEXEC);
+		break;
+	}
+	return r < 0 ? -errno : 0;
+}
+
+/* Compiles sp's filter and loads it (no listener: a forwarded call is
+ * ENOSYS) in a child that makes the probes and exits with the index of the
+ * first wrong one plus 1, or 0. Frees sp. */
+static void check_guard(sg_spec_t *sp, const guard_want_t *w)
+{
+	const int want[5] = { w->listener, w->avail, w->uffd_ioctl, w->other_ioctl, w->uffd };
+	struct sock_fprog prog;
+	char why[256];
+	int status;
+	pid_t pid;
+
+	assert_int_equal(filter_compile(sp, why, sizeof why), 0);
+	prog = (struct sock_fprog){ (unsigned short)sp->n_bpf, sp->bpf };
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ||
+		    syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
+			syscall(SYS_exit_group, 100);
+		/* exit_group itself: the sanitizers' _exit makes calls of its own
+		 * (mmap), which a default deny refuses. */
+		for (int i = 0; i < 5; i++)
+			if (probe_call(i) != want[i])
+				syscall(SYS_exit_group, i + 1);
+		syscall(SYS_exit_group, 0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	free(sp);
+	if (w->uffd == KILLED && WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS)
+		return;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		fail_msg("probe %d was wrong (status 0x%x)", WIFEXITED(status) ? WEXITSTATUS(status) - 1 : -1,
+			 status);
+}
+
+static sg_spec_t *guard_spec(uint32_t def, uint32_t err)
+{
+	sg_spec_t *sp = calloc(1, sizeof *sp);
+
+	assert_non_null(sp);
+	sp->default_action = def;
+	sp->default_errno = err;
+	if (def != SG_ACT_ALLOW)
+		sp->allow[sp->n_allow++] = SYS_exit_group;
+	return sp;
+}
+
+/* Whatever the spec says of seccomp, ioctl and userfaultfd (forwarded,
+ * allowed or denied in the kernel, left to a default of allow, notify,
+ * deny or kill), a listener, USERFAULTFD_IOC_NEW and userfaultfd are
+ * refused (EPERM) unless the spec refuses them itself, the upper half of
+ * a 32-bit argument does not matter, and every other seccomp and ioctl
+ * call gets what the spec says. */
+static void test_filter_guard(void **state)
+{
+	sg_spec_t *sp;
+
+	(void)state;
+	sp = guard_spec(SG_ACT_ALLOW, 0); /* nothing named */
+	check_guard(sp, &(guard_want_t){ -EPERM, 0, -EPERM, -EBADF, -EPERM });
+
+	sp = guard_spec(SG_ACT_ALLOW, 0); /* forwarded */
+	sp->notify[sp->n_notify++] = SYS_seccomp;
+	sp->notify[sp->n_notify++] = SYS_ioctl;
+	sp->notify[sp->n_notify++] = SYS_userfaultfd;
+	check_guard(sp, &(guard_want_t){ -EPERM, -ENOSYS, -EPERM, -ENOSYS, -EPERM });
+
+	sp = guard_spec(SG_ACT_ALLOW, 0); /* denied in the kernel: the policy's errno */
+	sp->deny[sp->n_deny++] = (sg_spec_errno_t){ SYS_seccomp, EACCES };
+	sp->deny[sp->n_deny++] = (sg_spec_errno_t){ SYS_ioctl, EACCES };
+	sp->deny[sp->n_deny++] = (sg_spec_errno_t){ SYS_userfaultfd, EACCES };
+	check_guard(sp, &(guard_want_t){ -EACCES, -EACCES, -EACCES, -EACCES, -EACCES });
+
+	sp = guard_spec(SG_ACT_ERRNO, EPERM); /* allowed under a default deny */
+	sp->allow[sp->n_allow++] = SYS_seccomp;
+	sp->allow[sp->n_allow++] = SYS_ioctl;
+	sp->allow[sp->n_allow++] = SYS_userfaultfd;
+	check_guard(sp, &(guard_want_t){ -EPERM, 0, -EPERM, -EBADF, -EPERM });
+
+	sp = guard_spec(SG_ACT_ERRNO, EACCES); /* the same, another errno */
+	sp->allow[sp->n_allow++] = SYS_seccomp;
+	sp->allow[sp->n_allow++] = SYS_ioctl;
+	sp->allow[sp->n_allow++] = SYS_userfaultfd;
+	check_guard(sp, &(guard_want_t){ -EPERM, 0, -EPERM, -EBADF, -EPERM });
+
+	sp = guard_spec(SG_ACT_ERRNO, EACCES); /* left to a default deny */
+	check_guard(sp, &(guard_want_t){ -EACCES, -EACCES, -EACCES, -EACCES, -EACCES });
+
+	sp = guard_spec(SG_ACT_NOTIFY, 0); /* left to a default notify (learn mode) */
+	check_guard(sp, &(guard_want_t){ -EPERM, -ENOSYS, -EPERM, -ENOSYS, -EPERM });
+
+	sp = guard_spec(SG_ACT_KILL, 0); /* a default kill; forwarded and allowed */
+	sp->notify[sp->n_notify++] = SYS_seccomp;
+	sp->allow[sp->n_allow++] = SYS_ioctl;
+	check_guard(sp, &(guard_want_t){ -EPERM, -ENOSYS, -EPERM, -EBADF, KILLED });
+}
+
 /* The compiled program follows the lists, 8 bytes an instruction, and
  * comes back exactly; its count is bounded by BPF_MAXINSNS, and a SPEC
  * with every list and the program full still fits in a message. */
@@ -1507,6 +1641,7 @@ int main(void)
 		cmocka_unit_test(test_hello_mode),
 		cmocka_unit_test(test_spec_allow),
 		cmocka_unit_test(test_spec_bpf),
+		cmocka_unit_test(test_filter_guard),
 		cmocka_unit_test(test_validators),
 		cmocka_unit_test(test_spec_content),
 		cmocka_unit_test(test_refuse_listener_content),

@@ -108,6 +108,7 @@ static void test_storm_denied_past_burst(void **state)
 	assert_int_equal(n.fork_ok + n.fork_eagain, 40);
 	assert_int_equal(n.exec_ok + n.exec_eagain, n.fork_ok);
 	assert_true(n.fork_eagain > 0);
+	assert_true(log_wait(&s, "target_end", 1)); /* every decision written */
 	log = sgd_log(&s);
 	assert_int_equal(count_message(log, "through"), through);
 	denied = log_count(log, "decision", "errno", "EAGAIN");

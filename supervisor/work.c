@@ -260,8 +260,9 @@ static int start_thread(slot_t *s)
 	int r;
 
 	pthread_attr_init(&attr);
-	/* Jobs open files and read /proc: no deep stacks. */
-	pthread_attr_setstacksize(&attr, 256 * 1024);
+	/* Jobs open files and read /proc: no deep stacks (the thread-local
+	 * buffers of the job live in this mapping too). */
+	pthread_attr_setstacksize(&attr, 512 * 1024);
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	r = pthread_create(&s->thread, &attr, worker_main, s);

@@ -34,8 +34,8 @@
  * logs it when the worker posts it back. At most BROKER_PER_TARGET opens
  * of one target are in flight (the loop stops receiving its calls
  * meanwhile), BROKER_THREADS in all (beyond: EAGAIN). An open still
- * running after BROKER_DEADLINE_MS is answered EINTR by the loop and its
- * worker interrupted.
+ * running after broker_timeout_ms (the config's) is answered EINTR by the
+ * loop and its worker interrupted.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -880,7 +880,8 @@ int broker_start(sgd_t *d)
 		.threads = BROKER_THREADS,
 		.per_owner = BROKER_PER_TARGET,
 		.job_size = sizeof(broker_job_t),
-		.deadline_ms = BROKER_DEADLINE_MS,
+		.deadline_ms = d->cfg->broker_timeout_ms ? d->cfg->broker_timeout_ms
+							 : CONFIG_BROKER_TIMEOUT_MS,
 		.thread_init = broker_thread_init,
 		.run = job_run,
 		.expire = job_expire,

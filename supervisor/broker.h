@@ -22,7 +22,6 @@ typedef struct broker_job broker_job_t;
 
 #define BROKER_THREADS 16       /* opens in flight at once, one worker each */
 #define BROKER_PER_TARGET 2     /* ...of one target */
-#define BROKER_DEADLINE_MS 2000 /* then the call is answered EINTR */
 
 /* What the loop keeps of a call whose brokered open runs off the loop, to
  * count and log it once it is answered (receive_open_done). Filled by

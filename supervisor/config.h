@@ -10,6 +10,7 @@
  *   lua = { instructions = 1000000; memory = 8388608; time_ms = 100; memory_total = 67108864; };
  *   learn_dir = "/var/lib/sysgate/learned";
  *   metrics_listen = "127.0.0.1:9469";   # optional: no endpoint when absent
+ *   broker_timeout_ms = 2000;             # a brokered open's deadline
  *   policies = ( { name = "demo"; file = "policies/demo.lua"; fallback = "kill";
  *                  modes = [ "enforce", "audit" ]; } );
  *
@@ -63,6 +64,7 @@ typedef struct log_limits {
 #define LOG_DEFAULT_BURST_FACTOR 10u /* burst = 10 s of rate unless given */
 #define LOG_DEFAULT_REPORT_MS 10000u
 #define CONFIG_MODE_BIT(m) (1u << (m))
+#define CONFIG_BROKER_TIMEOUT_MS 2000u
 /* The control socket of --takeover is the socket's path with this
  * appended (takeover.c); the config keeps room for it. */
 #define CONFIG_TAKEOVER_SUFFIX ".takeover"
@@ -88,6 +90,9 @@ typedef struct config {
 	struct sockaddr_storage metrics_addr;
 	socklen_t metrics_addrlen;
 	int metrics_line; /* where the key stands, for errors at start-up */
+	/* How long a brokered open may run before its call is answered
+	 * EINTR (broker.c). */
+	uint32_t broker_timeout_ms;
 } sg_config_t;
 
 /* Loads path into *out (zeroed first). 0 or a negative errno with err set. */

@@ -485,7 +485,8 @@ struct broker_job {
 	int fd, err, sent;
 	const char *reason;
 	pid_t tgid;
-	unsigned char resp[BROKER_RESP_MAX];
+	unsigned char resp[BROKER_RESP_MAX];      /* the worker's answer */
+	unsigned char resp_loop[BROKER_RESP_MAX]; /* the loop's, while the worker runs */
 	_Atomic bool answered; /* the worker's answer was taken */
 	/* The loop's answer when the deadline passed (job_expire), and
 	 * whether the call was counted and logged (job_finish). */
@@ -519,12 +520,14 @@ static int job_id_valid(const broker_job_t *j)
 	return 0;
 }
 
-/* Answers the job's call with err: 0, or the negative errno of the send. */
-static int send_err(broker_job_t *j, int err)
+/* Answers the job's call with err from buf (the worker's or the loop's:
+ * both may answer at once, and the kernel takes one): 0, or the negative
+ * errno of the send. */
+static int send_err(broker_job_t *j, unsigned char *buf, int err)
 {
-	struct seccomp_notif_resp *resp = (struct seccomp_notif_resp *)(void *)j->resp;
+	struct seccomp_notif_resp *resp = (struct seccomp_notif_resp *)(void *)buf;
 
-	memset(j->resp, 0, j->resp_size);
+	memset(buf, 0, j->resp_size);
 	resp->id = j->id;
 	resp->error = -err;
 	while (ioctl(j->listener, SECCOMP_IOCTL_NOTIF_SEND, resp) < 0) {
@@ -790,7 +793,7 @@ static void job_run(void *arg)
 		if (r < 0 || r > 4095)
 			r = job_fail(j, EPERM, "the brokered open failed");
 		j->err = r;
-		j->sent = send_err(j, r);
+		j->sent = send_err(j, j->resp, r);
 	}
 	if (j->sent == 0)
 		atomic_store(&j->answered, true);
@@ -798,15 +801,16 @@ static void job_run(void *arg)
 
 /* The call of j is answered (sent: 0, or -ENOENT when it was gone, or
  * the answer's -errno), with the outcome in j->pending.v: it is counted
- * and logged, once, and no longer holds its target. */
-static void job_finish(broker_job_t *j, int sent)
+ * and logged, once, and no longer holds its target. back: the worker is
+ * back, and what it wrote may be read. */
+static void job_finish(broker_job_t *j, int sent, bool back)
 {
 	target_t *t = (target_t *)work_owner(pool.pool, j);
 
 	j->finished = true;
 	if (!t)
 		return;
-	if (j->pending.tgid == 0)
+	if (j->pending.tgid == 0 && back)
 		j->pending.tgid = j->tgid;
 	receive_open_done(t, &j->pending, sent);
 	target_job_end(t); /* may free t */
@@ -828,13 +832,13 @@ static void job_expire(void *arg)
 {
 	broker_job_t *j = arg;
 
-	j->expire_sent = send_err(j, EINTR);
+	j->expire_sent = send_err(j, j->resp_loop, EINTR);
 	if (j->expire_sent == 0) {
 		outcome(j, -1, EINTR, "the open did not end before its deadline");
-		job_finish(j, 0);
+		job_finish(j, 0, false);
 	} else if (j->expire_sent == -ENOENT && !atomic_load(&j->answered)) {
 		outcome(j, -1, 0, NULL);
-		job_finish(j, -ENOENT); /* gone, and its worker may never be back */
+		job_finish(j, -ENOENT, false); /* gone, and its worker may never be back */
 	}
 }
 
@@ -852,12 +856,12 @@ static void job_done(void *arg, bool expired)
 	if (!j->finished) {
 		if (!work_ran(j)) {
 			outcome(j, -1, EPERM, "a worker of the broker could not be set up");
-			sent = send_err(j, EPERM);
+			sent = send_err(j, j->resp_loop, EPERM);
 		} else {
 			outcome(j, j->sent == 0 && j->err == 0 ? j->fd : -1, j->err, j->reason);
 			sent = j->sent == -EINPROGRESS ? -ENOENT : j->sent;
 		}
-		job_finish(j, sent);
+		job_finish(j, sent, true);
 	}
 	close(j->listener);
 	j->listener = -1;

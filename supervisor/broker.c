@@ -44,6 +44,7 @@
 #include <linux/magic.h>
 #include <linux/openat2.h>
 #include <linux/seccomp.h>
+#include <stdalign.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -58,6 +59,7 @@
 #include <unistd.h>
 
 #include "broker.h"
+#include "metrics.h"
 #include "target.h"
 #include "work.h"
 
@@ -485,8 +487,9 @@ struct broker_job {
 	int fd, err, sent;
 	const char *reason;
 	pid_t tgid;
-	unsigned char resp[BROKER_RESP_MAX];      /* the worker's answer */
-	unsigned char resp_loop[BROKER_RESP_MAX]; /* the loop's, while the worker runs */
+	/* Responses as the kernel's size has them (8-byte aligned). */
+	alignas(8) unsigned char resp[BROKER_RESP_MAX];      /* the worker's answer */
+	alignas(8) unsigned char resp_loop[BROKER_RESP_MAX]; /* the loop's, while the worker runs */
 	_Atomic bool answered; /* the worker's answer was taken */
 	/* The loop's answer when the deadline passed (job_expire), and
 	 * whether the call was counted and logged (job_finish). */
@@ -904,8 +907,28 @@ int broker_start(sgd_t *d)
 	return 0;
 }
 
+/* A stop: the call of a job still out will not be counted nor logged
+ * (its worker answers it, or the listener's closing does); its target
+ * need not wait for it. */
+static void job_abandon(void *arg, void *unused)
+{
+	broker_job_t *j = arg;
+	target_t *t = (target_t *)work_owner(pool.pool, j);
+
+	(void)unused;
+	if (j->finished)
+		return;
+	j->finished = true;
+	if (t) {
+		metrics_abandoned(t);
+		target_job_end(t); /* may free t */
+	}
+}
+
 void broker_stop(void)
 {
+	work_reap(pool.pool);
+	work_for_each(pool.pool, job_abandon, NULL);
 	work_close(pool.pool);
 }
 

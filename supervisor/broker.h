@@ -47,7 +47,8 @@ typedef struct broker_pending {
 int broker_init(void);
 /* broker_init, and the pool of workers on d's loop (no thread yet). */
 int broker_start(sgd_t *d);
-/* The loop is stopping: no open is started or finished after this. */
+/* The loop is stopping: opens already answered are counted and logged,
+ * those still out are not, and no open is started after this. */
 void broker_stop(void);
 /* After the loop ended. */
 void broker_free(void);

@@ -329,6 +329,26 @@ void work_expire_owner(work_pool_t *p, const void *owner)
 	}
 }
 
+void work_reap(work_pool_t *p)
+{
+	if (p && !p->closed)
+		posted_cb(&p->posted);
+}
+
+void work_for_each(work_pool_t *p, void (*fn)(void *job, void *arg), void *arg)
+{
+	for (unsigned i = 0; p && i < p->conf.threads; i++) {
+		slot_t *s = p->slots[i];
+		enum slot_state st;
+
+		pthread_mutex_lock(&p->mu);
+		st = s->state;
+		pthread_mutex_unlock(&p->mu);
+		if (st != SLOT_FREE)
+			fn(s->job, arg);
+	}
+}
+
 void work_stats(const work_pool_t *p, work_stats_t *out)
 {
 	*out = p->stats;

@@ -19,7 +19,8 @@
  * work_new: handing out a job allocates nothing.
  *
  * Threads: work_take, work_start, work_in_flight, work_disown,
- * work_expire_owner and work_close are the loop thread's; run() and
+ * work_expire_owner, work_reap, work_for_each and work_close are the loop
+ * thread's; run() and
  * work_expired() a worker's; thread_init() runs on each worker once.
  * expire() runs on the loop while run() may still be running on the same
  * job: what it reads of the job must be what run() does not change.
@@ -107,6 +108,13 @@ bool work_expired(const void *job);
 bool work_ran(const void *job);
 
 void work_stats(const work_pool_t *p, work_stats_t *out);
+
+/* On the loop: runs done() now for every job a worker has posted, as the
+ * next turn of the loop would (a stop that will not turn it again). */
+void work_reap(work_pool_t *p);
+/* On the loop: fn(job, arg) for every job in flight (taken, running, or
+ * posted and not yet done). */
+void work_for_each(work_pool_t *p, void (*fn)(void *job, void *arg), void *arg);
 
 /* Stops taking jobs and closes the pool's libuv handles (the loop can
  * then end); done() runs for no job after this. */

@@ -59,6 +59,7 @@
 #include <unistd.h>
 
 #include "broker.h"
+#include "log.h"
 #include "metrics.h"
 #include "target.h"
 #include "work.h"
@@ -870,6 +871,20 @@ static void job_done(void *arg, bool expired)
 	j->listener = -1;
 }
 
+/* work_conf_t.lost, on the loop: said once per worker, since it may
+ * never come back and the pool is smaller by one until it does. */
+static void job_lost(void *arg)
+{
+	const broker_job_t *j = arg;
+	work_stats_t st;
+
+	work_stats(pool.pool, &st);
+	log_supervisor("error",
+		       "a brokered open of %s did not end when its worker was interrupted; "
+		       "%llu worker(s) of %d lost so far",
+		       j->path, (unsigned long long)st.lost, BROKER_THREADS);
+}
+
 /* work_conf_t.thread_init: a worker's own umask (the process's is shared
  * by every thread, and the loop creates files too): fs_struct unshared,
  * then 0 for good, since the caller's umask is applied to the mode. */
@@ -893,6 +908,7 @@ int broker_start(sgd_t *d)
 		.run = job_run,
 		.expire = job_expire,
 		.done = job_done,
+		.lost = job_lost,
 	};
 	int r = broker_init();
 

@@ -135,6 +135,8 @@ static void expire_slot(slot_t *s)
 	} else if (!s->counted_lost) {
 		s->counted_lost = true; /* a deadline after the signal, still there */
 		p->stats.lost++;
+		if (p->conf.lost)
+			p->conf.lost(s->job);
 	}
 	pthread_kill(s->thread, WORK_SIGNAL);
 }

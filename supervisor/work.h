@@ -63,6 +63,9 @@ typedef struct work_conf {
 	/* On the loop, once run() returned: expired says expire() ran. The
 	 * slot is free again once done() returns. */
 	void (*done)(void *job, bool expired);
+	/* On the loop, or NULL: the job is still running a deadline after
+	 * its worker was signalled, and is counted as lost (once). */
+	void (*lost)(void *job);
 } work_conf_t;
 
 /* Pool statistics, for the log and tests. */

@@ -19,11 +19,12 @@
 
 typedef struct job {
 	int fd;           /* read one byte from it; -1: return at once */
+	bool stubborn;    /* read again when interrupted: a worker that is lost */
 	int result;       /* read's return, or -errno */
 	bool expired_seen; /* work_expired() after the read */
 } job_t;
 
-static int expires, dones, dones_expired;
+static int expires, dones, dones_expired, losts;
 
 static void run(void *arg)
 {
@@ -34,7 +35,9 @@ static void run(void *arg)
 		j->result = 0;
 		return;
 	}
-	j->result = read(j->fd, &c, 1) < 0 ? -errno : 1;
+	do
+		j->result = read(j->fd, &c, 1) < 0 ? -errno : 1;
+	while (j->stubborn && j->result == -EINTR);
 	j->expired_seen = work_expired(j);
 }
 
@@ -42,6 +45,12 @@ static void expire(void *arg)
 {
 	(void)arg;
 	expires++;
+}
+
+static void lost(void *arg)
+{
+	(void)arg;
+	losts++;
 }
 
 static void done(void *arg, bool expired)
@@ -66,7 +75,8 @@ static void run_until(uv_loop_t *loop, const int *count, int want)
 static void test_pool(void **state)
 {
 	const work_conf_t conf = { .threads = 2, .per_owner = 1, .job_size = sizeof(job_t),
-				   .deadline_ms = 50, .run = run, .expire = expire, .done = done };
+				   .deadline_ms = 50, .run = run, .expire = expire, .done = done,
+				   .lost = lost };
 	uv_loop_t loop;
 	uv_timer_t keep;
 	work_pool_t *p;
@@ -112,6 +122,22 @@ static void test_pool(void **state)
 	assert_int_equal(st.lost, 0);
 	assert_int_equal(st.refused, 2);
 	assert_int_equal(st.busy, 0);
+
+	/* A job that goes back to its wait when interrupted: expired, then
+	 * lost a deadline later; its slot stays taken until it ends. */
+	j = work_take(p, &a);
+	assert_non_null(j);
+	j->fd = pipefd[0];
+	j->stubborn = true;
+	assert_int_equal(work_start(p, j), 0);
+	run_until(&loop, &losts, 1);
+	assert_int_equal(expires, 2);
+	assert_int_equal(work_in_flight(p, &a), 1);
+	assert_int_equal(write(pipefd[1], "x", 1), 1);
+	run_until(&loop, &dones, 3);
+	assert_int_equal(j->result, 1);
+	work_stats(p, &st);
+	assert_int_equal(st.lost, 1);
 
 	work_close(p);
 	uv_close((uv_handle_t *)&keep, NULL);

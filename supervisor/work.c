@@ -172,7 +172,7 @@ int work_new(uv_loop_t *loop, const work_conf_t *conf, work_pool_t **out)
 		return -ENOMEM;
 	p->loop = loop;
 	p->conf = *conf;
-	p->slots = calloc(conf->threads, sizeof(*p->slots));
+	p->slots = calloc(conf->threads, sizeof(slot_t *));
 	if (!p->slots) {
 		free(p);
 		return -ENOMEM;
@@ -264,7 +264,7 @@ static int start_thread(slot_t *s)
 	pthread_attr_init(&attr);
 	/* Jobs open files and read /proc: no deep stacks (the thread-local
 	 * buffers of the job live in this mapping too). */
-	pthread_attr_setstacksize(&attr, 512 * 1024);
+	pthread_attr_setstacksize(&attr, (size_t)512 * 1024);
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	r = pthread_create(&s->thread, &attr, worker_main, s);

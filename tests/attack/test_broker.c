@@ -6,7 +6,8 @@
  *
  *  - a FIFO open that never ends stalls nothing but its own call: other
  *    targets' calls and new sysgate-runs are served meanwhile, one target
- *    holds at most two workers, and at the deadline the call fails EINTR;
+ *    holds at most two workers, and at the deadline the call fails EINTR,
+ *    as it does when a takeover cannot wait for it;
  *  - no brokered open makes a terminal sysgated's: a pts a target opens
  *    and hangs up does not kill a sysgated that leads its own session,
  *    and /dev/tty is the caller's (ENXIO: it has none), not sysgated's;
@@ -254,6 +255,38 @@ static void test_fifo_deadline(void **state)
 	assert_string_equal(str_field(e, "path"), d.fifo);
 	assert_contains(str_field(e, "reason"), "deadline");
 	json_object_put(log);
+	sgd_stop(&s);
+	dir_free(&d);
+}
+
+/* A takeover while a brokered open is stuck: the old sysgated does not
+ * wait for it past its wait for parked calls; the open's call is answered
+ * EINTR, and the new sysgated serves the target on. */
+static void test_takeover_with_stuck_open(void **state)
+{
+	dir_t d;
+	sgd_proc_t s;
+	char line[256], out[4096];
+	int in, fd, status;
+	pid_t a;
+
+	(void)state;
+	dir_init(&d);
+	sgd_start(&s, "broker_timeout_ms = 3600000;", 1, pol_names, pol_srcs);
+	const char *hostile[] = { attack(), "fifo", d.fifo, "1", "read", d.plain, NULL };
+	a = run_under_async(&s, "prefix", hostile, &in, &fd);
+	close(in);
+	read_line(fd, line, sizeof(line));
+	wait_stuck(s.pid, 1);
+	assert_true(sgd_takeover(&s, &status));
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	status = wait_end(a, fd, out, sizeof(out));
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	snprintf(line, sizeof(line), "fifo %s: EINTR\n", d.fifo);
+	assert_contains(out, line);
+	/* Its next brokered open is the new sysgated's. */
+	snprintf(line, sizeof(line), "read %s: ok PLAIN\n", d.plain);
+	assert_contains(out, line);
 	sgd_stop(&s);
 	dir_free(&d);
 }
@@ -526,6 +559,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_fifo_stalls_nothing, sgd_teardown),
 		cmocka_unit_test_teardown(test_fifo_deadline, sgd_teardown),
+		cmocka_unit_test_teardown(test_takeover_with_stuck_open, sgd_teardown),
 		cmocka_unit_test_teardown(test_pty_hangup, sgd_teardown),
 		cmocka_unit_test_teardown(test_dev_tty, sgd_teardown),
 		cmocka_unit_test_teardown(test_own_proc, sgd_teardown),

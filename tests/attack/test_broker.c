@@ -259,6 +259,53 @@ static void test_fifo_deadline(void **state)
 	dir_free(&d);
 }
 
+/*
+ * Eight hostile targets with two stuck FIFO opens each take all 16
+ * workers: another target's brokered open fails EAGAIN at once (it is
+ * not queued behind them), its calls the kernel decides go through, and
+ * once a writer comes every open ends and brokered opens work again.
+ */
+static void test_all_workers_busy(void **state)
+{
+	dir_t d;
+	sgd_proc_t s;
+	char line[256], out[4096];
+	int in[8], fd[8], wr, status;
+	pid_t a[8];
+
+	(void)state;
+	dir_init(&d);
+	sgd_start(&s, "broker_timeout_ms = 3600000;", 1, pol_names, pol_srcs);
+	const char *hostile[] = { attack(), "fifo", d.fifo, "2", NULL };
+	for (int i = 0; i < 8; i++) {
+		a[i] = run_under_async(&s, "prefix", hostile, &in[i], &fd[i]);
+		close(in[i]);
+		read_line(fd[i], line, sizeof(line));
+	}
+	wait_stuck(s.pid, 16);
+
+	const char *other[] = { attack(), "read", d.plain, "open", "/etc/hostname", "r", NULL };
+	run_bounded(&s, other, out, sizeof(out));
+	snprintf(line, sizeof(line), "read %s: EAGAIN\n", d.plain);
+	assert_contains(out, line);
+	assert_contains(out, "open /etc/hostname: ok\n");
+
+	wr = open(d.fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+	assert_true(wr >= 0);
+	for (int i = 0; i < 8; i++) {
+		status = wait_end(a[i], fd[i], out, sizeof(out));
+		assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		snprintf(line, sizeof(line), "fifo %s: ok 2\n", d.fifo);
+		assert_contains(out, line);
+	}
+	close(wr);
+	run_bounded(&s, other, out, sizeof(out));
+	snprintf(line, sizeof(line), "read %s: ok PLAIN\n", d.plain);
+	assert_contains(out, line);
+	sgd_stop(&s);
+	dir_free(&d);
+}
+
 /* A takeover while a brokered open is stuck: the old sysgated does not
  * wait for it past its wait for parked calls; the open's call is answered
  * EINTR, and the new sysgated serves the target on. */
@@ -559,6 +606,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_fifo_stalls_nothing, sgd_teardown),
 		cmocka_unit_test_teardown(test_fifo_deadline, sgd_teardown),
+		cmocka_unit_test_teardown(test_all_workers_busy, sgd_teardown),
 		cmocka_unit_test_teardown(test_takeover_with_stuck_open, sgd_teardown),
 		cmocka_unit_test_teardown(test_pty_hangup, sgd_teardown),
 		cmocka_unit_test_teardown(test_dev_tty, sgd_teardown),

@@ -33,6 +33,10 @@
  * calls per run)
  *
  *   sysgate-bench run SYSGATE_RUN SOCKET [CALLS [REPS]]
+ *   sysgate-bench stall SYSGATE_RUN SOCKET SYSGATED_PID [CALLS [REPS]]
+ *                                      (the getppid and brokered-open loops
+ *                                      with another target's FIFO open stuck
+ *                                      in sysgated and without: stall.c)
  *   sysgate-bench target [--denied] [--bare] CALLS [PATH] (the measured loop, getppid or
  *                                      opening PATH; prints ns per call)
  *
@@ -53,6 +57,7 @@
 #include <unistd.h>
 
 #include "fleet.h"
+#include "stall.h"
 #include "raw_notify.h"
 
 #define MAX_REPS 64
@@ -487,6 +492,19 @@ int main(int argc, char **argv)
 		return fleet_tput_target(0, 1);
 	if (argc == 2 && strcmp(argv[1], "idle") == 0)
 		return fleet_idle_target();
+	if (argc == 3 && strcmp(argv[1], "fifo-target") == 0)
+		return stall_fifo_target(argv[2]);
+	if (argc >= 5 && strcmp(argv[1], "stall") == 0) {
+		long calls = argc > 5 ? strtol(argv[5], NULL, 10) : 20000;
+		int reps = argc > 6 ? atoi(argv[6]) : 7;
+		char self[4096];
+		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+		if (n <= 0 || calls <= 0 || reps <= 0 || reps > MAX_REPS)
+			return 2;
+		self[n] = '\0';
+		return stall_run(self, argv[2], argv[3], (pid_t)atoi(argv[4]), calls, reps);
+	}
 	if ((argc == 7 || argc == 5) && (strcmp(argv[1], "fleet") == 0 || strcmp(argv[1], "rss") == 0)) {
 		char self[4096];
 		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
@@ -514,6 +532,7 @@ int main(int argc, char **argv)
 	}
 	fprintf(stderr, "usage: sysgate-bench run SYSGATE_RUN SOCKET [CALLS [REPS]]\n"
 			"       sysgate-bench fleet SYSGATE_RUN SOCKET WINDOW_MS REPS SPAWN_RUNS\n"
-			"       sysgate-bench rss SYSGATE_RUN SOCKET SYSGATED_PID\n");
+			"       sysgate-bench rss SYSGATE_RUN SOCKET SYSGATED_PID\n"
+			"       sysgate-bench stall SYSGATE_RUN SOCKET SYSGATED_PID [CALLS [REPS]]\n");
 	return 2;
 }

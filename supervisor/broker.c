@@ -9,8 +9,8 @@
  * itself. So the open is made:
  *  - as the calling thread: its fsuid, fsgid, supplementary groups and
  *    effective capabilities (none when it lives in another user
- *    namespace: its capabilities mean nothing in ours), taken by the loop
- *    thread alone with raw syscalls (glibc's setgroups and capset
+ *    namespace: its capabilities mean nothing in ours), taken by the
+ *    opening thread alone with raw syscalls (glibc's setgroups and capset
  *    wrappers would change every thread) and given back right after;
  *  - from its root: an absolute path resolves with RESOLVE_IN_ROOT under
  *    /proc/<tid>/root; a relative one from its cwd or dirfd, and under
@@ -19,12 +19,23 @@
  *  - never through a magic link (RESOLVE_NO_MAGICLINKS), and never into
  *    the supervisor's own /proc entries: /proc/self in the supervisor is
  *    the supervisor. A leading /proc/self (/proc/thread-self) is rewritten
- *    to the caller's own entry; any other way into the supervisor's
- *    entries fails with EACCES.
+ *    to the caller's own entry; a file that turns out, once open, to be an
+ *    entry of any task of the supervisor's thread group fails with EACCES;
+ *  - never as the supervisor's terminal: O_NOCTTY always, and /dev/tty
+ *    (which names the opener's controlling terminal) fails with ENXIO.
  * The umask applied to a created file is the caller's.
  *
- * Everything here runs on the loop thread and keeps its buffers per
- * thread: no allocation per call.
+ * The open runs off the loop, on a worker of a pool (work.c): a FIFO, a
+ * device, NFS or FUSE can make it block for as long as the target likes,
+ * and the loop serves everyone. The loop reads what the handler read
+ * (the path, the flags), copies it into a job preallocated per slot and
+ * goes on; the worker reads the caller's identity, opens, checks, and
+ * answers the call itself (ADDFD, or the error); the loop counts and
+ * logs it when the worker posts it back. At most BROKER_PER_TARGET opens
+ * of one target are in flight (the loop stops receiving its calls
+ * meanwhile), BROKER_THREADS in all (beyond: EAGAIN). An open still
+ * running after broker_timeout_ms (the config's) is answered EINTR by the
+ * loop and its worker interrupted.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -33,6 +44,8 @@
 #include <linux/magic.h>
 #include <linux/openat2.h>
 #include <linux/seccomp.h>
+#include <stdalign.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,15 +53,21 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "broker.h"
+#include "log.h"
+#include "metrics.h"
 #include "target.h"
+#include "work.h"
 
 #define BROKER_MAX_GROUPS 4096     /* supplementary groups of a caller we take on */
 #define BROKER_STATUS_MAX 65536    /* /proc/<tid>/status, Groups line included */
+#define BROKER_PROC_ROOT_INO 1     /* a procfs root's inode (PROC_ROOT_INO) */
+#define BROKER_RESP_MAX 64         /* the kernel's seccomp_notif_resp fits */
 
 /* Who opens: the parts of a thread's credentials that decide an open. */
 typedef struct ident {
@@ -344,16 +363,188 @@ int broker_proc_self(const char *path, int tgid, int tid, char *out, size_t cap)
 	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 1;
 }
 
-bool broker_names_pid(const char *path, int pid)
+int broker_proc_task(int procroot, const char *rest)
 {
-	char num[16];
-	size_t len = (size_t)snprintf(num, sizeof(num), "%d", pid);
+	char self[32], task[96];
+	size_t len = strcspn(rest, "/");
+	ssize_t n;
 
-	for (const char *p = path; (p = strstr(p, num)) != NULL; p++) {
-		if ((p == path || p[-1] == '/') && (p[len] == '/' || p[len] == '\0'))
-			return true;
+	if (len == 0 || len > 10 || strspn(rest, "0123456789") < len)
+		return 0; /* not a task's entry: /proc/sys, /proc/meminfo */
+	/* /proc/self, read by this thread, is the supervisor's thread group
+	 * as this procfs numbers it; none when it cannot see us at all (the
+	 * procfs of a pid namespace below ours). */
+	n = readlinkat(procroot, "self", self, sizeof(self) - 1);
+	if (n < 0)
+		return errno == ENOENT ? 0 : -EACCES;
+	self[n] = '\0';
+	if (strlen(self) == len && memcmp(self, rest, len) == 0)
+		return 1;
+	/* Any thread of ours: workers, the watchdog, the metrics server. */
+	snprintf(task, sizeof(task), "%s/task/%.*s", self, (int)len, rest);
+	if (faccessat(procroot, task, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+		return 1;
+	return errno == ENOENT ? 0 : -EACCES;
+}
+
+/* The procfs root (inode 1 on the device dev) along the absolute path
+ * link, walked from base one real directory at a time (no symlink, no
+ * magic link): the fd, or a negative errno. rest: what follows it. */
+static int proc_root_along(int base, const char *link, dev_t dev, const char **rest)
+{
+	struct open_how how = { .flags = O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC,
+				.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS };
+	const char *p = link;
+	char name[NAME_MAX + 1];
+	int fd = (int)syscall(SYS_openat2, base, ".", &how, sizeof(how));
+
+	while (fd >= 0) {
+		struct stat st;
+		size_t len;
+		int next;
+
+		if (fstat(fd, &st) < 0)
+			break;
+		while (*p == '/')
+			p++;
+		if (st.st_dev == dev && st.st_ino == BROKER_PROC_ROOT_INO) {
+			*rest = p;
+			return fd;
+		}
+		len = strcspn(p, "/");
+		if (len == 0 || len > NAME_MAX)
+			break;
+		memcpy(name, p, len);
+		name[len] = '\0';
+		p += len;
+		next = (int)syscall(SYS_openat2, fd, name, &how, sizeof(how));
+		close(fd);
+		fd = next;
 	}
-	return false;
+	if (fd >= 0)
+		close(fd);
+	return -EACCES;
+}
+
+/*
+ * Whether fd, a file the broker just opened, is an entry of a task of the
+ * supervisor's own thread group, in any procfs: 1 yes, 0 no, -EACCES when
+ * it cannot be told (then it is refused too). Decided on the file, not on
+ * the caller's string: whatever route led there (.., a symlink, a dirfd,
+ * /proc/self, a thread id, /proc/<pid>/task/<tid>), the kernel's own path
+ * of the open file names the procfs instance's root and the task below
+ * it. That root is looked for in the supervisor's tree, then in the
+ * caller's (a procfs mounted in its own mount namespace).
+ */
+static int own_proc_entry(int fd, int rootfd)
+{
+	struct statfs sf;
+	struct stat st;
+	char self[64], link[PATH_MAX];
+	ssize_t n;
+	int r = -EACCES;
+
+	if (fstatfs(fd, &sf) < 0)
+		return -EACCES;
+	if (sf.f_type != PROC_SUPER_MAGIC)
+		return 0;
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+	n = readlink(self, link, sizeof(link) - 1);
+	if (n <= 0 || n == (ssize_t)sizeof(link) - 1 || link[0] != '/' || fstat(fd, &st) < 0)
+		return -EACCES;
+	link[n] = '\0';
+	for (int i = 0; i < 2 && r == -EACCES; i++) {
+		int base = i == 0 ? open("/", O_PATH | O_DIRECTORY | O_CLOEXEC) : rootfd;
+		const char *rest = NULL;
+		int root = base < 0 ? -EACCES : proc_root_along(base, link, st.st_dev, &rest);
+
+		if (i == 0 && base >= 0)
+			close(base);
+		if (root < 0)
+			continue;
+		r = broker_proc_task(root, rest);
+		close(root);
+	}
+	return r;
+}
+
+/* ---- the job: everything the open needs, copied, and its answer ---- */
+
+struct broker_job {
+	/* Set on the loop before the job starts; read-only afterwards. */
+	int listener; /* a dup of the target's: the target may close meanwhile */
+	unsigned long id_valid_ioctl;
+	size_t resp_size;
+	uint64_t id;
+	pid_t pid; /* the calling thread */
+	int nr;
+	int dirfd; /* openat, openat2: the call's dirfd */
+	char path[PATH_MAX];
+	/* When the handler read c.abspath of the call's own path and it was
+	 * joined to a directory: it, the path it was made of, and whether
+	 * that directory is a root (RESOLVE_IN_ROOT); abs[0] = '\0' else. */
+	char abs[PATH_MAX], abs_of[PATH_MAX];
+	size_t abs_of_len;
+	bool abs_root;
+	struct open_how how;
+	bool cloexec, as_supervisor;
+	/* The worker's answer: fd in the caller, or err (reason: why, when
+	 * not the open's own error); sent: 0 answered, -ENOENT the call was
+	 * gone, -EINPROGRESS the loop had answered, another -errno. */
+	int fd, err, sent;
+	const char *reason;
+	pid_t tgid;
+	/* Responses as the kernel's size has them (8-byte aligned). */
+	alignas(8) unsigned char resp[BROKER_RESP_MAX];      /* the worker's answer */
+	alignas(8) unsigned char resp_loop[BROKER_RESP_MAX]; /* the loop's, while the worker runs */
+	_Atomic bool answered; /* the worker's answer was taken */
+	/* The loop's answer when the deadline passed (job_expire), and
+	 * whether the call was counted and logged (job_finish). */
+	int expire_sent;
+	bool finished;
+	/* What the loop logs once the call is answered (receive.c). */
+	broker_pending_t pending;
+};
+
+static struct {
+	work_pool_t *pool;
+	sgd_t *d;
+} pool;
+
+static int job_fail(broker_job_t *j, int err, const char *reason)
+{
+	j->err = err;
+	j->reason = reason;
+	return err;
+}
+
+/* NOTIF_ID_VALID from a worker, with the ioctl number the loop found. */
+static int job_id_valid(const broker_job_t *j)
+{
+	uint64_t id = j->id;
+
+	while (ioctl(j->listener, j->id_valid_ioctl, &id) < 0) {
+		if (errno != EINTR)
+			return -errno;
+	}
+	return 0;
+}
+
+/* Answers the job's call with err from buf (the worker's or the loop's:
+ * both may answer at once, and the kernel takes one): 0, or the negative
+ * errno of the send. */
+static int send_err(broker_job_t *j, unsigned char *buf, int err)
+{
+	struct seccomp_notif_resp *resp = (struct seccomp_notif_resp *)(void *)buf;
+
+	memset(buf, 0, j->resp_size);
+	resp->id = j->id;
+	resp->error = -err;
+	while (ioctl(j->listener, SECCOMP_IOCTL_NOTIF_SEND, resp) < 0) {
+		if (errno != EINTR)
+			return -errno;
+	}
+	return 0;
 }
 
 /*
@@ -364,7 +555,7 @@ bool broker_names_pid(const char *path, int pid)
  * the supervisor is not in it at all, it is the caller's own namespace's
  * (the innermost). Anything else: -EACCES, nothing is guessed.
  */
-static int proc_numbers(int rootfd, call_t *c, int *tgid, int *tid)
+static int proc_numbers(int rootfd, const broker_job_t *j, int *tgid, int *tid)
 {
 	struct open_how how = { .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
 				.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
@@ -395,12 +586,10 @@ static int proc_numbers(int rootfd, call_t *c, int *tgid, int *tid)
 	snprintf(mine, sizeof(mine), "%d", (int)getpid());
 	if (strcmp(link, mine) != 0)
 		return -EACCES;
-	*tgid = call_tgid(c);
-	*tid = c->pid;
+	*tgid = caller.tgid;
+	*tid = j->pid;
 	return *tgid > 0 ? 1 : -EACCES;
 }
-
-/* ---- the open ---- */
 
 /* /proc/<tid>/<what> as an O_PATH fd. */
 static int proc_fd(pid_t tid, const char *what, int flags)
@@ -415,19 +604,19 @@ static int proc_fd(pid_t tid, const char *what, int flags)
 	return fd;
 }
 
-/* The directory a relative path of c starts from: its dirfd, or its cwd. */
-static int base_dir(call_t *c)
+/* The directory a relative path of the call starts from: its dirfd, or
+ * its cwd. */
+static int base_dir(const broker_job_t *j)
 {
 	char what[32];
-	int dirfd = (int)c->args[0];
 	int fd;
 
-	if ((c->nr != SYS_openat && c->nr != SYS_openat2) || dirfd == AT_FDCWD)
-		return proc_fd(c->pid, "cwd", O_DIRECTORY);
-	if (dirfd < 0)
+	if ((j->nr != SYS_openat && j->nr != SYS_openat2) || j->dirfd == AT_FDCWD)
+		return proc_fd(j->pid, "cwd", O_DIRECTORY);
+	if (j->dirfd < 0)
 		return -EBADF;
-	snprintf(what, sizeof(what), "fd/%d", dirfd);
-	fd = proc_fd(c->pid, what, 0);
+	snprintf(what, sizeof(what), "fd/%d", j->dirfd);
+	fd = proc_fd(j->pid, what, 0);
 	return fd == -ENOENT ? -EBADF : fd;
 }
 
@@ -441,99 +630,43 @@ static bool same_root(int rootfd)
 	       ino == broker.root_ino && mnt == broker.root_mnt;
 }
 
-/* Says why a brokered open failed, when that is not the open's own error. */
-static int fail(verdict_t *v, int err, const char *reason)
-{
-	v->err = err;
-	v->reason = reason;
-	return err;
-}
-
-/* Whether fd is one of the supervisor's own /proc entries, reached some
- * other way than a leading /proc/self (a symlink such as /etc/mtab, a
- * dirfd): the caller asked for its own, and must not get ours. */
-static bool is_own_proc_entry(int fd)
-{
-	struct statfs sf;
-	char self[64], link[PATH_MAX];
-	ssize_t n;
-
-	if (fstatfs(fd, &sf) < 0 || sf.f_type != PROC_SUPER_MAGIC)
-		return false;
-	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
-	n = readlink(self, link, sizeof(link) - 1);
-	if (n <= 0)
-		return true; /* cannot tell: not the caller's to have */
-	link[n] = '\0';
-	return broker_names_pid(link, getpid());
-}
-
-/* Installs fd in the caller and answers the call with it: 0 with v->fd,
- * -ENOENT when the call is gone, or the errno the call fails with. */
-static int install(target_t *t, call_t *c, verdict_t *v, int fd, bool cloexec)
-{
-	struct seccomp_notif_addfd addfd = {
-		.id = c->id,
-		.flags = SECCOMP_ADDFD_FLAG_SEND,
-		.srcfd = (uint32_t)fd,
-		.newfd_flags = cloexec ? O_CLOEXEC : 0,
-	};
-	int r;
-
-	/* An interrupted ADDFD has either installed the fd or been taken
-	 * back by the kernel: trying again is safe. */
-	do
-		r = ioctl(t->listener, SECCOMP_IOCTL_NOTIF_ADDFD, &addfd);
-	while (r < 0 && errno == EINTR);
-	if (r >= 0) {
-		v->fd = r;
-		return 0;
-	}
-	if (errno == ENOENT)
-		return -ENOENT;
-	/* EMFILE at the caller's RLIMIT_NOFILE, and the like: the call fails
-	 * as the kernel's own open would. */
-	return fail(v, errno, "the fd could not be installed in the caller");
-}
-
 /* Whether dirfd, the directory the open will start from, is the one the
  * handler's c.abspath was made from. Another thread sharing the caller's
  * cwd (or its fd table) can chdir (or dup2 another directory onto the
  * dirfd) between the handler's look and this open: the fd is what will be
  * used, so its path is what is compared. */
-static bool same_base(const call_t *c, int dirfd)
+static bool same_base(const broker_job_t *j, int dirfd)
 {
 	static _Thread_local char base[PATH_MAX];
 	char self[64];
 	ssize_t n;
 
-	if (c->abspath_state[0] != 1)
+	if (!j->abs[0])
 		return true;
 	snprintf(self, sizeof(self), "/proc/self/fd/%d", dirfd);
 	n = readlink(self, base, sizeof(base) - 1);
 	if (n < 0)
 		return false;
 	base[n] = '\0';
-	return call_abspath_from(c->abspath[0], c->path, c->path_len, base,
-				 c->nr == SYS_openat2 && (c->resolve & RESOLVE_IN_ROOT));
+	return call_abspath_from(j->abs, j->abs_of, j->abs_of_len, base, j->abs_root);
 }
 
-/* Where the open starts (dirfd) and how it resolves, for path of c. 0, a
+/* Where the open starts (dirfd) and how it resolves, for *path. 0, a
  * positive errno for the call, or -ENOENT when the caller is gone. *path
  * may be replaced by its /proc/self rewrite. */
-static int place(call_t *c, verdict_t *v, int rootfd, const char **path, struct open_how *how,
-		 int *dirfd)
+static int place(broker_job_t *j, int rootfd, const char **path, int *dirfd)
 {
 	static _Thread_local char rewritten[PATH_MAX];
+	struct open_how *how = &j->how;
 	int r, tgid, tid;
 
 	if ((*path)[0] != '/' || (how->resolve & (RESOLVE_IN_ROOT | RESOLVE_BENEATH))) {
-		*dirfd = base_dir(c);
+		*dirfd = base_dir(j);
 		if (*dirfd < 0)
 			return *dirfd == -ENOENT ? -ENOENT : -*dirfd;
-		if (!same_base(c, *dirfd))
-			return fail(v, EPERM, "the caller's working directory (or dirfd) is not the "
-					      "one the handler saw in c.abspath");
+		if (!same_base(j, *dirfd))
+			return job_fail(j, EPERM, "the caller's working directory (or dirfd) is not "
+						  "the one the handler saw in c.abspath");
 		if (!(how->resolve & (RESOLVE_IN_ROOT | RESOLVE_BENEATH)) && !same_root(rootfd))
 			how->resolve |= RESOLVE_BENEATH;
 		return 0;
@@ -542,13 +675,13 @@ static int place(call_t *c, verdict_t *v, int rootfd, const char **path, struct 
 	 * the caller's numbers (a dry run of the rewrite tells). */
 	r = broker_proc_self(*path, 1, 1, rewritten, sizeof(rewritten));
 	if (r > 0)
-		r = proc_numbers(rootfd, c, &tgid, &tid);
+		r = proc_numbers(rootfd, j, &tgid, &tid);
 	if (r > 0)
 		r = broker_proc_self(*path, tgid, tid, rewritten, sizeof(rewritten));
 	if (r == -ENAMETOOLONG)
-		return fail(v, ENAMETOOLONG, "the path is too long once /proc/self is rewritten");
+		return job_fail(j, ENAMETOOLONG, "the path is too long once /proc/self is rewritten");
 	if (r < 0)
-		return fail(v, EACCES, "the caller's /proc does not say which entry is its own");
+		return job_fail(j, EACCES, "the caller's /proc does not say which entry is its own");
 	if (r > 0)
 		*path = rewritten;
 	*dirfd = rootfd;
@@ -557,27 +690,320 @@ static int place(call_t *c, verdict_t *v, int rootfd, const char **path, struct 
 }
 
 /* Opens path from dirfd as the caller (or as the supervisor): the fd, or
- * a negative errno; -EPERM with v->reason when the identity cannot be
- * taken on. */
-static int open_as(verdict_t *v, int dirfd, const char *path, struct open_how *how)
+ * a negative errno; -EPERM with a reason when the identity cannot be
+ * taken on. The worker's umask is 0 (broker_thread_init): the caller's
+ * is already applied to the mode. A signal that is not the deadline's
+ * (one meant for the job before) does not end the open. */
+static int open_as(broker_job_t *j, int dirfd, const char *path)
 {
-	bool take = !v->as_supervisor && !same_ident(&caller.id, &broker.self);
-	mode_t old_umask = 0;
+	bool take = !j->as_supervisor && !same_ident(&caller.id, &broker.self);
 	int fd, err;
 
 	if (take && ident_take(&caller.id) < 0) {
-		fail(v, EPERM, "the supervisor cannot take on the caller's identity");
+		job_fail(j, EPERM, "the supervisor cannot take on the caller's identity");
 		return -EPERM;
 	}
-	if (how->mode)
-		old_umask = umask(0); /* the caller's umask is already applied */
-	fd = (int)syscall(SYS_openat2, dirfd, path, how, sizeof(*how));
-	err = errno;
-	if (how->mode)
-		umask(old_umask);
+	do {
+		fd = (int)syscall(SYS_openat2, dirfd, path, &j->how, sizeof(j->how));
+		err = errno;
+	} while (fd < 0 && err == EINTR && !work_expired(j));
 	if (take)
 		ident_restore();
 	return fd < 0 ? -err : fd;
+}
+
+/* The device of /dev/tty: opened, it is the opener's controlling terminal. */
+static bool is_dev_tty(int fd)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && S_ISCHR(st.st_mode) && st.st_rdev == makedev(5, 0);
+}
+
+/* Installs fd in the caller and answers the call with it: 0 with j->fd,
+ * -ENOENT when the call is gone or was answered already, or the errno
+ * the call fails with. */
+static int install(broker_job_t *j, int fd)
+{
+	struct seccomp_notif_addfd addfd = {
+		.id = j->id,
+		.flags = SECCOMP_ADDFD_FLAG_SEND,
+		.srcfd = (uint32_t)fd,
+		.newfd_flags = j->cloexec ? O_CLOEXEC : 0,
+	};
+	int r;
+
+	/* An interrupted ADDFD has either installed the fd or been taken
+	 * back by the kernel: trying again is safe. */
+	do
+		r = ioctl(j->listener, SECCOMP_IOCTL_NOTIF_ADDFD, &addfd);
+	while (r < 0 && errno == EINTR);
+	if (r >= 0) {
+		j->fd = r;
+		return 0;
+	}
+	/* ENOENT: the call is gone; EINPROGRESS: the loop answered it at
+	 * the deadline. Either way the fd is the supervisor's to close. */
+	if (errno == ENOENT || errno == EINPROGRESS)
+		return -ENOENT;
+	/* EMFILE at the caller's RLIMIT_NOFILE, and the like: the call fails
+	 * as the kernel's own open would. */
+	return job_fail(j, errno, "the fd could not be installed in the caller");
+}
+
+/* The open itself, on a worker: the fd installed (0), -ENOENT when the
+ * call is gone, or a positive errno for the call (j->err). */
+static int job_open(broker_job_t *j)
+{
+	const char *path = j->path;
+	int rootfd = -1, dirfd = -1, fd = -1, r;
+
+	caller.tgid = 0;
+	r = read_caller(j->pid, &caller);
+	if (r == -ENOENT)
+		return -ENOENT;
+	if (r < 0)
+		return job_fail(j, EPERM, r == -E2BIG ? "the caller has too many groups to be taken on"
+						     : "the caller's identity could not be read");
+	j->how.mode &= ~(uint64_t)caller.cmask;
+	if ((caller.id.caps[0].effective || caller.id.caps[1].effective) && !same_userns(j->pid))
+		caller.id.caps[0].effective = caller.id.caps[1].effective = 0;
+
+	rootfd = proc_fd(j->pid, "root", O_DIRECTORY);
+	if (rootfd < 0) {
+		r = rootfd == -ENOENT ? -ENOENT : job_fail(j, -rootfd, "the caller's root cannot be opened");
+		goto out;
+	}
+	r = place(j, rootfd, &path, &dirfd);
+	if (r != 0)
+		goto out;
+	j->how.resolve |= RESOLVE_NO_MAGICLINKS;
+	/* Everything read about the caller is its own only if the call is
+	 * still there: else the tid may be someone else's by now. */
+	if (job_id_valid(j) < 0) {
+		r = -ENOENT;
+		goto out;
+	}
+	j->tgid = caller.tgid; /* for the log: once answered, /proc may not say */
+	fd = open_as(j, dirfd, path);
+	if (fd < 0) {
+		r = -fd; /* the open's own error, as the kernel would give it */
+		goto out;
+	}
+	r = own_proc_entry(fd, rootfd);
+	if (r != 0) {
+		r = job_fail(j, EACCES, r > 0 ? "the path leads into the supervisor's own /proc entries"
+					      : "the file is in a /proc whose owner cannot be told");
+		goto out;
+	}
+	/* /dev/tty is the opener's terminal: opened here, the supervisor's.
+	 * The caller gets what the kernel gives a process without one. */
+	if (is_dev_tty(fd)) {
+		r = job_fail(j, ENXIO, "/dev/tty would be the supervisor's terminal, not the caller's");
+		goto out;
+	}
+	r = install(j, fd);
+out:
+	if (fd >= 0)
+		close(fd);
+	if (dirfd >= 0 && dirfd != rootfd)
+		close(dirfd);
+	if (rootfd >= 0)
+		close(rootfd);
+	return r;
+}
+
+/* work_conf_t.run, on a worker: the open and the call's answer. */
+static void job_run(void *arg)
+{
+	broker_job_t *j = arg;
+	int r = job_open(j);
+
+	if (r == 0) {
+		j->sent = 0;
+	} else if (r == -ENOENT) {
+		j->sent = -ENOENT;
+	} else {
+		if (r < 0 || r > 4095)
+			r = job_fail(j, EPERM, "the brokered open failed");
+		j->err = r;
+		j->sent = send_err(j, j->resp, r);
+	}
+	if (j->sent == 0)
+		atomic_store(&j->answered, true);
+}
+
+/* The call of j is answered (sent: 0, or -ENOENT when it was gone, or
+ * the answer's -errno), with the outcome in j->pending.v: it is counted
+ * and logged, once, and no longer holds its target. back: the worker is
+ * back, and what it wrote may be read. */
+static void job_finish(broker_job_t *j, int sent, bool back)
+{
+	target_t *t = (target_t *)work_owner(pool.pool, j);
+
+	j->finished = true;
+	if (!t)
+		return;
+	if (j->pending.tgid == 0 && back)
+		j->pending.tgid = j->tgid;
+	receive_open_done(t, &j->pending, sent);
+	target_job_end(t); /* may free t */
+}
+
+static void outcome(broker_job_t *j, int fd, int err, const char *reason)
+{
+	j->pending.v.fd = fd;
+	j->pending.v.err = err;
+	j->pending.v.reason = reason;
+}
+
+/* work_conf_t.expire, on the loop: the open is still going at its
+ * deadline. The call is answered EINTR now, as a FIFO open interrupted
+ * by a signal would be; the worker's answer, if it comes, is refused by
+ * the kernel (a call is answered once). The call is finished here unless
+ * the worker answered it first. */
+static void job_expire(void *arg)
+{
+	broker_job_t *j = arg;
+
+	j->expire_sent = send_err(j, j->resp_loop, EINTR);
+	if (j->expire_sent == 0) {
+		outcome(j, -1, EINTR, "the open did not end before its deadline");
+		job_finish(j, 0, false);
+	} else if (j->expire_sent == -ENOENT && !atomic_load(&j->answered)) {
+		outcome(j, -1, 0, NULL);
+		job_finish(j, -ENOENT, false); /* gone, and its worker may never be back */
+	}
+}
+
+/* work_conf_t.done, on the loop: the worker is back. */
+static void job_done(void *arg, bool expired)
+{
+	broker_job_t *j = arg;
+	target_t *t = (target_t *)work_owner(pool.pool, j);
+	int sent;
+
+	(void)expired;
+	/* Its slot is free once this returns: t's calls may come again. */
+	if (t)
+		target_unhold(t);
+	if (!j->finished) {
+		if (!work_ran(j)) {
+			outcome(j, -1, EPERM, "a worker of the broker could not be set up");
+			sent = send_err(j, j->resp_loop, EPERM);
+		} else {
+			outcome(j, j->sent == 0 && j->err == 0 ? j->fd : -1, j->err, j->reason);
+			sent = j->sent == -EINPROGRESS ? -ENOENT : j->sent;
+		}
+		job_finish(j, sent, true);
+	}
+	close(j->listener);
+	j->listener = -1;
+}
+
+/* work_conf_t.lost, on the loop: said once per worker, since it may
+ * never come back and the pool is smaller by one until it does. */
+static void job_lost(void *arg)
+{
+	const broker_job_t *j = arg;
+	work_stats_t st;
+
+	work_stats(pool.pool, &st);
+	log_supervisor("error",
+		       "a brokered open of %s did not end when its worker was interrupted; "
+		       "%llu worker(s) of %d lost so far",
+		       j->path, (unsigned long long)st.lost, BROKER_THREADS);
+}
+
+/* work_conf_t.thread_init: a worker's own umask (the process's is shared
+ * by every thread, and the loop creates files too): fs_struct unshared,
+ * then 0 for good, since the caller's umask is applied to the mode. */
+static int broker_thread_init(void)
+{
+	if (unshare(CLONE_FS) < 0)
+		return -errno;
+	umask(0);
+	return 0;
+}
+
+int broker_start(sgd_t *d)
+{
+	const work_conf_t conf = {
+		.threads = BROKER_THREADS,
+		.per_owner = BROKER_PER_TARGET,
+		.job_size = sizeof(broker_job_t),
+		.deadline_ms = d->cfg->broker_timeout_ms ? d->cfg->broker_timeout_ms
+							 : CONFIG_BROKER_TIMEOUT_MS,
+		.thread_init = broker_thread_init,
+		.run = job_run,
+		.expire = job_expire,
+		.done = job_done,
+		.lost = job_lost,
+	};
+	int r = broker_init();
+
+	if (r < 0)
+		return r;
+	if (d->resp_size > BROKER_RESP_MAX)
+		return -EOVERFLOW;
+	r = work_new(d->loop, &conf, &pool.pool);
+	if (r < 0)
+		return r;
+	pool.d = d;
+	return 0;
+}
+
+/* A stop: the call of a job still out will not be counted nor logged
+ * (its worker answers it, or the listener's closing does); its target
+ * need not wait for it. */
+static void job_abandon(void *arg, void *unused)
+{
+	broker_job_t *j = arg;
+	target_t *t = (target_t *)work_owner(pool.pool, j);
+
+	(void)unused;
+	if (j->finished)
+		return;
+	j->finished = true;
+	if (t) {
+		metrics_abandoned(t);
+		target_job_end(t); /* may free t */
+	}
+}
+
+void broker_stop(void)
+{
+	work_reap(pool.pool);
+	work_for_each(pool.pool, job_abandon, NULL);
+	work_close(pool.pool);
+}
+
+void broker_free(void)
+{
+	work_free(pool.pool);
+	pool.pool = NULL;
+}
+
+bool broker_full(const target_t *t)
+{
+	return pool.pool && work_in_flight(pool.pool, t) >= BROKER_PER_TARGET;
+}
+
+unsigned broker_in_flight(const target_t *t)
+{
+	return pool.pool ? work_in_flight(pool.pool, t) : 0;
+}
+
+void broker_flush(target_t *t)
+{
+	if (pool.pool)
+		work_expire_owner(pool.pool, t);
+}
+
+void broker_release(target_t *t)
+{
+	if (pool.pool)
+		work_disown(pool.pool, t);
 }
 
 /*
@@ -616,17 +1042,40 @@ static void no_o_path(struct open_how *how)
 		how->flags = (how->flags & (O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) | O_RDONLY;
 }
 
-int broker_open(target_t *t, call_t *c, verdict_t *v)
+/* Says why a brokered open failed, when that is not the open's own error. */
+static int fail(verdict_t *v, int err, const char *reason)
 {
-	struct open_how how = { 0 };
+	v->err = err;
+	v->reason = reason;
+	return err;
+}
+
+/* What the worker needs to check that the open starts from the directory
+ * the handler's c.abspath was made from: only when the call's own path is
+ * opened and a directory was joined to it (call_flags was read). */
+static void abspath_to_job(const call_t *c, const char *path, broker_job_t *j)
+{
+	j->abs_root = c->nr == SYS_openat2 && (c->resolve & RESOLVE_IN_ROOT);
+	j->abs[0] = '\0';
+	if (path != c->path || c->abspath_state[0] != 1 || (path[0] == '/' && !j->abs_root))
+		return;
+	memcpy(j->abs, c->abspath[0], strlen(c->abspath[0]) + 1);
+	memcpy(j->abs_of, c->path, c->path_len + 1);
+	j->abs_of_len = c->path_len;
+}
+
+int broker_open(target_t *t, call_t *c, verdict_t *v, broker_pending_t **pending)
+{
 	const char *path = v->path;
-	int rootfd = -1, dirfd = -1, fd = -1, r;
-	bool cloexec;
+	broker_job_t *j;
+	size_t len;
+	int r;
 
 	v->fd = -1;
 	v->err = 0;
-	if (!broker.ready && broker_init() < 0)
-		return fail(v, EPERM, "the supervisor's identity could not be read");
+	*pending = NULL;
+	if (!pool.pool)
+		return fail(v, EPERM, "the broker is not running");
 	if (!path) {
 		r = call_path(c);
 		if (r == -ENOENT)
@@ -636,64 +1085,53 @@ int broker_open(target_t *t, call_t *c, verdict_t *v)
 				    "the call's path could not be read");
 		path = c->path;
 	}
+	len = strlen(path);
+	if (len >= PATH_MAX)
+		return fail(v, ENAMETOOLONG, "the path to open is too long");
 	r = call_flags(c);
 	if (r == -ENOENT)
 		return -ENOENT;
 	if (r < 0)
 		return fail(v, EFAULT, "the call's open_how could not be read");
-	open_how_of(c, v, &how);
-	no_o_path(&how);
-	cloexec = how.flags & O_CLOEXEC;
-	how.flags |= O_CLOEXEC; /* in the supervisor; the caller's fd gets its own */
-
-	caller.tgid = 0;
-	r = read_caller(c->pid, &caller);
-	if (r == -ENOENT)
-		return -ENOENT;
-	if (r < 0)
-		return fail(v, EPERM, r == -E2BIG ? "the caller has too many groups to be taken on"
-						 : "the caller's identity could not be read");
-	how.mode &= ~(uint64_t)caller.cmask;
-	if ((caller.id.caps[0].effective || caller.id.caps[1].effective) && !same_userns(c->pid))
-		caller.id.caps[0].effective = caller.id.caps[1].effective = 0;
-
-	rootfd = proc_fd(c->pid, "root", O_DIRECTORY);
-	if (rootfd < 0) {
-		r = rootfd == -ENOENT ? -ENOENT : fail(v, -rootfd, "the caller's root cannot be opened");
-		goto out;
+	j = work_take(pool.pool, t);
+	if (!j)
+		return fail(v, EAGAIN, "every worker of the broker is busy");
+	j->listener = fcntl(t->listener, F_DUPFD_CLOEXEC, 0);
+	if (j->listener < 0) {
+		r = errno;
+		work_put(pool.pool, j);
+		return fail(v, r, "the listener could not be handed to a worker");
 	}
-	r = place(c, v, rootfd, &path, &how, &dirfd);
-	if (r != 0)
-		goto out;
-	how.resolve |= RESOLVE_NO_MAGICLINKS;
-	/* Everything read about the caller is its own only if the call is
-	 * still there: else the tid may be someone else's by now. */
-	if (receive_id_valid(t->d, t->listener, c->id) < 0) {
-		r = -ENOENT;
-		goto out;
+	memcpy(j->path, path, len + 1);
+	abspath_to_job(c, path, j);
+	memset(&j->how, 0, sizeof(j->how));
+	open_how_of(c, v, &j->how);
+	no_o_path(&j->how);
+	j->cloexec = j->how.flags & O_CLOEXEC;
+	/* O_CLOEXEC in the supervisor (the caller's fd gets its own); never
+	 * a terminal for the supervisor's session (O_NOCTTY). */
+	j->how.flags |= O_CLOEXEC | O_NOCTTY;
+	j->id_valid_ioctl = t->d->id_valid_ioctl;
+	j->resp_size = t->d->resp_size;
+	j->id = c->id;
+	j->pid = c->pid;
+	j->nr = c->nr;
+	j->dirfd = (int)c->args[0];
+	j->as_supervisor = v->as_supervisor;
+	j->fd = -1;
+	j->err = 0;
+	j->sent = 0;
+	j->reason = NULL;
+	j->tgid = 0;
+	j->expire_sent = -ENOENT;
+	j->finished = false;
+	atomic_store(&j->answered, false);
+	r = work_start(pool.pool, j);
+	if (r < 0) {
+		close(j->listener);
+		return fail(v, EAGAIN, "no worker of the broker could be started");
 	}
-	if (c->tgid == 0)
-		c->tgid = caller.tgid; /* for the log: once answered, /proc may not say */
-	fd = open_as(v, dirfd, path, &how);
-	if (fd < 0) {
-		r = -fd; /* the open's own error, as the kernel would give it */
-		goto out;
-	}
-	if (is_own_proc_entry(fd)) {
-		r = fail(v, EACCES, "the path leads into the supervisor's own /proc entries");
-		goto out;
-	}
-	r = install(t, c, v, fd, cloexec);
-out:
-	if (fd >= 0)
-		close(fd);
-	if (dirfd >= 0 && dirfd != rootfd)
-		close(dirfd);
-	if (rootfd >= 0)
-		close(rootfd);
-	if (r == 0 && v->fd < 0)
-		r = EPERM; /* never report an answer that was not sent */
-	if (r > 0)
-		v->err = r;
-	return r;
+	target_job_begin(t);
+	*pending = &j->pending;
+	return -EINPROGRESS;
 }

@@ -48,7 +48,8 @@ typedef struct loader {
 static const char *const top_keys[] = {
 	"socket", "socket_mode", "allow_uids", "allow_gids", "log", "log_limits", "fallback", "lua",
 	"policies", "metrics_listen", "metrics_limits", "metrics_allow_uids", "metrics_socket_mode",
-	"metrics_socket_gid", "learn_dir", "launchers_may_be_filtered", NULL,
+	"metrics_socket_gid", "learn_dir", "launchers_may_be_filtered",
+	"broker_timeout_ms", NULL,
 };
 static const char *const lua_keys[] = { "instructions", "memory", "time_ms", "memory_total", NULL };
 static const char *const log_limit_keys[] = { "target_rate", "target_burst", "global_rate",
@@ -383,6 +384,17 @@ static int load_log_rate(const loader_t *ld, const config_setting_t *g, const ch
 	if (rc)
 		*burst = (uint32_t)v;
 	return 0;
+}
+
+/* broker_timeout_ms: how long a brokered open may take before its call
+ * is answered EINTR (broker.c). */
+static int load_broker_timeout(const loader_t *ld, const config_setting_t *root)
+{
+	long long v;
+	int rc = get_int_range(ld, root, "broker_timeout_ms", "'broker_timeout_ms'", 10, 3600000, &v);
+
+	ld->out->broker_timeout_ms = rc > 0 ? (uint32_t)v : CONFIG_BROKER_TIMEOUT_MS;
+	return rc < 0 ? rc : 0;
 }
 
 static int load_log_limits(const loader_t *ld, const config_setting_t *root)
@@ -1036,7 +1048,8 @@ static int load_root(const loader_t *ld, const config_setting_t *root)
 	    (rc = load_metrics_limits(ld, root)) < 0 ||
 	    (rc = load_metrics_uids(ld, root)) < 0 ||
 	    (rc = load_learn_dir(ld, root)) < 0 ||
-	    (rc = load_launchers_filtered(ld, root)) < 0)
+	    (rc = load_launchers_filtered(ld, root)) < 0 ||
+	    (rc = load_broker_timeout(ld, root)) < 0)
 		return rc;
 	return load_policies(ld, root);
 }

@@ -15,6 +15,7 @@
  *   # or metrics_listen = "/run/sysgate-metrics/metrics.sock"; with
  *   # metrics_socket_mode = "0660"; metrics_socket_gid = 9090;
  *   launchers_may_be_filtered = false;   # accept.c
+ *   broker_timeout_ms = 2000;             # a brokered open's deadline
  *   policies = ( { name = "demo"; file = "policies/demo.lua"; fallback = "kill";
  *                  modes = [ "enforce", "audit" ]; } );
  *
@@ -80,6 +81,7 @@ typedef struct metrics_limits {
 } metrics_limits_t;
 
 #define CONFIG_MODE_BIT(m) (1u << (m))
+#define CONFIG_BROKER_TIMEOUT_MS 2000u
 /* The control socket of --takeover is the socket's path with this
  * appended (takeover.c); the config keeps room for it. */
 #define CONFIG_TAKEOVER_SUFFIX ".takeover"
@@ -117,6 +119,9 @@ typedef struct config {
 	/* metrics_allow_uids: the only uids served (none given: any uid). */
 	uid_t metrics_uids[CONFIG_MAX_IDS];
 	size_t n_metrics_uids;
+	/* How long a brokered open may run before its call is answered
+	 * EINTR (broker.c). */
+	uint32_t broker_timeout_ms;
 } sg_config_t;
 
 /* Loads path into *out (zeroed first). 0 or a negative errno with err set. */

@@ -137,6 +137,7 @@ static void stop(sgd_t *d, int signum)
 			       (unsigned long long)log_write_failures());
 	takeover_stop(d);
 	accept_stop(d);
+	broker_stop();
 	target_close_all(d);
 	log_report_suppressed(d);
 	uv_close((uv_handle_t *)&d->log_report, NULL);
@@ -221,7 +222,7 @@ static int serve(sgd_t *d, bool takeover)
 			strerror(-r));
 		return r;
 	}
-	r = broker_init();
+	r = broker_start(d);
 	if (r < 0) {
 		fprintf(stderr, "sysgated: cannot read its own identity for brokered opens: %s\n",
 			strerror(-r));
@@ -336,6 +337,7 @@ int main(int argc, char **argv)
 		}
 	}
 	receive_watchdog_stop(d);
+	broker_free();
 	receive_fini(d);
 	free_policies(d);
 	free(d);

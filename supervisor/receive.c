@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "broker.h"
 #include "log.h"
 #include "metrics.h"
 #include "names.h"
@@ -372,34 +373,24 @@ static void learn_call(target_t *t, call_t *c, uint64_t t0)
 		log_error(t, c, NULL, &v, rwhy);
 }
 
-/* Sends the verdict on c, counts and logs it. */
-static void answer(target_t *t, call_t *c, verdict_t *v, const char *error, bool fallback,
-		   uint64_t t0)
+/* After the answer: counts and logs c, answered (sent: what respond_send
+ * or the broker's worker returned) with v. refund: whether a call gone
+ * before its answer gives its tokens back, which only the last decision
+ * can (policy_refund). */
+static void finish(target_t *t, call_t *c, verdict_t *v, const char *error, bool fallback,
+		   uint64_t t0, bool logged, log_proc_t *proc, int r, const char *rwhy, bool refund)
 {
-	char rwhy[256];
-	log_proc_t proc = { .comm = "", .exe = "" };
-	/* The log budget is taken before the answer, so that a call whose
-	 * event the budget drops costs no reads of /proc: a denied call in a
-	 * loop would otherwise read them on every call for the few events
-	 * logged. */
-	bool logged = worth_logging(v, error) && log_budget_take(t);
-	int r;
-
-	/* Who made the call is read before answering: afterwards the task may
-	 * have exited or exec'd. Only for calls that are logged. */
-	if (logged || error)
-		log_proc_read(c->pid, call_tgid(c), &proc);
-	r = respond_send(t, c, v, t->d->resp, t->d->resp_size, rwhy, sizeof(rwhy));
 	if (!worth_logging(v, error) && v->kind == VERDICT_OPEN && v->fd < 0 && r == 0 &&
 	    log_budget_take(t)) {
 		logged = true; /* the brokered open failed: the call was denied */
-		log_proc_read(c->pid, call_tgid(c), &proc);
+		log_proc_read(c->pid, call_tgid(c), proc);
 	}
 	if (r == -ENOENT) {
 		v->reason = "the call was gone before the answer (its task was killed or interrupted)";
 		/* It did not run: the tokens it took go back, so that its
 		 * restart (SA_RESTART) is charged once. */
-		policy_refund(t->policy);
+		if (refund)
+			policy_refund(t->policy);
 	}
 	metrics_decided(t, c, v, error != NULL, fallback, r, t0);
 	t->decisions++;
@@ -413,12 +404,102 @@ static void answer(target_t *t, call_t *c, verdict_t *v, const char *error, bool
 		t->would_deny++;
 	if (error) {
 		t->errors++;
-		log_error(t, c, &proc, v, error);
+		log_error(t, c, proc, v, error);
 	}
 	if (logged)
-		log_decision(t, c, &proc, v, sgd_now_ns() - t0, fallback);
+		log_decision(t, c, proc, v, sgd_now_ns() - t0, fallback);
 	if (r < 0 && r != -ENOENT)
-		log_error(t, c, &proc, v, rwhy);
+		log_error(t, c, proc, v, rwhy);
+}
+
+/* A brokered open runs off the loop: what finish() needs of its call
+ * is kept with the job, since the loop's call object serves the next
+ * call meanwhile. */
+static void pending_keep(broker_pending_t *pd, const call_t *c, const verdict_t *v,
+			 const char *error, bool fallback, bool logged, uint64_t t0,
+			 const log_proc_t *proc)
+{
+	memset(&pd->req, 0, sizeof(pd->req));
+	pd->req.id = c->id;
+	pd->req.pid = (uint32_t)c->pid;
+	pd->req.data.nr = c->nr;
+	pd->req.data.arch = c->arch;
+	pd->req.data.instruction_pointer = c->ip;
+	memcpy(pd->req.data.args, c->args, sizeof(pd->req.data.args));
+	pd->tgid = c->tgid;
+	pd->path_state = c->path_state == 1 ? 1 : 0;
+	pd->path_len = pd->path_state ? c->path_len : 0;
+	memcpy(pd->path, c->path, pd->path_len);
+	pd->path[pd->path_len] = '\0';
+	pd->v = *v;
+	if (v->path) {
+		snprintf(pd->open_path, sizeof(pd->open_path), "%s", v->path);
+		pd->v.path = pd->open_path;
+	}
+	pd->error = NULL;
+	if (error) {
+		snprintf(pd->errbuf, sizeof(pd->errbuf), "%s", error);
+		pd->error = pd->errbuf;
+	}
+	pd->fallback = fallback;
+	pd->logged = logged;
+	pd->t0 = t0;
+	pd->proc = *proc;
+}
+
+void receive_open_done(target_t *t, broker_pending_t *pd, int sent)
+{
+	call_t *c = &t->d->call;
+	char rwhy[256] = "";
+
+	call_fill(c, t, &pd->req);
+	c->tgid = pd->tgid;
+	if (pd->path_state == 1) {
+		c->path_state = 1;
+		c->path_len = pd->path_len;
+		memcpy(c->path, pd->path, pd->path_len + 1);
+	}
+	if (sent == -ENOENT)
+		t->gone++;
+	else if (sent < 0)
+		snprintf(rwhy, sizeof(rwhy), "cannot answer the call: %s", strerror(-sent));
+	finish(t, c, &pd->v, pd->error, pd->fallback, pd->t0, pd->logged, &pd->proc, sent, rwhy,
+	       false);
+}
+
+/* Sends the verdict on c, counts and logs it; a brokered open is started
+ * here and finished in receive_open_done. */
+static void answer(target_t *t, call_t *c, verdict_t *v, const char *error, bool fallback,
+		   uint64_t t0)
+{
+	char rwhy[256] = "";
+	log_proc_t proc = { .comm = "", .exe = "" };
+	/* The log budget is taken before the answer, so that a call whose
+	 * event the budget drops costs no reads of /proc: a denied call in a
+	 * loop would otherwise read them on every call for the few events
+	 * logged. */
+	bool logged = worth_logging(v, error) && log_budget_take(t);
+	int r = 0;
+
+	/* Who made the call is read before answering: afterwards the task may
+	 * have exited or exec'd. Only for calls that are logged. */
+	if (logged || error)
+		log_proc_read(c->pid, call_tgid(c), &proc);
+	if (v->kind == VERDICT_OPEN) {
+		broker_pending_t *pd;
+
+		r = broker_open(t, c, v, &pd);
+		if (r == -EINPROGRESS) {
+			pending_keep(pd, c, v, error, fallback, logged, t0, &proc);
+			return;
+		}
+		if (r == -ENOENT)
+			t->gone++;
+	}
+	/* An OPEN that failed before it started is answered with its err. */
+	if (r != -ENOENT)
+		r = respond_send(t, c, v, t->d->resp, t->d->resp_size, rwhy, sizeof(rwhy));
+	finish(t, c, v, error, fallback, t0, logged, &proc, r, rwhy, true);
 }
 
 /* Decides req (resume: see decide) and answers it, or parks it when a
@@ -566,6 +647,13 @@ const char *receive_drain(target_t *t)
 	uint64_t start = sgd_now_ns();
 
 	for (int n = 0; n < DRAIN_BATCH && !t->closing; n++) {
+		/* A target with as many brokered opens in flight as it may have
+		 * is not heard until one ends (receive_open_done): its next
+		 * call could be another. */
+		if (broker_full(t)) {
+			target_hold(t);
+			return NULL;
+		}
 		/* A drain that has taken its time goes back to the loop, even
 		 * with calls pending: the listener stays readable, and other
 		 * targets and new handshakes are served first (HARDENING 19). */

@@ -11,7 +11,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "broker.h"
 #include "respond.h"
 #include "target.h"
 
@@ -42,18 +41,6 @@ int respond_send(target_t *t, call_t *c, verdict_t *v, struct seccomp_notif_resp
 
 	if (v->kind == VERDICT_KILL)
 		killed = kill_caller(t, c); /* if it failed, the call is denied below */
-	if (v->kind == VERDICT_OPEN) {
-		/* Answered by the kernel with the fd, or failed with v->err,
-		 * which is sent below. */
-		int r = broker_open(t, c, v);
-
-		if (r == 0)
-			return 0;
-		if (r == -ENOENT) {
-			t->gone++;
-			return -ENOENT;
-		}
-	}
 	memset(resp, 0, resp_size);
 	verdict_to_resp(v, c->id, resp);
 	for (;;) {

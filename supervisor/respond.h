@@ -13,8 +13,8 @@
 
 typedef struct target target_t;
 
-/* Sends v for c; an OPEN is carried out first (broker.c), filling v->fd
- * or v->err. resp is a zero-able buffer of resp_size bytes (the
+/* Sends v for c; an OPEN here is one that failed before it started
+ * (broker_open), answered with its v->err. resp is a zero-able buffer of resp_size bytes (the
  * kernel's size). Returns 0, -ENOENT when the call is gone (the task was
  * killed or interrupted; nothing is left to answer), or another -errno
  * with the reason in why: the answer could not be sent, or a kill could

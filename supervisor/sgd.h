@@ -121,6 +121,14 @@ void target_close_all(sgd_t *d);
  * listener and pidfd on success only. */
 int target_adopt(sgd_t *d, int listener, int pidfd, size_t policy_index, const target_t *rec,
 		 target_t **out);
+/* Stops polling t's listener until target_unhold: it has as many
+ * brokered opens in flight as it may (broker_full). */
+void target_hold(target_t *t);
+void target_unhold(target_t *t);
+/* A brokered open of t started, and was finished (counted and logged):
+ * t is not freed, nor its end logged, in between. */
+void target_job_begin(target_t *t);
+void target_job_end(target_t *t);
 /* Stop and start polling every listener (a takeover in progress). */
 void target_pause_all(sgd_t *d);
 void target_resume_all(sgd_t *d);
@@ -152,6 +160,12 @@ int receive_id_valid(sgd_t *d, int listener, uint64_t id);
  * waited_ns: how long it was parked, for the log. */
 void receive_resume(target_t *t, const struct seccomp_notif *req, int resume, uint64_t t0,
 		    uint64_t waited_ns);
+
+/* A brokered open that ran off the loop was answered (sent: 0, -ENOENT
+ * when the call was gone, another -errno when the answer failed; pd->v
+ * holds the outcome): counted and logged as receive_drain() would. */
+struct broker_pending;
+void receive_open_done(target_t *t, struct broker_pending *pd, int sent);
 
 /* throttle.c: calls parked by rate limits with over = "throttle". */
 /* Parks a copy of req (d->req_size bytes) for v->throttle_ns, to resume at

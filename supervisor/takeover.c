@@ -42,6 +42,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "broker.h"
 #include "log.h"
 #include "sysgate/peer.h"
 #include "takeover.h"
@@ -310,18 +311,19 @@ static void tk_hand_over(takeover_t *tk)
 	tk_resume(tk, why);
 }
 
-static bool tk_parked(const sgd_t *d)
+static bool tk_parked(const sgd_t *d, bool brokered)
 {
 	for (const target_t *t = d->targets; t; t = t->next)
-		if (t->parks)
+		if (t->parks || (brokered && broker_in_flight(t)))
 			return true;
 	return false;
 }
 
 /*
  * While paused: handshakes in progress finish (or time out), and parked
- * calls wait out their throttle, up to TK_PARK_WAIT_MS; after that they
- * are decided at once, ending their wait early. Then everything is sent.
+ * calls wait out their throttle, and brokered opens their end, up to
+ * TK_PARK_WAIT_MS; after that they are decided at once, ending their wait
+ * early (an open in flight is answered EINTR). Then everything is sent.
  */
 static void tk_tick_cb(uv_timer_t *h)
 {
@@ -330,14 +332,18 @@ static void tk_tick_cb(uv_timer_t *h)
 	uint64_t ms = (sgd_now_ns() - tk->paused_ns) / 1000000;
 
 	if (ms >= TK_PARK_WAIT_MS)
-		for (target_t *t = d->targets; t; t = t->next)
+		for (target_t *t = d->targets; t; t = t->next) {
 			throttle_flush(t);
+			broker_flush(t);
+		}
 	if (d->nconns > 0) {
 		if (ms >= TK_DRAIN_MS)
 			tk_refuse(tk, "handshakes in progress did not finish");
 		return;
 	}
-	if (!tk_parked(d))
+	/* Brokered opens in flight are answered by the flush above (EINTR);
+	 * their workers need not be waited for. */
+	if (!tk_parked(d, ms < TK_PARK_WAIT_MS))
 		tk_hand_over(tk);
 }
 

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "broker.h"
 #include "log.h"
 #include "metrics.h"
 #include "target.h"
@@ -100,15 +101,21 @@ static bool exit_status(int pidfd, pid_t pid, int *status)
 	return true;
 }
 
-/* A target is freed once every libuv handle it opened is closed. */
+/* A target is freed once every libuv handle it opened is closed and
+ * every brokered open of it is finished (counted and logged). */
+static void target_free(target_t *t)
+{
+	broker_release(t);
+	learn_free(t->learn);
+	free(t);
+}
+
 static void target_handle_closed_cb(uv_handle_t *h)
 {
 	target_t *t = h->data;
 
-	if (--t->handles == 0) {
-		learn_free(t->learn);
-		free(t);
-	}
+	if (--t->handles == 0 && t->jobs == 0)
+		target_free(t);
 }
 
 /* Learn mode: the policy the target's run amounts to, written to
@@ -152,11 +159,40 @@ static void target_end(target_t *t, const char *reason)
 	t->pidfd = -1;
 }
 
+/* target_end, once the target's brokered opens are finished: their
+ * decisions come before its end in the log. */
+static void target_end_after_jobs(target_t *t, const char *reason)
+{
+	if (t->jobs > 0)
+		t->end_reason = reason;
+	else
+		target_end(t, reason);
+}
+
+void target_job_begin(target_t *t)
+{
+	t->jobs++;
+}
+
+void target_job_end(target_t *t)
+{
+	const char *reason = t->end_reason;
+
+	if (--t->jobs > 0)
+		return;
+	if (reason) {
+		t->end_reason = NULL;
+		target_end(t, reason);
+	}
+	if (t->handles == 0)
+		target_free(t);
+}
+
 static void target_reaped(target_t *t)
 {
 	target_close_handle(t, (uv_handle_t *)&t->reap_poll);
 	target_close_handle(t, (uv_handle_t *)&t->reap_timer);
-	target_end(t, "exited");
+	target_end_after_jobs(t, "exited");
 }
 
 static void reap_poll_cb(uv_poll_t *h, int status, int events)
@@ -330,10 +366,28 @@ void target_pause_all(sgd_t *d)
 		uv_poll_stop(&t->poll);
 }
 
+void target_hold(target_t *t)
+{
+	if (t->held || t->closing)
+		return;
+	t->held = true;
+	uv_poll_stop(&t->poll);
+}
+
+void target_unhold(target_t *t)
+{
+	if (!t->held || t->closing)
+		return;
+	t->held = false;
+	if (!t->d->paused)
+		uv_poll_start(&t->poll, UV_READABLE | UV_DISCONNECT, target_poll_cb);
+}
+
 void target_resume_all(sgd_t *d)
 {
 	for (target_t *t = d->targets; t; t = t->next)
-		uv_poll_start(&t->poll, UV_READABLE | UV_DISCONNECT, target_poll_cb);
+		if (!t->held)
+			uv_poll_start(&t->poll, UV_READABLE | UV_DISCONNECT, target_poll_cb);
 }
 
 void target_release_all(sgd_t *d)
@@ -382,7 +436,7 @@ void target_close(target_t *t, const char *reason)
 
 	target_learned(t, false);
 	if (strcmp(reason, "exited") != 0 || !target_wait_exit(t))
-		target_end(t, reason);
+		target_end_after_jobs(t, reason);
 }
 
 void target_learn_snapshot_all(sgd_t *d)

@@ -35,6 +35,9 @@ struct target {
 	uv_timer_t reap_timer; /* how long to wait for it */
 	int handles;           /* open libuv handles; freed when none is left */
 	bool closing;
+	bool held; /* not polled: its brokered opens in flight are at the bound */
+	unsigned jobs;          /* brokered opens started, not finished */
+	const char *end_reason; /* closed: target_end waits for jobs to be 0 */
 	uint64_t started_ns;
 
 	/* Counters for the target_end event. */

@@ -281,6 +281,23 @@ static void test_log_limits(void **state)
 	expect_fail(state, "log_limits = 5;\n" POLICY_DEMO, -EINVAL, 1, "'log_limits' must be a group");
 }
 
+/* broker_timeout_ms: a default, a value, and bounds that name the line. */
+static void test_broker_timeout(void **state)
+{
+	sg_config_t c;
+
+	expect_ok(state, POLICY_DEMO, &c);
+	assert_int_equal(c.broker_timeout_ms, CONFIG_BROKER_TIMEOUT_MS);
+	config_free(&c);
+	expect_ok(state, "broker_timeout_ms = 250;\n" POLICY_DEMO, &c);
+	assert_int_equal(c.broker_timeout_ms, 250);
+	config_free(&c);
+	expect_fail(state, "broker_timeout_ms = 0;\n" POLICY_DEMO, -EINVAL, 1,
+		    "'broker_timeout_ms' must be between 10 and 3600000");
+	expect_fail(state, "\nbroker_timeout_ms = \"2s\";\n" POLICY_DEMO, -EINVAL, 2,
+		    "'broker_timeout_ms' must be an integer");
+}
+
 /* A config named by a relative path: path kept as given, directory resolved. */
 static void test_relative_config_path(void **state)
 {
@@ -1048,6 +1065,7 @@ int main(void)
 		T(test_empty_id_lists),
 		T(test_lua_memory_raises_default_total),
 		T(test_log_limits),
+		T(test_broker_timeout),
 		T(test_relative_config_path),
 		T(test_absolute_paths_kept),
 		T(test_socket_path_longest),

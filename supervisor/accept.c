@@ -166,6 +166,11 @@ static void on_hello(conn_t *c, size_t len)
 		conn_refuse(c, EACCES, "%s", why);
 		return;
 	}
+	/* The launcher's quotas, before it gets a filter (tenant.c). */
+	if (target_admit(d, c->cred.uid, c->mode, why, sizeof(why)) < 0) {
+		conn_refuse(c, EDQUOT, "%s", why);
+		return;
+	}
 	out = sg_proto_encode_spec(policy_spec_for(d->policies[c->policy_index], c->mode), d->msg,
 				   sizeof(d->msg));
 	if (out < 0 || sg_proto_send(c->fd, d->msg, (size_t)out, -1) < 0) {

@@ -9,6 +9,7 @@
  *   fallback = "deny:EPERM";
  *   lua = { instructions = 1000000; memory = 8388608; time_ms = 100; memory_total = 67108864; };
  *   learn_dir = "/var/lib/sysgate/learned";
+ *   tenants = { targets = 256; learn_targets = 8; learn_bytes = 67108864; };
  *   metrics_listen = "127.0.0.1:9469";   # optional: no endpoint when absent
  *   policies = ( { name = "demo"; file = "policies/demo.lua"; fallback = "kill";
  *                  modes = [ "enforce", "audit" ]; } );
@@ -62,6 +63,20 @@ typedef struct log_limits {
 #define LOG_DEFAULT_GLOBAL_RATE 2000u
 #define LOG_DEFAULT_BURST_FACTOR 10u /* burst = 10 s of rate unless given */
 #define LOG_DEFAULT_REPORT_MS 10000u
+/* Quotas of one launcher uid (a tenant: the uid that connected to the
+ * socket and handed over the listener, and everything it started). Root
+ * has none: the operator's launches are never refused for another uid's
+ * use. 0 in learn_targets refuses learn mode to every uid but root. */
+typedef struct tenant_limits {
+	uint32_t targets;       /* targets running at once */
+	uint32_t learn_targets; /* of those, in learn mode */
+	uint64_t learn_bytes;   /* bytes of learned policies written since sysgated started */
+} tenant_limits_t;
+
+#define TENANT_DEFAULT_TARGETS 256u
+#define TENANT_DEFAULT_LEARN_TARGETS 8u
+#define TENANT_DEFAULT_LEARN_BYTES (64ull << 20)
+
 #define CONFIG_MODE_BIT(m) (1u << (m))
 /* The control socket of --takeover is the socket's path with this
  * appended (takeover.c); the config keeps room for it. */
@@ -77,6 +92,7 @@ typedef struct config {
 	size_t n_allow_gids;
 	char log[PATH_MAX]; /* "-" for stdout, else resolved path */
 	log_limits_t log_limits;
+	tenant_limits_t tenants;
 	char learn_dir[PATH_MAX]; /* where learn mode writes policies; "" when not set */
 	verdict_t fallback;
 	policy_limits_t limits;

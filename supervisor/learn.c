@@ -656,6 +656,10 @@ int learn_write(const learn_t *l, const char *dir, const learn_about_t *about, c
 	rc = learn_render(l, about, &src, &len);
 	if (rc < 0)
 		return why_ret(why, why_len, rc, "cannot render the policy of", about->policy);
+	if (about->admit && (rc = about->admit(about->admit_ctx, len, why, why_len)) < 0) {
+		free(src);
+		return rc;
+	}
 	gmtime_r(&about->ended, &tm);
 	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
 	/* The policy name is [A-Za-z0-9_.-]: it cannot name another directory. */

@@ -44,6 +44,11 @@ typedef struct learn_about {
 	pid_t pid;
 	time_t started, ended; /* wall clock */
 	bool snapshot;         /* written on request while the target runs */
+	/* When set, asked once the policy is rendered, before anything is
+	 * written: 0 to write its len bytes, or a negative errno with the
+	 * reason in why (the launcher's quota of learned bytes, tenant.c). */
+	int (*admit)(void *ctx, size_t len, char *why, size_t why_len);
+	void *admit_ctx;
 } learn_about_t;
 
 /* A new, empty record; NULL when out of memory. Freed with learn_free. */

@@ -23,6 +23,7 @@
 #include "policy.h"
 #include "sgd.h"
 #include "takeover.h"
+#include "tenant.h"
 #include "target.h"
 
 static void usage(FILE *f)
@@ -285,6 +286,12 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	d->cfg = &cfg;
+	d->tenants = tenants_new(&cfg.tenants);
+	if (!d->tenants) {
+		free(d);
+		config_free(&cfg);
+		return 1;
+	}
 	d->listen_fd = -1;
 	d->ctl_fd = -1;
 	d->stop_cb = stop;
@@ -307,6 +314,7 @@ int main(int argc, char **argv)
 	receive_watchdog_stop(d);
 	receive_fini(d);
 	free_policies(d);
+	tenants_free(d->tenants);
 	free(d);
 	config_free(&cfg);
 	return r < 0 ? 1 : 0;

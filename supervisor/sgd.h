@@ -41,6 +41,7 @@ typedef struct target target_t;
 typedef struct conn conn_t;
 typedef struct park park_t;
 typedef struct takeover takeover_t;
+typedef struct tenants tenants_t;
 
 typedef struct sgd {
 	uv_loop_t *loop;
@@ -76,6 +77,9 @@ typedef struct sgd {
 	target_t *targets;
 	size_t ntargets;
 	uint64_t next_target_id;
+	/* The launcher uids' quotas (tenant.c); shared by every loop, not
+	 * owned by one. NULL: no quotas. */
+	tenants_t *tenants;
 
 	/* Receive path, reused for every notification. */
 	struct seccomp_notif *req;
@@ -112,6 +116,11 @@ int accept_socket_dir(const char *path, sg_error_t *err);
 bool accept_is_listener(sgd_t *d, int fd);
 
 /* target.c: a registered listener and the process behind it. */
+/* Whether launcher uid may start one more target in mode (its quotas,
+ * tenant.c): 0, or -EDQUOT with the reason in why. Asked before the
+ * filter is sent; target_add charges the quota and asks again. */
+int target_admit(sgd_t *d, uid_t uid, sg_mode_t mode, char *why, size_t why_len);
+/* -EDQUOT: uid is at a quota (target_admit). */
 int target_add(sgd_t *d, int listener, int pidfd, pid_t pid, uid_t uid, size_t policy_index,
 	       const sg_hello_t *hello, sg_mode_t mode, target_t **out);
 void target_close(target_t *t, const char *reason);

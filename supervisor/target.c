@@ -18,6 +18,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "target.h"
+#include "tenant.h"
 
 /* PIDFD_GET_INFO with the exit status (kernel 6.15). Defined here because
  * Debian 12's headers predate it; an older kernel answers ENOTTY and the
@@ -111,6 +112,16 @@ static void target_handle_closed_cb(uv_handle_t *h)
 	}
 }
 
+/* The launcher's quota of learned bytes pays for each file written. */
+static int target_learn_admit(void *ctx, size_t len, char *why, size_t why_len)
+{
+	target_t *t = ctx;
+
+	if (!t->d->tenants)
+		return 0;
+	return tenants_learn_bytes(t->d->tenants, t->uid, len, why, why_len);
+}
+
 /* Learn mode: the policy the target's run amounts to, written to
  * learn_dir when it ends (whatever the reason: a run cut short by a stop
  * is still worth reading). */
@@ -123,6 +134,8 @@ static void target_learned(target_t *t, bool snapshot)
 		.started = t->started_wall,
 		.ended = time(NULL),
 		.snapshot = snapshot,
+		.admit = target_learn_admit,
+		.admit_ctx = t,
 	};
 	learn_stats_t st;
 	char path[PATH_MAX], why[PATH_MAX + 128];
@@ -208,6 +221,26 @@ static void target_poll_cb(uv_poll_t *h, int status, int events)
 		target_close(t, end);
 }
 
+/* Gives back the launcher's quota t holds (once). */
+static void target_uncharge(target_t *t)
+{
+	if (t->charged && t->d->tenants)
+		tenants_give(t->d->tenants, t->uid, t->mode == SG_MODE_LEARN);
+	t->charged = false;
+}
+
+int target_admit(sgd_t *d, uid_t uid, sg_mode_t mode, char *why, size_t why_len)
+{
+	int r;
+
+	if (!d->tenants)
+		return 0;
+	r = tenants_take(d->tenants, uid, mode == SG_MODE_LEARN, false, why, why_len);
+	if (r == 0)
+		tenants_give(d->tenants, uid, mode == SG_MODE_LEARN);
+	return r;
+}
+
 /* A target not registered yet: nothing is owned. */
 static target_t *target_new(sgd_t *d, int listener, int pidfd, pid_t pid, uid_t uid,
 			    size_t policy_index, const sg_hello_t *hello, sg_mode_t mode, uint64_t id)
@@ -241,12 +274,19 @@ static target_t *target_new(sgd_t *d, int listener, int pidfd, pid_t pid, uid_t 
 
 /* Polls t's listener (unless a takeover paused the loop) and links it
  * into d's list. On failure t is freed; the caller still owns the fds. */
-static int target_register(target_t *t)
+static int target_register(target_t *t, bool force)
 {
 	sgd_t *d = t->d;
-	int r = uv_poll_init(d->loop, &t->poll, t->listener);
+	int r = 0;
 
+	/* The quota first: a refused target never touches the loop. */
+	if (d->tenants)
+		r = tenants_take(d->tenants, t->uid, t->mode == SG_MODE_LEARN, force, NULL, 0);
+	t->charged = r == 0 && d->tenants;
+	if (r == 0)
+		r = uv_poll_init(d->loop, &t->poll, t->listener);
 	if (r < 0) {
+		target_uncharge(t);
 		learn_free(t->learn);
 		free(t);
 		return r;
@@ -259,6 +299,7 @@ static int target_register(target_t *t)
 	if (r < 0) {
 		/* Nothing is owned yet: the caller still closes listener and pidfd. */
 		policy_target_remove(t->policy, t->id);
+		target_uncharge(t);
 		target_close_handle(t, (uv_handle_t *)&t->poll);
 		return r;
 	}
@@ -285,7 +326,7 @@ int target_add(sgd_t *d, int listener, int pidfd, pid_t pid, uid_t uid, size_t p
 
 	if (!t)
 		return -ENOMEM;
-	r = target_register(t);
+	r = target_register(t, false);
 	if (r < 0)
 		return r;
 	d->next_target_id++;
@@ -315,7 +356,8 @@ int target_adopt(sgd_t *d, int listener, int pidfd, size_t policy_index, const t
 	t->restarts = rec->restarts;
 	t->would_deny = rec->would_deny;
 	t->log_suppressed = rec->log_suppressed;
-	r = target_register(t);
+	/* Already running: charged to its launcher even over the quota. */
+	r = target_register(t, true);
 	if (r < 0)
 		return r;
 	if (d->next_target_id < t->id)
@@ -352,6 +394,7 @@ void target_release_all(sgd_t *d)
 			close(t->pidfd);
 		t->pidfd = -1;
 		policy_target_remove(t->policy, t->id);
+		target_uncharge(t);
 	}
 }
 
@@ -371,6 +414,7 @@ void target_close(target_t *t, const char *reason)
 	close(t->listener);
 	t->listener = -1;
 	policy_target_remove(t->policy, t->id);
+	target_uncharge(t);
 	if (t->prev)
 		t->prev->next = t->next;
 	else

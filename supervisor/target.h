@@ -29,7 +29,8 @@ struct target {
 	int listener; /* owned; closed with the target */
 	int pidfd;    /* owned; -1 when none: the process sysgate-run became */
 	pid_t pid;
-	uid_t uid;
+	uid_t uid;     /* the launcher's: the tenant it is charged to (tenant.c) */
+	bool charged;  /* holds one of its launcher's targets (tenants_take) */
 	uv_poll_t poll;
 	uv_poll_t reap_poll;   /* the pidfd, while waiting for the exit status */
 	uv_timer_t reap_timer; /* how long to wait for it */

@@ -106,11 +106,6 @@ void policy_refund(policy_t *p);
 /* Replaces the monotonic clock (ns) of the policy's rate limits; for tests. */
 void policy_set_clock(policy_t *p, uint64_t (*clock)(void *ctx), void *ctx);
 
-/* Target lifecycle: the engine keeps one c.target table per target; adding
- * an id that exists replaces its table. */
-int policy_target_add(policy_t *p, const call_target_t *t);
-void policy_target_remove(policy_t *p, uint64_t id);
-
 /* Bytes the Lua state holds now. */
 size_t policy_memory(const policy_t *p);
 

@@ -269,6 +269,7 @@ static target_t *target_new(sgd_t *d, int listener, int pidfd, pid_t pid, uid_t 
 	t->info.policy = t->pconf->name;
 	t->info.hello = &t->hello;
 	t->info.pid = pid;
+	t->info.uid = uid;
 	return t;
 }
 
@@ -293,12 +294,10 @@ static int target_register(target_t *t, bool force)
 	}
 	t->poll.data = t;
 	t->handles = 1;
-	r = policy_target_add(t->policy, &t->info);
-	if (r == 0 && !d->paused)
+	if (!d->paused)
 		r = uv_poll_start(&t->poll, UV_READABLE | UV_DISCONNECT, target_poll_cb);
 	if (r < 0) {
 		/* Nothing is owned yet: the caller still closes listener and pidfd. */
-		policy_target_remove(t->policy, t->id);
 		target_uncharge(t);
 		target_close_handle(t, (uv_handle_t *)&t->poll);
 		return r;
@@ -393,7 +392,6 @@ void target_release_all(sgd_t *d)
 		if (t->pidfd >= 0)
 			close(t->pidfd);
 		t->pidfd = -1;
-		policy_target_remove(t->policy, t->id);
 		target_uncharge(t);
 	}
 }
@@ -413,7 +411,6 @@ void target_close(target_t *t, const char *reason)
 	throttle_release(t);
 	close(t->listener);
 	t->listener = -1;
-	policy_target_remove(t->policy, t->id);
 	target_uncharge(t);
 	if (t->prev)
 		t->prev->next = t->next;

@@ -200,6 +200,7 @@ static void on_listener(conn_t *c, size_t len, int fd)
 	sgd_t *d = c->d;
 	target_t *t;
 	sg_ready_t ready;
+	char why[256];
 	ssize_t out;
 	int r;
 
@@ -211,6 +212,12 @@ static void on_listener(conn_t *c, size_t len, int fd)
 	}
 	r = target_add(d, fd, c->pidfd, c->cred.pid, c->cred.uid, c->policy_index, &c->hello, c->mode,
 		       &t);
+	if (r == -EDQUOT && target_admit(d, c->cred.uid, c->mode, why, sizeof(why)) < 0) {
+		/* Another handshake of the launcher took its last one meanwhile. */
+		close(fd);
+		conn_refuse(c, EDQUOT, "%s", why);
+		return;
+	}
 	if (r < 0) {
 		close(fd);
 		conn_refuse(c, EIO, "cannot register the target: %s", strerror(-r));

@@ -29,6 +29,7 @@ typedef struct call_target {
 	pid_t pid;               /* the process sysgate-run became */
 	uid_t uid;               /* the launcher's: the tenant (tenant.h) */
 	unsigned parked;         /* its calls waiting in a throttle now (limit.c's cap) */
+	unsigned tenant_slot;    /* its launcher's key tables in the policy's limits (limit.h) */
 } call_target_t;
 
 /*

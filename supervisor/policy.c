@@ -79,6 +79,12 @@ struct policy {
 	 * (0: a new call, which starts at its handler). */
 	limit_ctx_t lim;
 	int resume;
+	/* The launcher uids with targets of the policy, by tenant slot of
+	 * the limits (slot 0 is root's and never listed here). */
+	struct {
+		uid_t uid;
+		unsigned refs;
+	} tenant[LIMIT_TENANTS];
 
 	/* The call being decided, and what came out. */
 	call_t *call;
@@ -1322,6 +1328,7 @@ void policy_free(policy_t *p)
 {
 	if (!p)
 		return;
+	limit_fini(&p->lim); /* before the state: the limits live in it */
 	sandbox_free(p->sb);
 	free(p);
 }
@@ -1545,6 +1552,44 @@ void policy_set_clock(policy_t *p, uint64_t (*clock)(void *ctx), void *ctx)
 {
 	p->lim.clock = clock;
 	p->lim.clock_ctx = ctx;
+}
+
+/* ---- tenants ---- */
+
+int policy_tenant_add(policy_t *p, uid_t uid, unsigned *slot)
+{
+	unsigned free_slot = 0;
+	int r;
+
+	*slot = 0;
+	if (uid == 0)
+		return 0;
+	for (unsigned i = 1; i < LIMIT_TENANTS; i++) {
+		if (p->tenant[i].refs && p->tenant[i].uid == uid) {
+			p->tenant[i].refs++;
+			*slot = i;
+			return 0;
+		}
+		if (!p->tenant[i].refs && !free_slot)
+			free_slot = i;
+	}
+	if (!free_slot)
+		return -EUSERS;
+	r = limit_tenant_add(&p->lim, free_slot);
+	if (r < 0)
+		return r;
+	p->tenant[free_slot].uid = uid;
+	p->tenant[free_slot].refs = 1;
+	*slot = free_slot;
+	return 0;
+}
+
+void policy_tenant_remove(policy_t *p, unsigned slot)
+{
+	if (slot == 0 || slot >= LIMIT_TENANTS || !p->tenant[slot].refs)
+		return;
+	if (--p->tenant[slot].refs == 0)
+		limit_tenant_remove(&p->lim, slot);
 }
 
 size_t policy_memory(const policy_t *p)

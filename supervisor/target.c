@@ -227,6 +227,9 @@ static void target_uncharge(target_t *t)
 	if (t->charged && t->d->tenants)
 		tenants_give(t->d->tenants, t->uid, t->mode == SG_MODE_LEARN);
 	t->charged = false;
+	if (t->slotted)
+		policy_tenant_remove(t->policy, t->info.tenant_slot);
+	t->slotted = false;
 }
 
 int target_admit(sgd_t *d, uid_t uid, sg_mode_t mode, char *why, size_t why_len)
@@ -284,6 +287,10 @@ static int target_register(target_t *t, bool force)
 	if (d->tenants)
 		r = tenants_take(d->tenants, t->uid, t->mode == SG_MODE_LEARN, force, NULL, 0);
 	t->charged = r == 0 && d->tenants;
+	/* Its launcher's own key tables in the policy's rate limits. */
+	if (r == 0)
+		r = policy_tenant_add(t->policy, t->uid, &t->info.tenant_slot);
+	t->slotted = r == 0;
 	if (r == 0)
 		r = uv_poll_init(d->loop, &t->poll, t->listener);
 	if (r < 0) {

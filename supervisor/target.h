@@ -31,6 +31,7 @@ struct target {
 	pid_t pid;
 	uid_t uid;     /* the launcher's: the tenant it is charged to (tenant.c) */
 	bool charged;  /* holds one of its launcher's targets (tenants_take) */
+	bool slotted;  /* holds its launcher's tenant slot in the policy (policy_tenant_add) */
 	uv_poll_t poll;
 	uv_poll_t reap_poll;   /* the pidfd, while waiting for the exit status */
 	uv_timer_t reap_timer; /* how long to wait for it */

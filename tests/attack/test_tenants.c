@@ -268,12 +268,63 @@ static void test_learn_quota(void **state)
 	assert_int_equal(system(extra), 0);
 }
 
+/* A rate limit whose buckets, once taken, stay busy for the test's
+ * whole run (one token per 100 s), in a table of 8 keys. */
+POLICY(limited, "local sg = sysgate\n"
+		"return sg.policy { on = {\n"
+		"  getppid = sg.limit{ rate = 0.01, burst = 1, per = \"process\", keys = 8 },\n"
+		"} }\n");
+
+/* Decisions of limited calls (over the limit). */
+static size_t overs(json_object *log)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < json_object_array_length(log); i++) {
+		json_object *e = json_object_array_get_idx(log, i), *v;
+		const char *ev = str_field(e, "event");
+
+		n += ev && strcmp(ev, "decision") == 0 &&
+		     json_object_object_get_ex(e, "limited", &v) && json_object_get_boolean(v);
+	}
+	return n;
+}
+
+/*
+ * A limit's table of keys fails closed when full of busy buckets. The
+ * tenant's twelve processes fill its eight keys (four of them are over),
+ * and root's new process still gets a bucket of its own: root's keys are
+ * in a table no other launcher uses.
+ */
+static void test_limit_tables(void **state)
+{
+	const char *argv[] = { probe(), "getppid", NULL };
+	sgd_proc_t s;
+	flood_t f;
+	run_result_t r;
+	json_object *log;
+
+	(void)state;
+	START(&s, limited, TENANT_CONFIG);
+	flood_start(&f, &s, "limited", 12, "-");
+	assert_int_equal(f.started, 12);
+	run_under(&s, "limited", argv, &r);
+	assert_exited(&r, 0);
+	assert_contains(r.out, "getppid: ok");
+	flood_stop(&f);
+	log = sgd_log(&s);
+	assert_int_equal(overs(log), 4);
+	json_object_put(log);
+	sgd_stop(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_target_quota, sgd_teardown),
 		cmocka_unit_test_teardown(test_lua_memory, sgd_teardown),
 		cmocka_unit_test_teardown(test_learn_quota, sgd_teardown),
+		cmocka_unit_test_teardown(test_limit_tables, sgd_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

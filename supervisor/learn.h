@@ -77,4 +77,10 @@ int learn_render(const learn_t *l, const learn_about_t *about, char **out, size_
 int learn_write(const learn_t *l, const char *dir, const learn_about_t *about, char *path,
 		size_t path_len, char *why, size_t why_len);
 
+/* The file part of learn_write: src (len bytes, from learn_render) into
+ * dir as learn_write names it. Touches no learn_t, so a thread other than
+ * the loop's may do it (the fsync is the slow part). */
+int learn_write_src(const char *src, size_t len, const char *dir, const learn_about_t *about,
+		    char *path, size_t path_len, char *why, size_t why_len);
+
 #endif

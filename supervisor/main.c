@@ -139,7 +139,7 @@ static void log_report_cb(uv_timer_t *h)
 
 static void snapshot_cb(uv_signal_t *h, int signum)
 {
-	target_learn_snapshot_all(h->data);
+	target_learn_snapshot_request(h->data);
 }
 
 /*

@@ -56,6 +56,8 @@ typedef struct sgd {
 	uv_signal_t sigterm, sigint;
 	uv_timer_t log_report; /* reports suppressed log events */
 	uv_signal_t sigusr1; /* learn mode: write what was learned so far */
+	uv_idle_t learn_idle; /* ...one target per turn of the loop (target.c) */
+	bool learn_idle_ready;
 	bool stopping;
 	/* Stops the supervisor as SIGTERM does (main.c); signum 0 after a
 	 * takeover handed everything over. */
@@ -136,9 +138,13 @@ void target_resume_all(sgd_t *d);
 /* Lets go of every target without ending it: the listeners were handed
  * over, so closing this process's copies changes nothing for them. */
 void target_release_all(sgd_t *d);
-/* Learn mode, on request (SIGUSR1): writes the policy learned so far from
- * every target in learn mode, as a snapshot; they go on running. */
+/* Learn mode: writes the policy learned so far from every target in learn
+ * mode, as a snapshot; they go on running. All are rendered now (a
+ * takeover hands them over next); the files are written off the loop. */
 void target_learn_snapshot_all(sgd_t *d);
+/* The same on request (SIGUSR1): one target rendered per turn of the
+ * loop, so that the other targets' calls wait for one render at most. */
+void target_learn_snapshot_request(sgd_t *d);
 uint64_t target_id(const target_t *t);
 
 /* receive.c: sizes the buffers, then drains a listener when it wakes. */

@@ -101,15 +101,19 @@ static bool exit_status(int pidfd, pid_t pid, int *status)
 	return true;
 }
 
-/* A target is freed once every libuv handle it opened is closed. */
-static void target_handle_closed_cb(uv_handle_t *h)
+/* A target is freed once every libuv handle it opened is closed, and
+ * every learned policy of it is written (learn_job_t). */
+static void target_unref(target_t *t)
 {
-	target_t *t = h->data;
-
 	if (--t->handles == 0) {
 		learn_free(t->learn);
 		free(t);
 	}
+}
+
+static void target_handle_closed_cb(uv_handle_t *h)
+{
+	target_unref(h->data);
 }
 
 /* The launcher's quota of learned bytes pays for each file written. */
@@ -122,30 +126,92 @@ static int target_learn_admit(void *ctx, size_t len, char *why, size_t why_len)
 	return tenants_learn_bytes(t->d->tenants, t->uid, len, why, why_len);
 }
 
+/*
+ * A learned policy on its way to learn_dir: rendered on the loop (the
+ * record changes with every call; the render is bounded by LEARN_MAX_*),
+ * written by libuv's thread pool, so that the open, write, fsync and
+ * rename of one target's file never hold up another target's calls. The
+ * target stays allocated (one count in handles) until the result is
+ * logged.
+ */
+typedef struct learn_job {
+	uv_work_t req;
+	target_t *t;
+	learn_stats_t st;
+	learn_about_t about;
+	char *src;
+	size_t len;
+	int r;
+	char path[PATH_MAX], why[PATH_MAX + 128];
+} learn_job_t;
+
+static void learn_job_work(uv_work_t *req)
+{
+	learn_job_t *j = req->data;
+
+	j->r = learn_write_src(j->src, j->len, j->t->d->cfg->learn_dir, &j->about, j->path,
+			       sizeof(j->path), j->why, sizeof(j->why));
+}
+
+static void learn_job_done(uv_work_t *req, int status)
+{
+	learn_job_t *j = req->data;
+	target_t *t = j->t;
+
+	if (status < 0) {
+		j->r = status;
+		snprintf(j->why, sizeof(j->why), "the write was cancelled: %s", uv_strerror(status));
+	}
+	log_learned(t, &j->st, j->r == 0 ? j->path : NULL, j->r == 0 ? NULL : j->why);
+	free(j->src);
+	free(j);
+	target_unref(t);
+}
+
 /* Learn mode: the policy the target's run amounts to, written to
  * learn_dir when it ends (whatever the reason: a run cut short by a stop
- * is still worth reading). */
+ * is still worth reading), or on request. */
 static void target_learned(target_t *t, bool snapshot)
 {
-	learn_about_t about = {
+	learn_job_t *j;
+	int r;
+
+	if (!t->learn)
+		return;
+	j = calloc(1, sizeof(*j));
+	if (!j) {
+		learn_stats_t st;
+
+		learn_stats(t->learn, &st);
+		log_learned(t, &st, NULL, "cannot write the learned policy: out of memory");
+		return;
+	}
+	j->req.data = j;
+	j->t = t;
+	j->about = (learn_about_t){
 		.policy = t->pconf->name,
 		.target = t->id,
 		.pid = t->pid,
 		.started = t->started_wall,
 		.ended = time(NULL),
 		.snapshot = snapshot,
-		.admit = target_learn_admit,
-		.admit_ctx = t,
 	};
-	learn_stats_t st;
-	char path[PATH_MAX], why[PATH_MAX + 128];
-	int r;
-
-	if (!t->learn)
+	learn_stats(t->learn, &j->st);
+	r = learn_render(t->learn, &j->about, &j->src, &j->len);
+	if (r < 0)
+		snprintf(j->why, sizeof(j->why), "cannot render the policy of %s: %s",
+			 t->pconf->name, strerror(-r));
+	else
+		r = target_learn_admit(t, j->len, j->why, sizeof(j->why));
+	t->handles++;
+	if (r == 0 && uv_queue_work(t->d->loop, &j->req, learn_job_work, learn_job_done) == 0)
 		return;
-	learn_stats(t->learn, &st);
-	r = learn_write(t->learn, t->d->cfg->learn_dir, &about, path, sizeof(path), why, sizeof(why));
-	log_learned(t, &st, r == 0 ? path : NULL, r == 0 ? NULL : why);
+	/* No thread to write it: written here, as before. */
+	if (r == 0)
+		learn_job_work(&j->req);
+	else
+		j->r = r;
+	learn_job_done(&j->req, 0);
 }
 
 static void target_close_handle(target_t *t, uv_handle_t *h)
@@ -435,14 +501,49 @@ void target_close(target_t *t, const char *reason)
 
 void target_learn_snapshot_all(sgd_t *d)
 {
-	for (target_t *t = d->targets; t; t = t->next)
+	for (target_t *t = d->targets; t; t = t->next) {
+		t->snapshot_due = false;
 		target_learned(t, true);
+	}
+}
+
+/* One due snapshot per turn; the idle handle stops when none is left. */
+static void learn_idle_cb(uv_idle_t *h)
+{
+	sgd_t *d = h->data;
+
+	for (target_t *t = d->targets; t; t = t->next) {
+		if (t->snapshot_due) {
+			t->snapshot_due = false;
+			target_learned(t, true);
+			return;
+		}
+	}
+	uv_idle_stop(h);
+}
+
+void target_learn_snapshot_request(sgd_t *d)
+{
+	bool any = false;
+
+	for (target_t *t = d->targets; t; t = t->next)
+		any |= t->snapshot_due = t->learn != NULL;
+	if (!any || d->stopping)
+		return;
+	if (!d->learn_idle_ready) {
+		uv_idle_init(d->loop, &d->learn_idle);
+		d->learn_idle.data = d;
+		d->learn_idle_ready = true;
+	}
+	uv_idle_start(&d->learn_idle, learn_idle_cb);
 }
 
 void target_close_all(sgd_t *d)
 {
 	while (d->targets)
 		target_close(d->targets, "supervisor_stop");
+	if (d->learn_idle_ready && !uv_is_closing((uv_handle_t *)&d->learn_idle))
+		uv_close((uv_handle_t *)&d->learn_idle, NULL);
 }
 
 uint64_t target_id(const target_t *t)

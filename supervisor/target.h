@@ -49,6 +49,7 @@ struct target {
 
 	uint64_t would_deny; /* audit mode: calls allowed that enforce mode would not have */
 	learn_t *learn;      /* learn mode: what the target did; owned */
+	bool snapshot_due;   /* a snapshot was asked for and is not rendered yet */
 	time_t started_wall; /* for the learned policy's header */
 
 	/* The log budget of this target (log.c). */

@@ -413,7 +413,7 @@ static int load_tenants(const loader_t *ld, const config_setting_t *root)
 		return rc;
 	if (rc)
 		l->learn_targets = (uint32_t)v;
-	if ((rc = get_int_range(ld, g, "learn_bytes", "'tenants.learn_bytes'", 0, 1ll << 40, &v)) < 0)
+	if ((rc = get_int_range(ld, g, "learn_bytes", "'tenants.learn_bytes'", 0, 1LL << 40, &v)) < 0)
 		return rc;
 	if (rc)
 		l->learn_bytes = (uint64_t)v;

@@ -620,13 +620,18 @@ static void pl_push_args(lua_State *L, policy_t *p)
  * state, so the state's budget does not grow with the targets any
  * launcher starts, and no call allocates a table for them.
  */
+/* The target of the call being decided; NULL (then raise with
+ * pl_no_target) when a handler kept c.target past its call. */
 static const call_target_t *pl_target_now(lua_State *L)
 {
 	policy_t *p = sandbox_owner(L);
 
-	if (!p->call || !p->call->target)
-		luaL_error(L, "c.target is only valid during its call");
-	return p->call->target;
+	return p->call ? p->call->target : NULL;
+}
+
+static int pl_no_target(lua_State *L)
+{
+	return luaL_error(L, "c.target is only valid during its call");
 }
 
 static uint32_t pl_nlabels(const call_target_t *t)
@@ -640,11 +645,11 @@ static int pl_target_index(lua_State *L)
 {
 	policy_t *p = sandbox_owner(L);
 	const call_target_t *t = pl_target_now(L);
-	const char *k = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : NULL;
+	const char *k = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : "";
 
-	if (!k)
-		lua_pushnil(L);
-	else if (strcmp(k, "id") == 0)
+	if (!t)
+		return pl_no_target(L);
+	if (strcmp(k, "id") == 0)
 		lua_pushinteger(L, (lua_Integer)t->id);
 	else if (strcmp(k, "policy") == 0)
 		lua_pushstring(L, t->policy);
@@ -662,9 +667,11 @@ static int pl_target_index(lua_State *L)
 static int pl_labels_index(lua_State *L)
 {
 	const call_target_t *t = pl_target_now(L);
-	uint32_t n = pl_nlabels(t);
+	uint32_t n = t ? pl_nlabels(t) : 0;
 	const char *k = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : NULL;
 
+	if (!t)
+		return pl_no_target(L);
 	if (k)
 		for (uint32_t i = 0; i < n; i++)
 			if (strcmp(t->hello->labels[i].key, k) == 0) {
@@ -679,8 +686,10 @@ static int pl_labels_index(lua_State *L)
 static int pl_labels_next(lua_State *L)
 {
 	const call_target_t *t = pl_target_now(L);
-	uint32_t n = pl_nlabels(t), i = 0;
+	uint32_t n = t ? pl_nlabels(t) : 0, i = 0;
 
+	if (!t)
+		return pl_no_target(L);
 	if (!lua_isnil(L, 2)) {
 		const char *k = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : NULL;
 

@@ -162,6 +162,11 @@ static void on_hello(conn_t *c, size_t len)
 		conn_refuse(c, EACCES, "%s", why);
 		return;
 	}
+	/* The launcher's quotas, before it gets a filter (tenant.c). */
+	if (target_admit(d, c->cred.uid, c->mode, why, sizeof(why)) < 0) {
+		conn_refuse(c, EDQUOT, "%s", why);
+		return;
+	}
 	out = sg_proto_encode_spec(policy_spec_for(d->policies[c->policy_index], c->mode), d->msg,
 				   sizeof(d->msg));
 	if (out < 0 || sg_proto_send(c->fd, d->msg, (size_t)out, -1) < 0) {
@@ -191,6 +196,7 @@ static void on_listener(conn_t *c, size_t len, int fd)
 	sgd_t *d = c->d;
 	target_t *t;
 	sg_ready_t ready;
+	char why[256];
 	ssize_t out;
 	int r;
 
@@ -202,6 +208,12 @@ static void on_listener(conn_t *c, size_t len, int fd)
 	}
 	r = target_add(d, fd, c->pidfd, c->cred.pid, c->cred.uid, c->policy_index, &c->hello, c->mode,
 		       &t);
+	if (r == -EDQUOT && target_admit(d, c->cred.uid, c->mode, why, sizeof(why)) < 0) {
+		/* Another handshake of the launcher took its last one meanwhile. */
+		close(fd);
+		conn_refuse(c, EDQUOT, "%s", why);
+		return;
+	}
 	if (r < 0) {
 		close(fd);
 		conn_refuse(c, EIO, "cannot register the target: %s", strerror(-r));

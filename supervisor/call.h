@@ -19,13 +19,17 @@
 
 struct call;
 
-/* Who a target is, as handlers see it in c.target. Owned by the target. */
+/* Who a target is, as handlers see it in c.target (policy.c reads it
+ * there on demand: nothing of it is copied into a Lua state). Owned by the
+ * target. */
 typedef struct call_target {
 	uint64_t id;
 	const char *policy;
 	const sg_hello_t *hello; /* labels; may be NULL */
 	pid_t pid;               /* the process sysgate-run became */
+	uid_t uid;               /* the launcher's: the tenant (tenant.h) */
 	unsigned parked;         /* its calls waiting in a throttle now (limit.c's cap) */
+	unsigned tenant_slot;    /* its launcher's key tables in the policy's limits (limit.h) */
 } call_target_t;
 
 /*

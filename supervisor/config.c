@@ -49,12 +49,13 @@ static const char *const top_keys[] = {
 	"socket", "socket_mode", "allow_uids", "allow_gids", "log", "log_limits", "fallback", "lua",
 	"policies", "metrics_listen", "metrics_limits", "metrics_allow_uids", "metrics_socket_mode",
 	"metrics_socket_gid", "learn_dir", "launchers_may_be_filtered",
-	"broker_timeout_ms", NULL,
+	"broker_timeout_ms", "tenants", NULL,
 };
 static const char *const lua_keys[] = { "instructions", "memory", "time_ms", "memory_total", NULL };
 static const char *const log_limit_keys[] = { "target_rate", "target_burst", "global_rate",
 					      "global_burst", "report_ms", NULL };
 static const char *const metrics_limit_keys[] = { "connections", "per_uid", "timeout_s", NULL };
+static const char *const tenant_keys[] = { "targets", "learn_targets", "learn_bytes", NULL };
 static const char *const policy_keys[] = { "name", "file", "fallback", "modes", NULL };
 
 static int setting_line(const config_setting_t *s)
@@ -421,6 +422,38 @@ static int load_log_limits(const loader_t *ld, const config_setting_t *root)
 		return rc;
 	if (rc)
 		l->report_ms = (uint32_t)v;
+	return 0;
+}
+
+/* tenants: the quotas of each launcher uid but root. */
+static int load_tenants(const loader_t *ld, const config_setting_t *root)
+{
+	config_setting_t *g = config_setting_get_member(root, "tenants");
+	tenant_limits_t *l = &ld->out->tenants;
+	long long v;
+	int rc;
+
+	l->targets = TENANT_DEFAULT_TARGETS;
+	l->learn_targets = TENANT_DEFAULT_LEARN_TARGETS;
+	l->learn_bytes = TENANT_DEFAULT_LEARN_BYTES;
+	if (!g)
+		return 0;
+	if (!config_setting_is_group(g))
+		return fail(ld, g, -EINVAL, "'tenants' must be a group");
+	if ((rc = check_keys(ld, g, tenant_keys, "tenants: ")) < 0)
+		return rc;
+	if ((rc = get_int_range(ld, g, "targets", "'tenants.targets'", 1, 65536, &v)) < 0)
+		return rc;
+	if (rc)
+		l->targets = (uint32_t)v;
+	if ((rc = get_int_range(ld, g, "learn_targets", "'tenants.learn_targets'", 0, 65536, &v)) < 0)
+		return rc;
+	if (rc)
+		l->learn_targets = (uint32_t)v;
+	if ((rc = get_int_range(ld, g, "learn_bytes", "'tenants.learn_bytes'", 0, 1LL << 40, &v)) < 0)
+		return rc;
+	if (rc)
+		l->learn_bytes = (uint64_t)v;
 	return 0;
 }
 
@@ -1041,6 +1074,7 @@ static int load_root(const loader_t *ld, const config_setting_t *root)
 			   &ld->out->n_allow_gids, false)) < 0 ||
 	    (rc = load_log(ld, root)) < 0 ||
 	    (rc = load_log_limits(ld, root)) < 0 ||
+	    (rc = load_tenants(ld, root)) < 0 ||
 	    (rc = load_fallback(ld, root)) < 0 ||
 	    (rc = load_lua(ld, root)) < 0 ||
 	    (rc = load_metrics(ld, root)) < 0 ||

@@ -9,6 +9,7 @@
  *   fallback = "deny:EPERM";
  *   lua = { instructions = 1000000; memory = 8388608; time_ms = 100; memory_total = 67108864; };
  *   learn_dir = "/var/lib/sysgate/learned";
+ *   tenants = { targets = 256; learn_targets = 8; learn_bytes = 67108864; };
  *   metrics_listen = "127.0.0.1:9469";   # optional: no endpoint when absent
  *   metrics_limits = { connections = 32; per_uid = 4; timeout_s = 5; };
  *   metrics_allow_uids = [ 0, 9090 ];     # optional: any uid when absent
@@ -79,6 +80,19 @@ typedef struct log_limits {
 typedef struct metrics_limits {
 	uint32_t connections, per_uid, timeout_s;
 } metrics_limits_t;
+/* Quotas of one launcher uid (a tenant: the uid that connected to the
+ * socket and handed over the listener, and everything it started). Root
+ * has none: the operator's launches are never refused for another uid's
+ * use. 0 in learn_targets refuses learn mode to every uid but root. */
+typedef struct tenant_limits {
+	uint32_t targets;       /* targets running at once */
+	uint32_t learn_targets; /* of those, in learn mode */
+	uint64_t learn_bytes;   /* bytes of learned policies written since sysgated started */
+} tenant_limits_t;
+
+#define TENANT_DEFAULT_TARGETS 256u
+#define TENANT_DEFAULT_LEARN_TARGETS 8u
+#define TENANT_DEFAULT_LEARN_BYTES (64ull << 20)
 
 #define CONFIG_MODE_BIT(m) (1u << (m))
 #define CONFIG_BROKER_TIMEOUT_MS 2000u
@@ -96,6 +110,7 @@ typedef struct config {
 	size_t n_allow_gids;
 	char log[PATH_MAX]; /* "-" for stdout, else resolved path */
 	log_limits_t log_limits;
+	tenant_limits_t tenants;
 	char learn_dir[PATH_MAX]; /* where learn mode writes policies; "" when not set */
 	/* A launcher under a seccomp filter may be a sysgate target: refused
 	 * unless this is set (accept.c, docs/security.md). */

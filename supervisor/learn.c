@@ -644,18 +644,13 @@ static int write_all(int fd, const char *buf, size_t len)
 	return fsync(fd) < 0 ? -errno : 0;
 }
 
-int learn_write(const learn_t *l, const char *dir, const learn_about_t *about, char *path,
-		size_t path_len, char *why, size_t why_len)
+int learn_write_src(const char *src, size_t len, const char *dir, const learn_about_t *about,
+		    char *path, size_t path_len, char *why, size_t why_len)
 {
 	char name[SG_PROTO_MAX_NAME + 64], tmp[sizeof(name) + 8], stamp[32];
-	char *src = NULL;
-	size_t len = 0;
 	struct tm tm;
 	int dfd, fd, rc;
 
-	rc = learn_render(l, about, &src, &len);
-	if (rc < 0)
-		return why_ret(why, why_len, rc, "cannot render the policy of", about->policy);
 	gmtime_r(&about->ended, &tm);
 	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
 	/* The policy name is [A-Za-z0-9_.-]: it cannot name another directory. */
@@ -663,10 +658,8 @@ int learn_write(const learn_t *l, const char *dir, const learn_about_t *about, c
 		 (unsigned long long)about->target, stamp, about->snapshot ? "-snapshot" : "");
 	snprintf(tmp, sizeof(tmp), ".%s.tmp", name);
 	dfd = open_dir(dir, why, why_len);
-	if (dfd < 0) {
-		free(src);
+	if (dfd < 0)
 		return dfd;
-	}
 	fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		rc = why_ret(why, why_len, -errno, "cannot create in learn_dir", tmp);
@@ -686,6 +679,24 @@ int learn_write(const learn_t *l, const char *dir, const learn_about_t *about, c
 	snprintf(path, path_len, "%s/%s", dir, name);
 out:
 	close(dfd);
+	return rc;
+}
+
+int learn_write(const learn_t *l, const char *dir, const learn_about_t *about, char *path,
+		size_t path_len, char *why, size_t why_len)
+{
+	char *src = NULL;
+	size_t len = 0;
+	int rc;
+
+	rc = learn_render(l, about, &src, &len);
+	if (rc < 0)
+		return why_ret(why, why_len, rc, "cannot render the policy of", about->policy);
+	if (about->admit && (rc = about->admit(about->admit_ctx, len, why, why_len)) < 0) {
+		free(src);
+		return rc;
+	}
+	rc = learn_write_src(src, len, dir, about, path, path_len, why, why_len);
 	free(src);
 	return rc;
 }

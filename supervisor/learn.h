@@ -44,6 +44,11 @@ typedef struct learn_about {
 	pid_t pid;
 	time_t started, ended; /* wall clock */
 	bool snapshot;         /* written on request while the target runs */
+	/* When set, asked once the policy is rendered, before anything is
+	 * written: 0 to write its len bytes, or a negative errno with the
+	 * reason in why (the launcher's quota of learned bytes, tenant.c). */
+	int (*admit)(void *ctx, size_t len, char *why, size_t why_len);
+	void *admit_ctx;
 } learn_about_t;
 
 /* A new, empty record; NULL when out of memory. Freed with learn_free. */
@@ -71,5 +76,11 @@ int learn_render(const learn_t *l, const learn_about_t *about, char **out, size_
  */
 int learn_write(const learn_t *l, const char *dir, const learn_about_t *about, char *path,
 		size_t path_len, char *why, size_t why_len);
+
+/* The file part of learn_write: src (len bytes, from learn_render) into
+ * dir as learn_write names it. Touches no learn_t, so a thread other than
+ * the loop's may do it (the fsync is the slow part). */
+int learn_write_src(const char *src, size_t len, const char *dir, const learn_about_t *about,
+		    char *path, size_t path_len, char *why, size_t why_len);
 
 #endif

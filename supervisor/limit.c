@@ -43,6 +43,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
@@ -61,6 +62,15 @@ typedef enum lm_per { LM_POLICY = 1, LM_TARGET, LM_PROCESS, LM_LABEL, LM_SYSCALL
 /* The uservalues of a limit's userdata. */
 enum { LM_UV_THEN = 1, LM_UV_OVER, LM_UV_OVER_CAP, LM_NUV = LM_UV_OVER_CAP };
 
+/* A table of keys: cap entries of entry_size bytes, chained from heads
+ * (mask + 1 of them), in a list from most to least recently used. */
+struct lm_tab {
+	uint32_t cap, used, mask, key_bytes, entry_size;
+	uint32_t newest, oldest;
+	uint32_t *heads;
+	unsigned char *entries;
+};
+
 struct limit {
 	double rate, burst;
 	lm_per_t per;
@@ -69,12 +79,11 @@ struct limit {
 	unsigned parked; /* most calls of one target parked by throttles */
 	int index;       /* 1-based in limit_ctx_t.limits; 0 for the shared table */
 
-	/* The table: cap entries of entry_size bytes, chained from heads
-	 * (mask + 1 of them), in a list from most to least recently used. */
-	uint32_t cap, used, mask, key_bytes, entry_size;
-	uint32_t newest, oldest;
-	uint32_t *heads;
-	unsigned char *entries;
+	/* One table per tenant slot (limit_tenant_add): slot 0, root's and
+	 * calls without a target, lives in the userdata; the others are
+	 * allocated for a launcher uid while it has targets of the policy. */
+	lm_tab_t tab0;
+	lm_tab_t *tabs[LIMIT_TENANTS];
 };
 
 typedef struct lm_entry {
@@ -117,7 +126,7 @@ void limit_ctx_init(limit_ctx_t *x)
 
 /* ---- the table ---- */
 
-static lm_entry_t *lm_entry(const limit_t *l, uint32_t i)
+static lm_entry_t *lm_entry(const lm_tab_t *l, uint32_t i)
 {
 	return (lm_entry_t *)(l->entries + (size_t)i * l->entry_size);
 }
@@ -148,7 +157,7 @@ static bool lm_equal(const lm_entry_t *e, const lm_key_t *k, uint32_t hash)
 	       e->len == k->len && memcmp(e->s, k->s, k->len) == 0;
 }
 
-static void lm_unlink(limit_t *l, uint32_t i)
+static void lm_unlink(lm_tab_t *l, uint32_t i)
 {
 	lm_entry_t *e = lm_entry(l, i);
 
@@ -162,7 +171,7 @@ static void lm_unlink(limit_t *l, uint32_t i)
 		l->oldest = e->newer;
 }
 
-static void lm_make_newest(limit_t *l, uint32_t i)
+static void lm_make_newest(lm_tab_t *l, uint32_t i)
 {
 	lm_entry_t *e = lm_entry(l, i);
 
@@ -175,7 +184,7 @@ static void lm_make_newest(limit_t *l, uint32_t i)
 		l->oldest = i;
 }
 
-static void lm_unchain(limit_t *l, uint32_t i)
+static void lm_unchain(lm_tab_t *l, uint32_t i)
 {
 	lm_entry_t *e = lm_entry(l, i);
 	uint32_t *p = &l->heads[e->hash & l->mask];
@@ -198,7 +207,7 @@ static bool lm_idle(const tokens_t *b, uint64_t now)
 
 /* An entry for a new key: a free one, or the least recently used one if
  * it is idle; LM_NONE when the table is full of busy buckets. */
-static uint32_t lm_take_entry(limit_t *l, uint64_t now)
+static uint32_t lm_take_entry(lm_tab_t *l, uint64_t now)
 {
 	uint32_t i = l->oldest;
 
@@ -213,7 +222,7 @@ static uint32_t lm_take_entry(limit_t *l, uint64_t now)
 
 /* The bucket of key k, made full if it is new; LM_NONE when the table
  * has no room for it (fail closed). */
-static uint32_t lm_find(limit_ctx_t *x, limit_t *l, const lm_key_t *k, double rate, double burst,
+static uint32_t lm_find(limit_ctx_t *x, lm_tab_t *l, const lm_key_t *k, double rate, double burst,
 			uint64_t now)
 {
 	uint32_t hash = lm_hash(x, k);
@@ -268,15 +277,17 @@ static size_t lm_entries_off(uint32_t cap)
 	return (lm_heads_off() + lm_heads(cap) * sizeof(uint32_t) + 7) & ~(size_t)7;
 }
 
-/* A new limit userdata on the stack, with an empty table of cap keys. */
-static limit_t *lm_new(lua_State *L, uint32_t cap, uint32_t key_bytes)
+static size_t lm_tab_size(uint32_t cap, uint32_t key_bytes)
 {
-	size_t size = lm_entries_off(cap) + (size_t)cap * lm_entry_size(key_bytes);
-	unsigned char *mem = lua_newuserdatauv(L, size, LM_NUV);
-	limit_t *l = (limit_t *)mem;
+	return lm_entries_off(cap) + (size_t)cap * lm_entry_size(key_bytes);
+}
 
-	memset(mem, 0, size);
+/* Lays out an empty table of cap keys in mem (lm_tab_size bytes); the
+ * struct itself is at mem (its heads and entries follow it). */
+static void lm_tab_init(lm_tab_t *l, unsigned char *mem, uint32_t cap, uint32_t key_bytes)
+{
 	l->cap = cap;
+	l->used = 0;
 	l->mask = (uint32_t)lm_heads(cap) - 1;
 	l->key_bytes = key_bytes;
 	l->entry_size = (uint32_t)lm_entry_size(key_bytes);
@@ -285,11 +296,49 @@ static limit_t *lm_new(lua_State *L, uint32_t cap, uint32_t key_bytes)
 	l->entries = mem + lm_entries_off(cap);
 	for (size_t i = 0; i <= l->mask; i++)
 		l->heads[i] = LM_NONE;
+}
+
+/* A new limit userdata on the stack, with an empty table of cap keys. */
+static limit_t *lm_new(lua_State *L, uint32_t cap, uint32_t key_bytes)
+{
+	size_t size = lm_tab_size(cap, key_bytes);
+	unsigned char *mem = lua_newuserdatauv(L, size, LM_NUV);
+	limit_t *l = (limit_t *)mem;
+
+	memset(mem, 0, size);
+	lm_tab_init(&l->tab0, mem, cap, key_bytes);
+	l->tabs[0] = &l->tab0;
 	luaL_setmetatable(L, LIMIT_MT);
 	return l;
 }
 
-static void lm_charge(limit_ctx_t *x, limit_t *l, uint32_t i)
+/* A table like l's slot 0 for another tenant, outside the Lua state (so
+ * that no tenant's keys count against the state every tenant shares).
+ * NULL when out of memory. */
+static lm_tab_t *lm_tab_new(const limit_t *l)
+{
+	size_t size = lm_tab_size(l->tab0.cap, l->tab0.key_bytes);
+	unsigned char *mem = calloc(1, size);
+
+	if (mem)
+		lm_tab_init((lm_tab_t *)mem, mem, l->tab0.cap, l->tab0.key_bytes);
+	return (lm_tab_t *)mem;
+}
+
+/* The table of c's tenant; NULL when its slot has none (a tenant of
+ * sysgate.limited() whose table could not be made). */
+static lm_tab_t *lm_tab_of(limit_ctx_t *x, limit_t *l, const call_t *c)
+{
+	unsigned slot = c->target ? c->target->tenant_slot : 0;
+
+	if (slot >= LIMIT_TENANTS)
+		return NULL;
+	if (!l->tabs[slot] && l == x->shared && (x->tenant_used & (1ull << slot)))
+		l->tabs[slot] = lm_tab_new(l); /* once per tenant: limited() is made on its first use */
+	return l->tabs[slot];
+}
+
+static void lm_charge(limit_ctx_t *x, lm_tab_t *l, uint32_t i)
 {
 	if (x->ncharges < LIMIT_MAX_CHARGES)
 		x->charges[x->ncharges++] = (limit_charge_t){ l, i, lm_entry(l, i)->gen };
@@ -304,8 +353,11 @@ void limit_begin(limit_ctx_t *x)
 void limit_refund(limit_ctx_t *x)
 {
 	for (unsigned n = 0; n < x->ncharges; n++) {
-		lm_entry_t *e = lm_entry(x->charges[n].l, x->charges[n].entry);
+		lm_entry_t *e;
 
+		if (!x->charges[n].tab)
+			continue; /* its tenant's tables are gone */
+		e = lm_entry(x->charges[n].tab, x->charges[n].entry);
 		if (e->gen != x->charges[n].gen)
 			continue; /* the bucket went to another key meanwhile */
 		e->b.level += 1;
@@ -626,18 +678,16 @@ static int lm_limited(lua_State *L)
 	double rate = lm_check_rate(L, 2, "rate", 0, "sysgate.limited");
 	double burst = lm_check_rate(L, 3, "burst", 1, "sysgate.limited");
 	uint64_t now = x->clock(x->clock_ctx);
-	limit_t *l = NULL;
+	lm_tab_t *l = NULL;
 	lm_key_t k;
 	uint32_t i;
 	tokens_t *b;
 
-	/* No key (the caller is gone), or a table full of busy keys: fail
-	 * closed. */
+	/* No key (the caller is gone), no table for its tenant, or a table
+	 * full of busy keys: fail closed. */
 	i = LM_NONE;
-	if (lm_limited_key(L, x, &k)) {
-		l = lm_shared(L, x);
+	if (lm_limited_key(L, x, &k) && (l = lm_tab_of(x, lm_shared(L, x), x->call)))
 		i = lm_find(x, l, &k, rate, burst, now);
-	}
 	if (i == LM_NONE) {
 		x->refused = true;
 		lua_pushboolean(L, 0);
@@ -705,15 +755,16 @@ static void lm_replace(lua_State *L, int uv)
 limit_step_t limit_step(lua_State *L, limit_ctx_t *x, call_t *c, limit_out_t *out)
 {
 	limit_t *l = lua_touserdata(L, -1);
+	lm_tab_t *tab = lm_tab_of(x, l, c);
 	unsigned parked = c->target ? c->target->parked : 0;
 	uint64_t now = x->clock(x->clock_ctx);
 	uint32_t i = LM_NONE;
 	lm_key_t k;
 
-	if (lm_call_key(l->per, l->label, c, &k))
-		i = lm_find(x, l, &k, l->rate, l->burst, now);
-	if (i != LM_NONE && tokens_take(&lm_entry(l, i)->b, now)) {
-		lm_charge(x, l, i);
+	if (tab && lm_call_key(l->per, l->label, c, &k))
+		i = lm_find(x, tab, &k, l->rate, l->burst, now);
+	if (i != LM_NONE && tokens_take(&lm_entry(tab, i)->b, now)) {
+		lm_charge(x, tab, i);
 		lm_replace(L, LM_UV_THEN);
 		return LIMIT_THEN;
 	}
@@ -727,9 +778,9 @@ limit_step_t limit_step(lua_State *L, limit_ctx_t *x, call_t *c, limit_out_t *ou
 		return LIMIT_OVER;
 	/* Reserve the next token: the level goes below zero, and the call
 	 * waits for the moment it would have been there. */
-	out->throttle_ns = tokens_wait_ns(&lm_entry(l, i)->b, now);
-	lm_entry(l, i)->b.level -= 1;
-	lm_charge(x, l, i);
+	out->throttle_ns = tokens_wait_ns(&lm_entry(tab, i)->b, now);
+	lm_entry(tab, i)->b.level -= 1;
+	lm_charge(x, tab, i);
 	out->resume = l->index;
 	return LIMIT_THROTTLE;
 }
@@ -742,4 +793,51 @@ void limit_push_then(lua_State *L, limit_ctx_t *x, int resume)
 	}
 	lua_rawgeti(L, LUA_REGISTRYINDEX, x->refs[resume - 1]);
 	lm_replace(L, LM_UV_THEN);
+}
+
+/* ---- tenants ---- */
+
+int limit_tenant_add(limit_ctx_t *x, unsigned slot)
+{
+	if (slot == 0 || slot >= LIMIT_TENANTS)
+		return -EINVAL;
+	for (unsigned n = 0; n < x->n; n++) {
+		limit_t *l = x->limits[n];
+
+		if (!(l->tabs[slot] = lm_tab_new(l))) {
+			limit_tenant_remove(x, slot);
+			return -ENOMEM;
+		}
+	}
+	x->tenant_used |= 1ull << slot;
+	return 0;
+}
+
+void limit_tenant_remove(limit_ctx_t *x, unsigned slot)
+{
+	if (slot == 0 || slot >= LIMIT_TENANTS)
+		return;
+	/* Tokens of this decision in a table about to go are not given back. */
+	for (unsigned n = 0; n < x->ncharges; n++) {
+		for (unsigned j = 0; j < x->n; j++)
+			if (x->charges[n].tab == x->limits[j]->tabs[slot])
+				x->charges[n].tab = NULL;
+		if (x->shared && x->charges[n].tab == x->shared->tabs[slot])
+			x->charges[n].tab = NULL;
+	}
+	for (unsigned n = 0; n < x->n; n++) {
+		free(x->limits[n]->tabs[slot]);
+		x->limits[n]->tabs[slot] = NULL;
+	}
+	if (x->shared) {
+		free(x->shared->tabs[slot]);
+		x->shared->tabs[slot] = NULL;
+	}
+	x->tenant_used &= ~(1ull << slot);
+}
+
+void limit_fini(limit_ctx_t *x)
+{
+	for (unsigned slot = 1; slot < LIMIT_TENANTS; slot++)
+		limit_tenant_remove(x, slot);
 }

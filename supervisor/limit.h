@@ -37,11 +37,14 @@
 
 typedef uint64_t (*limit_clock_fn)(void *ctx);
 
+#define LIMIT_TENANTS 64 /* tenant slots of a policy: root's (0) and 63 launcher uids */
+
 typedef struct limit limit_t;
+typedef struct lm_tab lm_tab_t;
 
 /* A token taken by the decision in progress, so that it can be given back. */
 typedef struct limit_charge {
-	limit_t *l;
+	lm_tab_t *tab; /* NULL: its table is gone */
 	uint32_t entry, gen;
 } limit_charge_t;
 
@@ -60,6 +63,7 @@ typedef struct limit_ctx {
 	bool refused;               /* a sysgate.limited() of this decision said false */
 	unsigned ncharges;
 	limit_charge_t charges[LIMIT_MAX_CHARGES];
+	uint64_t tenant_used; /* bit per tenant slot with tables (limit_tenant_add) */
 } limit_ctx_t;
 
 typedef enum limit_step {
@@ -106,5 +110,19 @@ void limit_begin(limit_ctx_t *x);
 /* Gives back the tokens taken since limit_begin(): the call they were
  * taken for was gone before its answer, so it did not happen. */
 void limit_refund(limit_ctx_t *x);
+
+/*
+ * Tenants: each key table is per tenant slot (call_target_t.tenant_slot;
+ * the policy engine gives one to each launcher uid), so that one tenant's
+ * keys never take another's room. Slot 0 (root, and calls without a
+ * target) has the tables made at load, inside the Lua state; a slot from 1
+ * gets its own, outside the state: limit_tenant_add makes the tables of
+ * every limit (0 or -ENOMEM; sysgate.limited()'s is made on its tenant's
+ * first use of it), limit_tenant_remove frees them.
+ */
+int limit_tenant_add(limit_ctx_t *x, unsigned slot);
+void limit_tenant_remove(limit_ctx_t *x, unsigned slot);
+/* Frees every slot's tables (the policy is freed). */
+void limit_fini(limit_ctx_t *x);
 
 #endif

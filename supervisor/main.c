@@ -25,6 +25,7 @@
 #include "policy.h"
 #include "sgd.h"
 #include "takeover.h"
+#include "tenant.h"
 #include "target.h"
 
 static void usage(FILE *f)
@@ -158,7 +159,7 @@ static void log_report_cb(uv_timer_t *h)
 
 static void snapshot_cb(uv_signal_t *h, int signum)
 {
-	target_learn_snapshot_all(h->data);
+	target_learn_snapshot_request(h->data);
 }
 
 /*
@@ -316,6 +317,12 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	d->cfg = &cfg;
+	d->tenants = tenants_new(&cfg.tenants);
+	if (!d->tenants) {
+		free(d);
+		config_free(&cfg);
+		return 1;
+	}
 	d->listen_fd = -1;
 	d->ctl_fd = -1;
 	d->stop_cb = stop;
@@ -340,6 +347,7 @@ int main(int argc, char **argv)
 	broker_free();
 	receive_fini(d);
 	free_policies(d);
+	tenants_free(d->tenants);
 	free(d);
 	config_free(&cfg);
 	return r < 0 ? 1 : 0;

@@ -35,6 +35,8 @@
 #define PL_VERDICT_MT LIMIT_VERDICT_MT
 #define PL_CALL_MT "sysgate.call"
 #define PL_COMPILED_MT "sysgate.compiled"
+#define PL_TARGET_MT "sysgate.target"
+#define PL_LABELS_MT "sysgate.labels"
 #define PL_MAX_FILE (1u << 20)   /* bytes of a policy file */
 #define PL_MAX_CHUNKNAME 48      /* well below LUA_IDSIZE, so never truncated */
 #define PL_MAX_GROUP_DEPTH 4     /* nesting of kernel.deny groups */
@@ -59,7 +61,7 @@ struct policy {
 	int handler[NAMES_MAX_NR]; /* registry refs; LUA_NOREF when none */
 
 	/* Registry refs of the objects made once per state. */
-	int call_ref, args_ref, targets_ref;
+	int call_ref, args_ref, target_ref, labels_ref;
 
 	/* Load. */
 	const char *src;
@@ -79,6 +81,12 @@ struct policy {
 	 * (0: a new call, which starts at its handler). */
 	limit_ctx_t lim;
 	int resume;
+	/* The launcher uids with targets of the policy, by tenant slot of
+	 * the limits (slot 0 is root's and never listed here). */
+	struct {
+		uid_t uid;
+		unsigned refs;
+	} tenant[LIMIT_TENANTS];
 
 	/* The call being decided, and what came out. */
 	call_t *call;
@@ -89,10 +97,6 @@ struct policy {
 	const char *badtype;
 	verdict_t result;
 	char open_path[PATH_MAX]; /* the path of a sysgate.open(path) result */
-
-	/* Arguments of the target callbacks. */
-	const call_target_t *target_arg;
-	uint64_t remove_id;
 };
 
 static void pl_why(char *why, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -613,45 +617,119 @@ static void pl_push_args(lua_State *L, policy_t *p)
 	p->args_filled = true;
 }
 
-static void pl_push_target_table(lua_State *L, const call_target_t *t)
+/*
+ * c.target and c.target.labels: two userdata made once per state, views
+ * of the target record in C (call_target_t, owned by target.c) of the
+ * call being decided. Nothing of a target is kept in the policy's Lua
+ * state, so the state's budget does not grow with the targets any
+ * launcher starts, and no call allocates a table for them.
+ */
+/* The target of the call being decided; NULL (then raise with
+ * pl_no_target) when a handler kept c.target past its call. */
+static const call_target_t *pl_target_now(lua_State *L)
 {
-	const sg_hello_t *h = t->hello;
-	uint32_t n = h ? h->nlabels : 0;
+	policy_t *p = sandbox_owner(L);
 
-	if (n > SG_PROTO_MAX_LABELS)
-		n = SG_PROTO_MAX_LABELS;
-	lua_createtable(L, 0, 4);
-	lua_pushinteger(L, (lua_Integer)t->id);
-	lua_setfield(L, -2, "id");
-	lua_pushstring(L, t->policy);
-	lua_setfield(L, -2, "policy");
-	lua_pushinteger(L, t->pid);
-	lua_setfield(L, -2, "pid");
-	lua_createtable(L, 0, (int)n);
-	for (uint32_t i = 0; i < n; i++) {
-		lua_pushstring(L, h->labels[i].value);
-		lua_setfield(L, -2, h->labels[i].key);
-	}
-	lua_setfield(L, -2, "labels");
+	return p->call ? p->call->target : NULL;
 }
 
-/* c.target: the table of policy_target_add(), or one made now. */
+static int pl_no_target(lua_State *L)
+{
+	return luaL_error(L, "c.target is only valid during its call");
+}
+
+static uint32_t pl_nlabels(const call_target_t *t)
+{
+	uint32_t n = t->hello ? t->hello->nlabels : 0;
+
+	return n > SG_PROTO_MAX_LABELS ? SG_PROTO_MAX_LABELS : n;
+}
+
+static int pl_target_index(lua_State *L)
+{
+	policy_t *p = sandbox_owner(L);
+	const call_target_t *t = pl_target_now(L);
+	const char *k = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : "";
+
+	if (!t)
+		return pl_no_target(L);
+	if (strcmp(k, "id") == 0)
+		lua_pushinteger(L, (lua_Integer)t->id);
+	else if (strcmp(k, "policy") == 0)
+		lua_pushstring(L, t->policy);
+	else if (strcmp(k, "pid") == 0)
+		lua_pushinteger(L, t->pid);
+	else if (strcmp(k, "uid") == 0)
+		lua_pushinteger(L, t->uid);
+	else if (strcmp(k, "labels") == 0)
+		lua_rawgeti(L, LUA_REGISTRYINDEX, p->labels_ref);
+	else
+		lua_pushnil(L);
+	return 1;
+}
+
+static int pl_labels_index(lua_State *L)
+{
+	const call_target_t *t = pl_target_now(L);
+	uint32_t n = t ? pl_nlabels(t) : 0;
+	const char *k = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : NULL;
+
+	if (!t)
+		return pl_no_target(L);
+	if (k)
+		for (uint32_t i = 0; i < n; i++)
+			if (strcmp(t->hello->labels[i].key, k) == 0) {
+				lua_pushstring(L, t->hello->labels[i].value);
+				return 1;
+			}
+	lua_pushnil(L);
+	return 1;
+}
+
+/* next() over the labels, for pairs(c.target.labels). */
+static int pl_labels_next(lua_State *L)
+{
+	const call_target_t *t = pl_target_now(L);
+	uint32_t n = t ? pl_nlabels(t) : 0, i = 0;
+
+	if (!t)
+		return pl_no_target(L);
+	if (!lua_isnil(L, 2)) {
+		const char *k = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : NULL;
+
+		while (i < n && (!k || strcmp(t->hello->labels[i].key, k) != 0))
+			i++;
+		i++;
+	}
+	if (i >= n) {
+		lua_pushnil(L);
+		return 1;
+	}
+	lua_pushstring(L, t->hello->labels[i].key);
+	lua_pushstring(L, t->hello->labels[i].value);
+	return 2;
+}
+
+static int pl_labels_pairs(lua_State *L)
+{
+	lua_pushcfunction(L, pl_labels_next); /* a light function: no allocation */
+	lua_pushvalue(L, 1);
+	lua_pushnil(L);
+	return 3;
+}
+
+static int pl_readonly(lua_State *L)
+{
+	return luaL_error(L, "c.target is read-only");
+}
+
+/* c.target: nil for a call without a target (tests, the fuzzer). */
 static void pl_push_target(lua_State *L, policy_t *p)
 {
-	const call_target_t *t = p->call->target;
-
-	if (!t) {
+	if (!p->call->target)
 		lua_pushnil(L);
-		return;
-	}
-	lua_rawgeti(L, LUA_REGISTRYINDEX, p->targets_ref);
-	if (lua_rawgeti(L, -1, (lua_Integer)t->id) == LUA_TNIL) {
-		lua_pop(L, 1);
-		pl_push_target_table(L, t);
-		lua_pushvalue(L, -1);
-		lua_rawseti(L, -3, (lua_Integer)t->id);
-	}
-	lua_remove(L, -2);
+	else
+		lua_rawgeti(L, LUA_REGISTRYINDEX, p->target_ref);
 }
 
 /* Records that the argument what could not be read (the call is then
@@ -1031,6 +1109,17 @@ static int pl_setup_cb(lua_State *L)
 		{ "__newindex", pl_call_newindex },
 		{ NULL, NULL },
 	};
+	static const luaL_Reg target_mm[] = {
+		{ "__index", pl_target_index },
+		{ "__newindex", pl_readonly },
+		{ NULL, NULL },
+	};
+	static const luaL_Reg labels_mm[] = {
+		{ "__index", pl_labels_index },
+		{ "__newindex", pl_readonly },
+		{ "__pairs", pl_labels_pairs },
+		{ NULL, NULL },
+	};
 	policy_t *p = lua_touserdata(L, 1);
 
 	pl_setup_verdicts(L);
@@ -1045,8 +1134,14 @@ static int pl_setup_cb(lua_State *L)
 		lua_rawseti(L, -2, i);
 	}
 	p->args_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-	lua_newtable(L);
-	p->targets_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	lua_newuserdatauv(L, 0, 0);
+	pl_new_metatable(L, PL_TARGET_MT, target_mm);
+	lua_setmetatable(L, -2);
+	p->target_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+	lua_newuserdatauv(L, 0, 0);
+	pl_new_metatable(L, PL_LABELS_MT, labels_mm);
+	lua_setmetatable(L, -2);
+	p->labels_ref = luaL_ref(L, LUA_REGISTRYINDEX);
 	return 0;
 }
 
@@ -1246,6 +1341,7 @@ void policy_free(policy_t *p)
 {
 	if (!p)
 		return;
+	limit_fini(&p->lim); /* before the state: the limits live in it */
 	sandbox_free(p->sb);
 	free(p);
 }
@@ -1494,42 +1590,42 @@ void policy_set_clock(policy_t *p, uint64_t (*clock)(void *ctx), void *ctx)
 	p->lim.clock_ctx = ctx;
 }
 
-/* ---- targets ---- */
+/* ---- tenants ---- */
 
-static int pl_target_add_cb(lua_State *L)
+int policy_tenant_add(policy_t *p, uid_t uid, unsigned *slot)
 {
-	policy_t *p = lua_touserdata(L, 1);
+	unsigned free_slot = 0;
+	int r;
 
-	lua_rawgeti(L, LUA_REGISTRYINDEX, p->targets_ref);
-	pl_push_target_table(L, p->target_arg);
-	lua_rawseti(L, -2, (lua_Integer)p->target_arg->id);
+	*slot = 0;
+	if (uid == 0)
+		return 0;
+	for (unsigned i = 1; i < LIMIT_TENANTS; i++) {
+		if (p->tenant[i].refs && p->tenant[i].uid == uid) {
+			p->tenant[i].refs++;
+			*slot = i;
+			return 0;
+		}
+		if (!p->tenant[i].refs && !free_slot)
+			free_slot = i;
+	}
+	if (!free_slot)
+		return -EUSERS;
+	r = limit_tenant_add(&p->lim, free_slot);
+	if (r < 0)
+		return r;
+	p->tenant[free_slot].uid = uid;
+	p->tenant[free_slot].refs = 1;
+	*slot = free_slot;
 	return 0;
 }
 
-static int pl_target_remove_cb(lua_State *L)
+void policy_tenant_remove(policy_t *p, unsigned slot)
 {
-	policy_t *p = lua_touserdata(L, 1);
-
-	lua_rawgeti(L, LUA_REGISTRYINDEX, p->targets_ref);
-	lua_pushnil(L);
-	lua_rawseti(L, -2, (lua_Integer)p->remove_id);
-	return 0;
-}
-
-int policy_target_add(policy_t *p, const call_target_t *t)
-{
-	sandbox_status_t st;
-
-	p->target_arg = t;
-	st = sandbox_call(p->sb, pl_target_add_cb, p, &p->call_budget, NULL, 0);
-	p->target_arg = NULL;
-	return st == SANDBOX_OK ? 0 : -ENOMEM;
-}
-
-void policy_target_remove(policy_t *p, uint64_t id)
-{
-	p->remove_id = id;
-	sandbox_call(p->sb, pl_target_remove_cb, p, &p->call_budget, NULL, 0);
+	if (slot == 0 || slot >= LIMIT_TENANTS || !p->tenant[slot].refs)
+		return;
+	if (--p->tenant[slot].refs == 0)
+		limit_tenant_remove(&p->lim, slot);
 }
 
 size_t policy_memory(const policy_t *p)

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "call.h"
 #include "error.h"
@@ -113,10 +114,16 @@ void policy_refund(policy_t *p);
 /* Replaces the monotonic clock (ns) of the policy's rate limits; for tests. */
 void policy_set_clock(policy_t *p, uint64_t (*clock)(void *ctx), void *ctx);
 
-/* Target lifecycle: the engine keeps one c.target table per target; adding
- * an id that exists replaces its table. */
-int policy_target_add(policy_t *p, const call_target_t *t);
-void policy_target_remove(policy_t *p, uint64_t id);
+/*
+ * Tenants: a launcher uid's targets share key tables of the policy's rate
+ * limits (limit.h) that no other launcher's use: add gives uid's slot
+ * (made with its tables when it had none; root's is 0 and always there)
+ * for call_target_t.tenant_slot; each add is undone by one remove. 0,
+ * -ENOMEM, or -EUSERS when the policy serves LIMIT_TENANTS - 1 launcher
+ * uids already.
+ */
+int policy_tenant_add(policy_t *p, uid_t uid, unsigned *slot);
+void policy_tenant_remove(policy_t *p, unsigned slot);
 
 /* Bytes the Lua state holds now. */
 size_t policy_memory(const policy_t *p);

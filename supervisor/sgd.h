@@ -41,6 +41,7 @@ typedef struct target target_t;
 typedef struct conn conn_t;
 typedef struct park park_t;
 typedef struct takeover takeover_t;
+typedef struct tenants tenants_t;
 
 typedef struct sgd {
 	uv_loop_t *loop;
@@ -55,6 +56,8 @@ typedef struct sgd {
 	uv_signal_t sigterm, sigint;
 	uv_timer_t log_report; /* reports suppressed log events */
 	uv_signal_t sigusr1; /* learn mode: write what was learned so far */
+	uv_idle_t learn_idle; /* ...one target per turn of the loop (target.c) */
+	bool learn_idle_ready;
 	bool stopping;
 	/* Stops the supervisor as SIGTERM does (main.c); signum 0 after a
 	 * takeover handed everything over. */
@@ -76,6 +79,9 @@ typedef struct sgd {
 	target_t *targets;
 	size_t ntargets;
 	uint64_t next_target_id;
+	/* The launcher uids' quotas (tenant.c); shared by every loop, not
+	 * owned by one. NULL: no quotas. */
+	tenants_t *tenants;
 
 	/* Receive path, reused for every notification. */
 	struct seccomp_notif *req;
@@ -112,6 +118,11 @@ int accept_socket_dir(const char *path, sg_error_t *err);
 bool accept_is_listener(sgd_t *d, int fd);
 
 /* target.c: a registered listener and the process behind it. */
+/* Whether launcher uid may start one more target in mode (its quotas,
+ * tenant.c): 0, or -EDQUOT with the reason in why. Asked before the
+ * filter is sent; target_add charges the quota and asks again. */
+int target_admit(sgd_t *d, uid_t uid, sg_mode_t mode, char *why, size_t why_len);
+/* -EDQUOT: uid is at a quota (target_admit). */
 int target_add(sgd_t *d, int listener, int pidfd, pid_t pid, uid_t uid, size_t policy_index,
 	       const sg_hello_t *hello, sg_mode_t mode, target_t **out);
 void target_close(target_t *t, const char *reason);
@@ -135,9 +146,13 @@ void target_resume_all(sgd_t *d);
 /* Lets go of every target without ending it: the listeners were handed
  * over, so closing this process's copies changes nothing for them. */
 void target_release_all(sgd_t *d);
-/* Learn mode, on request (SIGUSR1): writes the policy learned so far from
- * every target in learn mode, as a snapshot; they go on running. */
+/* Learn mode: writes the policy learned so far from every target in learn
+ * mode, as a snapshot; they go on running. All are rendered now (a
+ * takeover hands them over next); the files are written off the loop. */
 void target_learn_snapshot_all(sgd_t *d);
+/* The same on request (SIGUSR1): one target rendered per turn of the
+ * loop, so that the other targets' calls wait for one render at most. */
+void target_learn_snapshot_request(sgd_t *d);
 uint64_t target_id(const target_t *t);
 
 /* receive.c: sizes the buffers, then drains a listener when it wakes. */

@@ -19,6 +19,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "target.h"
+#include "tenant.h"
 
 /* PIDFD_GET_INFO with the exit status (kernel 6.15). Defined here because
  * Debian 12's headers predate it; an older kernel answers ENOTTY and the
@@ -101,8 +102,9 @@ static bool exit_status(int pidfd, pid_t pid, int *status)
 	return true;
 }
 
-/* A target is freed once every libuv handle it opened is closed and
- * every brokered open of it is finished (counted and logged). */
+/* A target is freed once every libuv handle it opened is closed (a
+ * learned policy being written holds one count in handles, learn_job_t)
+ * and every brokered open of it is finished (counted and logged). */
 static void target_free(target_t *t)
 {
 	broker_release(t);
@@ -110,20 +112,90 @@ static void target_free(target_t *t)
 	free(t);
 }
 
-static void target_handle_closed_cb(uv_handle_t *h)
+static void target_unref(target_t *t)
 {
-	target_t *t = h->data;
-
 	if (--t->handles == 0 && t->jobs == 0)
 		target_free(t);
 }
 
+static void target_handle_closed_cb(uv_handle_t *h)
+{
+	target_unref(h->data);
+}
+
+/* The launcher's quota of learned bytes pays for each file written. */
+static int target_learn_admit(void *ctx, size_t len, char *why, size_t why_len)
+{
+	target_t *t = ctx;
+
+	if (!t->d->tenants)
+		return 0;
+	return tenants_learn_bytes(t->d->tenants, t->uid, len, why, why_len);
+}
+
+/*
+ * A learned policy on its way to learn_dir: rendered on the loop (the
+ * record changes with every call; the render is bounded by LEARN_MAX_*),
+ * written by libuv's thread pool, so that the open, write, fsync and
+ * rename of one target's file never hold up another target's calls. The
+ * target stays allocated (one count in handles) until the result is
+ * logged.
+ */
+typedef struct learn_job {
+	uv_work_t req;
+	target_t *t;
+	learn_stats_t st;
+	learn_about_t about;
+	char *src;
+	size_t len;
+	int r;
+	char path[PATH_MAX], why[PATH_MAX + 128];
+} learn_job_t;
+
+static void learn_job_work(uv_work_t *req)
+{
+	learn_job_t *j = req->data;
+
+	j->r = learn_write_src(j->src, j->len, j->t->d->cfg->learn_dir, &j->about, j->path,
+			       sizeof(j->path), j->why, sizeof(j->why));
+}
+
+static void learn_job_done(uv_work_t *req, int status)
+{
+	learn_job_t *j = req->data;
+	target_t *t = j->t;
+
+	if (status < 0) {
+		j->r = status;
+		snprintf(j->why, sizeof(j->why), "the write was cancelled: %s", uv_strerror(status));
+	}
+	log_learned(t, &j->st, j->r == 0 ? j->path : NULL, j->r == 0 ? NULL : j->why);
+	free(j->src);
+	free(j);
+	target_unref(t);
+}
+
 /* Learn mode: the policy the target's run amounts to, written to
  * learn_dir when it ends (whatever the reason: a run cut short by a stop
- * is still worth reading). */
+ * is still worth reading), or on request. */
 static void target_learned(target_t *t, bool snapshot)
 {
-	learn_about_t about = {
+	learn_job_t *j;
+	int r;
+
+	if (!t->learn)
+		return;
+	j = calloc(1, sizeof(*j));
+	if (!j) {
+		learn_stats_t st;
+
+		learn_stats(t->learn, &st);
+		log_learned(t, &st, NULL, "cannot write the learned policy: out of memory");
+		return;
+	}
+	j->req.data = j;
+	j->t = t;
+	j->about = (learn_about_t){
 		.policy = t->pconf->name,
 		.target = t->id,
 		.pid = t->pid,
@@ -131,15 +203,22 @@ static void target_learned(target_t *t, bool snapshot)
 		.ended = time(NULL),
 		.snapshot = snapshot,
 	};
-	learn_stats_t st;
-	char path[PATH_MAX], why[PATH_MAX + 128];
-	int r;
-
-	if (!t->learn)
+	learn_stats(t->learn, &j->st);
+	r = learn_render(t->learn, &j->about, &j->src, &j->len);
+	if (r < 0)
+		snprintf(j->why, sizeof(j->why), "cannot render the policy of %s: %s",
+			 t->pconf->name, strerror(-r));
+	else
+		r = target_learn_admit(t, j->len, j->why, sizeof(j->why));
+	t->handles++;
+	if (r == 0 && uv_queue_work(t->d->loop, &j->req, learn_job_work, learn_job_done) == 0)
 		return;
-	learn_stats(t->learn, &st);
-	r = learn_write(t->learn, t->d->cfg->learn_dir, &about, path, sizeof(path), why, sizeof(why));
-	log_learned(t, &st, r == 0 ? path : NULL, r == 0 ? NULL : why);
+	/* No thread to write it: written here, as before. */
+	if (r == 0)
+		learn_job_work(&j->req);
+	else
+		j->r = r;
+	learn_job_done(&j->req, 0);
 }
 
 static void target_close_handle(target_t *t, uv_handle_t *h)
@@ -244,6 +323,29 @@ static void target_poll_cb(uv_poll_t *h, int status, int events)
 		target_close(t, end);
 }
 
+/* Gives back the launcher's quota t holds (once). */
+static void target_uncharge(target_t *t)
+{
+	if (t->charged && t->d->tenants)
+		tenants_give(t->d->tenants, t->uid, t->mode == SG_MODE_LEARN);
+	t->charged = false;
+	if (t->slotted)
+		policy_tenant_remove(t->policy, t->info.tenant_slot);
+	t->slotted = false;
+}
+
+int target_admit(sgd_t *d, uid_t uid, sg_mode_t mode, char *why, size_t why_len)
+{
+	int r;
+
+	if (!d->tenants)
+		return 0;
+	r = tenants_take(d->tenants, uid, mode == SG_MODE_LEARN, false, why, why_len);
+	if (r == 0)
+		tenants_give(d->tenants, uid, mode == SG_MODE_LEARN);
+	return r;
+}
+
 /* A target not registered yet: nothing is owned. */
 static target_t *target_new(sgd_t *d, int listener, int pidfd, pid_t pid, uid_t uid,
 			    size_t policy_index, const sg_hello_t *hello, sg_mode_t mode, uint64_t id)
@@ -272,29 +374,40 @@ static target_t *target_new(sgd_t *d, int listener, int pidfd, pid_t pid, uid_t 
 	t->info.policy = t->pconf->name;
 	t->info.hello = &t->hello;
 	t->info.pid = pid;
+	t->info.uid = uid;
 	return t;
 }
 
 /* Polls t's listener (unless a takeover paused the loop) and links it
  * into d's list. On failure t is freed; the caller still owns the fds. */
-static int target_register(target_t *t)
+static int target_register(target_t *t, bool force)
 {
 	sgd_t *d = t->d;
-	int r = uv_poll_init(d->loop, &t->poll, t->listener);
+	int r = 0;
 
+	/* The quota first: a refused target never touches the loop. */
+	if (d->tenants)
+		r = tenants_take(d->tenants, t->uid, t->mode == SG_MODE_LEARN, force, NULL, 0);
+	t->charged = r == 0 && d->tenants;
+	/* Its launcher's own key tables in the policy's rate limits. */
+	if (r == 0)
+		r = policy_tenant_add(t->policy, t->uid, &t->info.tenant_slot);
+	t->slotted = r == 0;
+	if (r == 0)
+		r = uv_poll_init(d->loop, &t->poll, t->listener);
 	if (r < 0) {
+		target_uncharge(t);
 		learn_free(t->learn);
 		free(t);
 		return r;
 	}
 	t->poll.data = t;
 	t->handles = 1;
-	r = policy_target_add(t->policy, &t->info);
-	if (r == 0 && !d->paused)
+	if (!d->paused)
 		r = uv_poll_start(&t->poll, UV_READABLE | UV_DISCONNECT, target_poll_cb);
 	if (r < 0) {
 		/* Nothing is owned yet: the caller still closes listener and pidfd. */
-		policy_target_remove(t->policy, t->id);
+		target_uncharge(t);
 		target_close_handle(t, (uv_handle_t *)&t->poll);
 		return r;
 	}
@@ -321,7 +434,7 @@ int target_add(sgd_t *d, int listener, int pidfd, pid_t pid, uid_t uid, size_t p
 
 	if (!t)
 		return -ENOMEM;
-	r = target_register(t);
+	r = target_register(t, false);
 	if (r < 0)
 		return r;
 	d->next_target_id++;
@@ -351,7 +464,8 @@ int target_adopt(sgd_t *d, int listener, int pidfd, size_t policy_index, const t
 	t->restarts = rec->restarts;
 	t->would_deny = rec->would_deny;
 	t->log_suppressed = rec->log_suppressed;
-	r = target_register(t);
+	/* Already running: charged to its launcher even over the quota. */
+	r = target_register(t, true);
 	if (r < 0)
 		return r;
 	if (d->next_target_id < t->id)
@@ -405,7 +519,7 @@ void target_release_all(sgd_t *d)
 		if (t->pidfd >= 0)
 			close(t->pidfd);
 		t->pidfd = -1;
-		policy_target_remove(t->policy, t->id);
+		target_uncharge(t);
 	}
 }
 
@@ -424,7 +538,7 @@ void target_close(target_t *t, const char *reason)
 	throttle_release(t);
 	close(t->listener);
 	t->listener = -1;
-	policy_target_remove(t->policy, t->id);
+	target_uncharge(t);
 	if (t->prev)
 		t->prev->next = t->next;
 	else
@@ -441,14 +555,49 @@ void target_close(target_t *t, const char *reason)
 
 void target_learn_snapshot_all(sgd_t *d)
 {
-	for (target_t *t = d->targets; t; t = t->next)
+	for (target_t *t = d->targets; t; t = t->next) {
+		t->snapshot_due = false;
 		target_learned(t, true);
+	}
+}
+
+/* One due snapshot per turn; the idle handle stops when none is left. */
+static void learn_idle_cb(uv_idle_t *h)
+{
+	sgd_t *d = h->data;
+
+	for (target_t *t = d->targets; t; t = t->next) {
+		if (t->snapshot_due) {
+			t->snapshot_due = false;
+			target_learned(t, true);
+			return;
+		}
+	}
+	uv_idle_stop(h);
+}
+
+void target_learn_snapshot_request(sgd_t *d)
+{
+	bool any = false;
+
+	for (target_t *t = d->targets; t; t = t->next)
+		any |= t->snapshot_due = t->learn != NULL;
+	if (!any || d->stopping)
+		return;
+	if (!d->learn_idle_ready) {
+		uv_idle_init(d->loop, &d->learn_idle);
+		d->learn_idle.data = d;
+		d->learn_idle_ready = true;
+	}
+	uv_idle_start(&d->learn_idle, learn_idle_cb);
 }
 
 void target_close_all(sgd_t *d)
 {
 	while (d->targets)
 		target_close(d->targets, "supervisor_stop");
+	if (d->learn_idle_ready && !uv_is_closing((uv_handle_t *)&d->learn_idle))
+		uv_close((uv_handle_t *)&d->learn_idle, NULL);
 }
 
 uint64_t target_id(const target_t *t)

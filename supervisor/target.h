@@ -29,7 +29,9 @@ struct target {
 	int listener; /* owned; closed with the target */
 	int pidfd;    /* owned; -1 when none: the process sysgate-run became */
 	pid_t pid;
-	uid_t uid;
+	uid_t uid;     /* the launcher's: the tenant it is charged to (tenant.c) */
+	bool charged;  /* holds one of its launcher's targets (tenants_take) */
+	bool slotted;  /* holds its launcher's tenant slot in the policy (policy_tenant_add) */
 	uv_poll_t poll;
 	uv_poll_t reap_poll;   /* the pidfd, while waiting for the exit status */
 	uv_timer_t reap_timer; /* how long to wait for it */
@@ -50,6 +52,7 @@ struct target {
 
 	uint64_t would_deny; /* audit mode: calls allowed that enforce mode would not have */
 	learn_t *learn;      /* learn mode: what the target did; owned */
+	bool snapshot_due;   /* a snapshot was asked for and is not rendered yet */
 	time_t started_wall; /* for the learned policy's header */
 
 	/* The log budget of this target (log.c). */

@@ -161,8 +161,6 @@ static void decide_some(policy_t *p)
 	char why[256];
 	int done = 0;
 
-	if (policy_target_add(p, &t) < 0)
-		return;
 	for (int nr = 0; nr < NAMES_MAX_NR && done < MAX_DECIDE; nr++) {
 		verdict_t v;
 		policy_fail_t f;
@@ -179,7 +177,6 @@ static void decide_some(policy_t *p)
 			check(f, &v);
 		}
 	}
-	policy_target_remove(p, t.id);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);

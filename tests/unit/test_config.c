@@ -298,6 +298,33 @@ static void test_broker_timeout(void **state)
 		    "'broker_timeout_ms' must be an integer");
 }
 
+/* tenants: safe defaults; bad values and keys name the field and line. */
+static void test_tenants(void **state)
+{
+	sg_config_t c;
+
+	expect_ok(state, POLICY_DEMO, &c);
+	assert_int_equal(c.tenants.targets, TENANT_DEFAULT_TARGETS);
+	assert_int_equal(c.tenants.learn_targets, TENANT_DEFAULT_LEARN_TARGETS);
+	assert_int_equal(c.tenants.learn_bytes, TENANT_DEFAULT_LEARN_BYTES);
+	config_free(&c);
+	expect_ok(state, "tenants = { targets = 3; learn_targets = 0; learn_bytes = 5000000000L; };\n"
+		  POLICY_DEMO, &c);
+	assert_int_equal(c.tenants.targets, 3);
+	assert_int_equal(c.tenants.learn_targets, 0);
+	assert_int_equal(c.tenants.learn_bytes, 5000000000ull);
+	config_free(&c);
+	expect_fail(state, "tenants = {\n  targets = 0;\n};\n" POLICY_DEMO, -EINVAL, 2,
+		    "'tenants.targets' must be between 1 and 65536");
+	expect_fail(state, "tenants = { learn_targets = -1; };\n" POLICY_DEMO, -EINVAL, 1,
+		    "'tenants.learn_targets' must be between 0");
+	expect_fail(state, "tenants = { learn_bytes = \"1M\"; };\n" POLICY_DEMO, -EINVAL, 1,
+		    "'tenants.learn_bytes' must be an integer");
+	expect_fail(state, "tenants = {\n quota = 5; };\n" POLICY_DEMO, -EINVAL, 2,
+		    "tenants: unknown key 'quota'");
+	expect_fail(state, "tenants = 5;\n" POLICY_DEMO, -EINVAL, 1, "'tenants' must be a group");
+}
+
 /* A config named by a relative path: path kept as given, directory resolved. */
 static void test_relative_config_path(void **state)
 {
@@ -1066,6 +1093,7 @@ int main(void)
 		T(test_lua_memory_raises_default_total),
 		T(test_log_limits),
 		T(test_broker_timeout),
+		T(test_tenants),
 		T(test_relative_config_path),
 		T(test_absolute_paths_kept),
 		T(test_socket_path_longest),

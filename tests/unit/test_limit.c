@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "names.h"
+#include "limit.h"
 #include "policy.h"
 
 #define SEC 1000000000ull
@@ -439,6 +440,56 @@ static void test_steady_state_no_alloc(void **state)
 }
 
 /* Bad fields fail the load with the file and line of sysgate.limit. */
+/* Each launcher uid has its own tables: even per = "policy" and
+ * sysgate.limited() keys are per tenant slot, and a slot's tables go with
+ * its last target. */
+static void test_tenant_tables(void **state)
+{
+	policy_t *p = load("local sg = sysgate\n"
+			   "return sg.policy { on = {\n"
+			   "  getppid = sg.limit { rate = 1, burst = 1, per = 'policy' },\n"
+			   "  getgid = function(c)\n"
+			   "    if sg.limited('k', 1, 1) then return sg.allow() end\n"
+			   "    return sg.deny('EAGAIN')\n"
+			   "  end,\n"
+			   "} }\n");
+	call_target_t tenant = target_b;
+	unsigned slot, again, other;
+
+	(void)state;
+	assert_int_equal(policy_tenant_add(p, 0, &slot), 0);
+	assert_int_equal(slot, 0);
+	assert_int_equal(policy_tenant_add(p, 1000, &slot), 0);
+	assert_true(slot > 0);
+	assert_int_equal(policy_tenant_add(p, 1000, &again), 0);
+	assert_int_equal(again, slot);
+	assert_int_equal(policy_tenant_add(p, 1001, &other), 0);
+	assert_true(other != slot && other > 0);
+	tenant.tenant_slot = slot;
+
+	assert_int_equal(allowed(p, "getppid", &tenant, 60, 3), 1);
+	assert_int_equal(allowed(p, "getgid", &tenant, 60, 3), 1);
+	/* Root's bucket of the same key is its own. */
+	assert_int_equal(allowed(p, "getppid", &target_a, 50, 3), 1);
+	assert_int_equal(allowed(p, "getgid", &target_a, 50, 3), 1);
+
+	/* Two adds, two removes: then the tables are gone, and a new add
+	 * starts full. */
+	policy_tenant_remove(p, slot);
+	assert_int_equal(allowed(p, "getppid", &tenant, 60, 1), 0);
+	policy_tenant_remove(p, slot);
+	assert_int_equal(policy_tenant_add(p, 1002, &again), 0);
+	tenant.tenant_slot = again;
+	assert_int_equal(allowed(p, "getppid", &tenant, 60, 3), 1);
+
+	/* 63 launcher uids besides root at most. */
+	for (uid_t u = 2000; u < 2000 + LIMIT_TENANTS - 3; u++)
+		assert_int_equal(policy_tenant_add(p, u, &slot), 0);
+	assert_int_equal(policy_tenant_add(p, 3000, &slot), -EUSERS);
+	assert_int_equal(policy_tenant_add(p, 0, &slot), 0);
+	policy_free(p);
+}
+
 static void test_load_errors(void **state)
 {
 	(void)state;
@@ -517,6 +568,7 @@ int main(void)
 		cmocka_unit_test(test_limited),
 		cmocka_unit_test(test_refund),
 		cmocka_unit_test(test_steady_state_no_alloc),
+		cmocka_unit_test(test_tenant_tables),
 		cmocka_unit_test(test_load_errors),
 		cmocka_unit_test(test_limit_in_handler),
 	};

@@ -50,7 +50,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sched.h>
@@ -363,9 +366,9 @@ int broker_proc_self(const char *path, int tgid, int tid, char *out, size_t cap)
 	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 1;
 }
 
-int broker_proc_task(int procroot, const char *rest)
+int broker_proc_task(int procroot, const char *rest, pid_t child)
 {
-	char self[32], task[96];
+	char self[32], mine[16], task[96];
 	size_t len = strcspn(rest, "/");
 	ssize_t n;
 
@@ -380,6 +383,17 @@ int broker_proc_task(int procroot, const char *rest)
 	self[n] = '\0';
 	if (strlen(self) == len && memcmp(self, rest, len) == 0)
 		return 1;
+	/* The child that made the open (open_apart) is a copy of us; it is
+	 * numbered as we number it only in our own namespace's procfs, and
+	 * cannot be told in another's. */
+	if (child > 0) {
+		snprintf(mine, sizeof(mine), "%d", (int)getpid());
+		if (strcmp(self, mine) != 0)
+			return -EACCES;
+		snprintf(mine, sizeof(mine), "%d", (int)child);
+		if (strlen(mine) == len && memcmp(mine, rest, len) == 0)
+			return 1;
+	}
 	/* Any thread of ours: workers, the watchdog, the metrics server. */
 	snprintf(task, sizeof(task), "%s/task/%.*s", self, (int)len, rest);
 	if (faccessat(procroot, task, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
@@ -396,7 +410,7 @@ static int proc_root_along(int base, const char *link, dev_t dev, const char **r
 				.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS };
 	const char *p = link;
 	char name[NAME_MAX + 1];
-	int fd = (int)syscall(SYS_openat2, base, ".", &how, sizeof(how));
+	int fd = (int)syscall(SYS_openat2, base, ".", &how, sizeof(how)), root = -1;
 
 	while (fd >= 0) {
 		struct stat st;
@@ -407,22 +421,36 @@ static int proc_root_along(int base, const char *link, dev_t dev, const char **r
 			break;
 		while (*p == '/')
 			p++;
+		/* The last procfs root on the way, not the first: a procfs
+		 * bound inside another is where the file is. */
 		if (st.st_dev == dev && st.st_ino == BROKER_PROC_ROOT_INO) {
+			if (root >= 0)
+				close(root);
+			root = fd;
+			fd = -1;
 			*rest = p;
-			return fd;
 		}
 		len = strcspn(p, "/");
 		if (len == 0 || len > NAME_MAX)
 			break;
+		if (p[len + strspn(p + len, "/")] == '\0') {
+			/* The file itself: every directory above it was seen. */
+			if (fd >= 0)
+				close(fd);
+			return root >= 0 ? root : -EACCES;
+		}
 		memcpy(name, p, len);
 		name[len] = '\0';
 		p += len;
-		next = (int)syscall(SYS_openat2, fd, name, &how, sizeof(how));
-		close(fd);
+		next = (int)syscall(SYS_openat2, fd >= 0 ? fd : root, name, &how, sizeof(how));
+		if (fd >= 0)
+			close(fd);
 		fd = next;
 	}
 	if (fd >= 0)
 		close(fd);
+	if (root >= 0)
+		close(root);
 	return -EACCES;
 }
 
@@ -436,7 +464,7 @@ static int proc_root_along(int base, const char *link, dev_t dev, const char **r
  * it. That root is looked for in the supervisor's tree, then in the
  * caller's (a procfs mounted in its own mount namespace).
  */
-static int own_proc_entry(int fd, int rootfd)
+static int own_proc_entry(int fd, int rootfd, pid_t child)
 {
 	struct statfs sf;
 	struct stat st;
@@ -453,6 +481,8 @@ static int own_proc_entry(int fd, int rootfd)
 	if (n <= 0 || n == (ssize_t)sizeof(link) - 1 || link[0] != '/' || fstat(fd, &st) < 0)
 		return -EACCES;
 	link[n] = '\0';
+	if (st.st_ino == BROKER_PROC_ROOT_INO)
+		return 0; /* a procfs root itself: no task's */
 	for (int i = 0; i < 2 && r == -EACCES; i++) {
 		int base = i == 0 ? open("/", O_PATH | O_DIRECTORY | O_CLOEXEC) : rootfd;
 		const char *rest = NULL;
@@ -462,7 +492,7 @@ static int own_proc_entry(int fd, int rootfd)
 			close(base);
 		if (root < 0)
 			continue;
-		r = broker_proc_task(root, rest);
+		r = broker_proc_task(root, rest, child);
 		close(root);
 	}
 	return r;
@@ -486,6 +516,7 @@ struct broker_job {
 	char abs[PATH_MAX], abs_of[PATH_MAX];
 	size_t abs_of_len;
 	bool abs_root;
+	pid_t apart; /* the child of open_apart that made the open, or 0 */
 	struct open_how how;
 	bool cloexec, as_supervisor;
 	/* The worker's answer: fd in the caller, or err (reason: why, when
@@ -694,6 +725,90 @@ static int place(broker_job_t *j, int rootfd, const char **path, int *dirfd)
  * taken on. The worker's umask is 0 (broker_thread_init): the caller's
  * is already applied to the mode. A signal that is not the deadline's
  * (one meant for the job before) does not end the open. */
+/* The child of open_apart: the open again, its fd sent over sock. Only
+ * raw system calls: it is a copy of one thread of a threaded process. */
+static void open_apart_child(const broker_job_t *j, int dirfd, const char *path, int sock)
+{
+	alignas(struct cmsghdr) char ctl[CMSG_SPACE(sizeof(int))] = { 0 };
+	char byte = 0;
+	struct iovec iov = { &byte, 1 };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl,
+			      .msg_controllen = sizeof(ctl) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&msg);
+	int fd = (int)syscall(SYS_openat2, dirfd, path, &j->how, sizeof(j->how));
+
+	if (fd < 0)
+		syscall(SYS_exit_group, errno > 0 && errno < 256 ? errno : EACCES);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	syscall(SYS_exit_group, sendmsg(sock, &msg, MSG_NOSIGNAL) == 1 ? 0 : EACCES);
+}
+
+/*
+ * A file on procfs is opened again by a child process that shares no
+ * thread group with the supervisor, with the caller's identity (taken
+ * on by this thread, and so the child's). The kernel lets any thread of
+ * a process into its own /proc/<pid>/mem, environ, maps and the like
+ * without a ptrace check: opened by a worker, a route to the
+ * supervisor's own entries that no path check foresaw (a procfs bind
+ * mounted anywhere in the caller's mount namespace, nested in another)
+ * would be let through. From the child the kernel checks the caller's
+ * access as it would the caller's own open, and the supervisor is not
+ * dumpable. The fd or a negative errno; a deadline ends the child.
+ */
+static int open_apart(broker_job_t *j, int dirfd, const char *path)
+{
+	alignas(struct cmsghdr) char ctl[CMSG_SPACE(sizeof(int))];
+	char byte;
+	struct iovec iov = { &byte, 1 };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *cm;
+	int sv[2], fd = -1, st = 0;
+	ssize_t n;
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	/* No exit signal (nothing else here waits for it), no shared memory. */
+	pid = (pid_t)syscall(SYS_clone, 0UL, NULL, NULL, NULL, NULL);
+	if (pid == 0)
+		open_apart_child(j, dirfd, path, sv[1]);
+	close(sv[1]);
+	if (pid < 0) {
+		close(sv[0]);
+		return -EAGAIN;
+	}
+	j->apart = pid;
+	do {
+		msg.msg_control = ctl;
+		msg.msg_controllen = sizeof(ctl);
+		n = recvmsg(sv[0], &msg, MSG_CMSG_CLOEXEC);
+		if (n < 0 && errno == EINTR && work_expired(j))
+			kill(pid, SIGKILL);
+	} while (n < 0 && errno == EINTR);
+	cm = n == 1 ? CMSG_FIRSTHDR(&msg) : NULL;
+	if (cm && cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+	    cm->cmsg_len == CMSG_LEN(sizeof(int)))
+		memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	close(sv[0]);
+	while (waitpid(pid, &st, __WALL) < 0 && errno == EINTR)
+		;
+	if (fd >= 0)
+		return fd;
+	if (WIFEXITED(st) && WEXITSTATUS(st) != 0)
+		return -WEXITSTATUS(st);
+	return work_expired(j) ? -EINTR : -EACCES;
+}
+
+static bool on_procfs(int fd)
+{
+	struct statfs sf;
+
+	return fstatfs(fd, &sf) < 0 || sf.f_type == PROC_SUPER_MAGIC;
+}
+
 static int open_as(broker_job_t *j, int dirfd, const char *path)
 {
 	bool take = !j->as_supervisor && !same_ident(&caller.id, &broker.self);
@@ -707,6 +822,11 @@ static int open_as(broker_job_t *j, int dirfd, const char *path)
 		fd = (int)syscall(SYS_openat2, dirfd, path, &j->how, sizeof(j->how));
 		err = errno;
 	} while (fd < 0 && err == EINTR && !work_expired(j));
+	if (fd >= 0 && on_procfs(fd)) {
+		close(fd);
+		fd = open_apart(j, dirfd, path);
+		err = -fd;
+	}
 	if (take)
 		ident_restore();
 	return fd < 0 ? -err : fd;
@@ -740,6 +860,9 @@ static int install(broker_job_t *j, int fd)
 	while (r < 0 && errno == EINTR);
 	if (r >= 0) {
 		j->fd = r;
+		/* Now, not when the worker is back: a deadline that passes
+		 * in between must not take the installed fd for a call gone. */
+		atomic_store(&j->answered, true);
 		return 0;
 	}
 	/* ENOENT: the call is gone; EINPROGRESS: the loop answered it at
@@ -790,7 +913,7 @@ static int job_open(broker_job_t *j)
 		r = -fd; /* the open's own error, as the kernel would give it */
 		goto out;
 	}
-	r = own_proc_entry(fd, rootfd);
+	r = own_proc_entry(fd, rootfd, j->apart);
 	if (r != 0) {
 		r = job_fail(j, EACCES, r > 0 ? "the path leads into the supervisor's own /proc entries"
 					      : "the file is in a /proc whose owner cannot be told");
@@ -1115,6 +1238,7 @@ int broker_open(target_t *t, call_t *c, verdict_t *v, broker_pending_t **pending
 	j->resp_size = t->d->resp_size;
 	j->id = c->id;
 	j->pid = c->pid;
+	j->apart = 0;
 	j->nr = c->nr;
 	j->dirfd = (int)c->args[0];
 	j->as_supervisor = v->as_supervisor;

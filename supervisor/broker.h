@@ -78,8 +78,9 @@ void broker_release(target_t *t);
 int broker_proc_self(const char *path, int tgid, int tid, char *out, size_t cap);
 
 /* Whether rest, a path below the procfs root procroot (an fd), is an
- * entry of a task of the calling thread's thread group, as that procfs
- * numbers tasks: 1 yes, 0 no, -EACCES when it cannot be told. */
-int broker_proc_task(int procroot, const char *rest);
+ * entry of a task of the calling thread's thread group, or of child (a
+ * process of ours, 0: none), as that procfs numbers tasks: 1 yes, 0 no,
+ * -EACCES when it cannot be told. */
+int broker_proc_task(int procroot, const char *rest, pid_t child);
 
 #endif

@@ -13,6 +13,10 @@
  *                         closed (a hangup of the pts)
  *   tty                   in a new session (no terminal): /dev/tty, and
  *                         writes ATTACK-TTY to it when it opens
+ *   procbind DIR          in a user and mount namespace of its own, binds
+ *                         /proc at DIR and again at DIR/sys (a procfs
+ *                         nested in a procfs); the operations after it
+ *                         run there, e.g. open DIR/sys/PID/mem rw
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,7 +25,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -169,6 +175,48 @@ static void op_tty(void)
 		report("tty", "fork", errno, NULL);
 }
 
+static int write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : write(fd, text, strlen(text));
+	int err = n < 0 ? errno : 0;
+
+	if (fd >= 0)
+		close(fd);
+	return err;
+}
+
+/* The caller's own namespaces (no privilege needed) with /proc bound at
+ * dir and at dir/sys: a path to the supervisor's entries that starts
+ * with a procfs root that is not the one holding them. */
+static void op_procbind(const char *dir)
+{
+	char map[64], sys[256];
+	uid_t uid = getuid();
+	gid_t gid = getgid();
+	int err = unshare(CLONE_NEWUSER | CLONE_NEWNS) < 0 ? errno : 0;
+
+	/* Mapping the outer uid 0 needs CAP_SETFCAP; the namespace's
+	 * capabilities, all a mount needs, come without a map. */
+	snprintf(map, sizeof(map), "0 %u 1", (unsigned)uid);
+	if (!err && uid != 0) {
+		err = write_file("/proc/self/uid_map", map);
+		if (!err)
+			err = write_file("/proc/self/setgroups", "deny");
+		snprintf(map, sizeof(map), "0 %u 1", (unsigned)gid);
+		if (!err)
+			err = write_file("/proc/self/gid_map", map);
+	}
+	if (!err && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		err = errno;
+	snprintf(sys, sizeof(sys), "%s/sys", dir);
+	if (!err && mount("/proc", dir, NULL, MS_BIND | MS_REC, NULL) < 0)
+		err = errno;
+	if (!err && mount("/proc", sys, NULL, MS_BIND | MS_REC, NULL) < 0)
+		err = errno;
+	report("procbind", dir, err, NULL);
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -197,6 +245,9 @@ int main(int argc, char **argv)
 			op_ptmx();
 		} else if (strcmp(op, "tty") == 0) {
 			op_tty();
+		} else if (strcmp(op, "procbind") == 0 && a) {
+			op_procbind(a);
+			i++;
 		} else {
 			fprintf(stderr, "broker_attack: bad operation %s\n", op);
 			return 2;

@@ -601,6 +601,68 @@ static void test_own_proc(void **state)
 	dir_free(&d);
 }
 
+/* A procfs bound inside a procfs in the caller's own mount namespace
+ * (found by an attacker's review): the path's first procfs root is not
+ * the one that holds sysgated's entries, so no walk of the path can
+ * tell whose they are. The open is made where the kernel checks it. */
+static void test_own_proc_nested_bind(void **state)
+{
+	static char pm[96], mem[160], env[160], maps[160], meminfo[160], selfenv[160];
+	char want[256];
+	const char *argv[32];
+	dir_t d;
+	sgd_proc_t s;
+	char out[4096];
+	int n = 0;
+
+	(void)state;
+	dir_init(&d);
+	snprintf(pm, sizeof(pm), "%s/pm", d.path);
+	assert_int_equal(mkdir(pm, 0755), 0);
+	sgd_start(&s, NULL, 1, pol_names, pol_srcs);
+	snprintf(mem, sizeof(mem), "%s/sys/%d/mem", pm, (int)s.pid);
+	snprintf(env, sizeof(env), "%s/sys/%d/environ", pm, (int)s.pid);
+	snprintf(maps, sizeof(maps), "%s/sys/%d/maps", pm, (int)s.pid);
+	snprintf(meminfo, sizeof(meminfo), "%s/sys/meminfo", pm);
+	/* /proc/self as the opener sees it: never a copy of sysgated. */
+	snprintf(selfenv, sizeof(selfenv), "%s/sys/self/environ", pm);
+	/* uid 0 without a capability: its own user namespace needs none. */
+	argv[n++] = "/usr/bin/setpriv";
+	argv[n++] = "--bounding-set=-all";
+	argv[n++] = "--inh-caps=-all";
+	argv[n++] = "--ambient-caps=-all";
+	argv[n++] = attack();
+	argv[n++] = "procbind";
+	argv[n++] = pm;
+	argv[n++] = "open";
+	argv[n++] = meminfo;
+	argv[n++] = "r";
+	argv[n++] = "open";
+	argv[n++] = mem;
+	argv[n++] = "rw";
+	argv[n++] = "open";
+	argv[n++] = env;
+	argv[n++] = "r";
+	argv[n++] = "open";
+	argv[n++] = maps;
+	argv[n++] = "r";
+	argv[n++] = "open";
+	argv[n++] = selfenv;
+	argv[n++] = "r";
+	argv[n] = NULL;
+	run_bounded(&s, argv, out, sizeof(out));
+	snprintf(want, sizeof(want), "procbind %s: ok", pm);
+	assert_contains(out, want);
+	/* The route reaches procfs: a /proc file that is no task's opens. */
+	snprintf(want, sizeof(want), "open %s: ok", meminfo);
+	assert_contains(out, want);
+	if (strstr(out, "/mem: ok") || strstr(out, "/environ: ok") || strstr(out, "/maps: ok"))
+		fail_msg("a target opened sysgated's own /proc entries: %s", out);
+	assert_int_equal(waitpid(s.pid, &n, WNOHANG), 0);
+	sgd_stop(&s);
+	dir_free(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -611,6 +673,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_pty_hangup, sgd_teardown),
 		cmocka_unit_test_teardown(test_dev_tty, sgd_teardown),
 		cmocka_unit_test_teardown(test_own_proc, sgd_teardown),
+		cmocka_unit_test_teardown(test_own_proc_nested_bind, sgd_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -63,16 +63,19 @@ static void test_proc_task(void **state)
 	(void)state;
 	assert_true(procfd >= 0);
 	snprintf(path, sizeof(path), "%d/status", (int)getpid());
-	assert_int_equal(broker_proc_task(procfd, path), 1);
+	assert_int_equal(broker_proc_task(procfd, path, 0), 1);
 	snprintf(path, sizeof(path), "%d", (int)getpid());
-	assert_int_equal(broker_proc_task(procfd, path), 1);
+	assert_int_equal(broker_proc_task(procfd, path, 0), 1);
 	snprintf(path, sizeof(path), "%d/task/%d/mem", (int)getpid(), (int)gettid());
-	assert_int_equal(broker_proc_task(procfd, path), 1);
-	assert_int_equal(broker_proc_task(procfd, "meminfo"), 0);
-	assert_int_equal(broker_proc_task(procfd, "sys/kernel/pid_max"), 0);
-	assert_int_equal(broker_proc_task(procfd, ""), 0);
+	assert_int_equal(broker_proc_task(procfd, path, 0), 1);
+	assert_int_equal(broker_proc_task(procfd, "meminfo", 0), 0);
+	assert_int_equal(broker_proc_task(procfd, "sys/kernel/pid_max", 0), 0);
+	assert_int_equal(broker_proc_task(procfd, "", 0), 0);
 	if (getpid() != 1)
-		assert_int_equal(broker_proc_task(procfd, "1/status"), 0);
+		assert_int_equal(broker_proc_task(procfd, "1/status", 0), 0);
+	/* The child that made the open is ours too. */
+	assert_int_equal(broker_proc_task(procfd, "4194300/maps", 4194300), 1);
+	assert_int_equal(broker_proc_task(procfd, "4194300/maps", 4194301), 0);
 	/* A thread of ours that is not the leader: its tid names it too. */
 	assert_int_equal(pipe(idle_pipe), 0);
 	assert_int_equal(pthread_create(&th, NULL, idle, NULL), 0);
@@ -80,7 +83,7 @@ static void test_proc_task(void **state)
 		usleep(1000);
 	assert_true(idle_tid > 0);
 	snprintf(path, sizeof(path), "%d/maps", (int)idle_tid);
-	assert_int_equal(broker_proc_task(procfd, path), 1);
+	assert_int_equal(broker_proc_task(procfd, path, 0), 1);
 	assert_int_equal(write(idle_pipe[1], "x", 1), 1);
 	pthread_join(th, NULL);
 	close(idle_pipe[0]);

@@ -43,6 +43,10 @@ struct target {
 	uint64_t brokered; /* calls answered by a brokered open (or its failure) */
 	uint64_t restarts; /* restarts of parked calls that took their place (throttle.c) */
 
+	/* A read of its memory stalled the loop until its FUSE connection
+	 * was aborted: its later reads fail at once (receive.c). */
+	bool read_stalled;
+
 	park_t *parks;     /* calls parked by throttles; info.parked counts them */
 
 	uint64_t would_deny; /* audit mode: calls allowed that enforce mode would not have */

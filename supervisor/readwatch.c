@@ -1,0 +1,192 @@
+/*
+ * The read watchdog (readwatch.h): the loop's side is two stores around
+ * each read; the rest runs on the watchdog's thread, which may be slow
+ * and may block only on what it reads itself (/proc/<pid>/maps, a
+ * fusectl file), never on the loop.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include "readwatch.h"
+
+#define FUSECTL_DIR "/sys/fs/fuse/connections"
+#define FUSECTL_SUPER_MAGIC 0x65735543
+#define STALL_NS ((uint64_t)READWATCH_STALL_MS * 1000000u)
+
+static bool is_fusectl(int fd)
+{
+	struct statfs st;
+
+	return fstatfs(fd, &st) == 0 && st.f_type == FUSECTL_SUPER_MAGIC;
+}
+
+int readwatch_fusectl_open(char *why, size_t why_len)
+{
+	int fd = open(FUSECTL_DIR, O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd >= 0 && is_fusectl(fd))
+		return fd;
+	if (fd >= 0)
+		close(fd);
+	/* Most systems mount it at boot; where none did, it is mounted here
+	 * as systemd would (nothing in it is writable but by root). */
+	if (mount("fusectl", FUSECTL_DIR, "fusectl", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) {
+		snprintf(why, why_len, "fusectl is not mounted on %s and cannot be: %s", FUSECTL_DIR,
+			 strerror(errno));
+		return -1;
+	}
+	fd = open(FUSECTL_DIR, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0 && is_fusectl(fd))
+		return fd;
+	if (fd >= 0)
+		close(fd);
+	snprintf(why, why_len, "fusectl mounted on %s cannot be opened", FUSECTL_DIR);
+	return -1;
+}
+
+bool readwatch_end(readwatch_t *w, uint64_t since, uint64_t now, readwatch_stall_t *out)
+{
+	atomic_store_explicit(&w->since_ns, 0, memory_order_relaxed);
+	if (now - since < STALL_NS)
+		return false;
+	out->waited_ns = now - since;
+	out->outcome = READWATCH_NONE;
+	out->dev = 0;
+	if (atomic_load_explicit(&w->stall_since, memory_order_acquire) == since) {
+		out->outcome = atomic_load_explicit(&w->outcome, memory_order_relaxed);
+		out->dev = atomic_load_explicit(&w->dev, memory_order_relaxed);
+	}
+	return true;
+}
+
+/* One line of /proc/<pid>/maps: true when its range holds addr (*dev
+ * set from its major:minor). */
+static bool maps_line(const char *line, uint64_t addr, uint32_t *dev)
+{
+	uint64_t start, end;
+	unsigned int maj, min;
+
+	if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %*s %*x %x:%x", &start, &end, &maj, &min) != 4)
+		return false;
+	if (addr < start || addr >= end)
+		return false;
+	*dev = (maj << 20) | (min & 0xfffffu); /* the kernel's dev_t, as fusectl names it */
+	return true;
+}
+
+/* The device of the mapping that holds addr in pid's memory. Only the
+ * start of each line is parsed: the rest is a path the target chose
+ * (its newlines are escaped by the kernel), and a line longer than the
+ * buffer is skipped past its head. */
+static int maps_dev(pid_t pid, uint64_t addr, uint32_t *dev)
+{
+	char path[64], buf[8192];
+	size_t have = 0;
+	bool tail = false; /* inside a line whose head was parsed already */
+	int fd, r = -ENOENT;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		ssize_t n = read(fd, buf + have, sizeof(buf) - 1 - have);
+		char *p = buf, *nl;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+		buf[have] = '\0';
+		while ((nl = memchr(p, '\n', have - (size_t)(p - buf))) != NULL) {
+			*nl = '\0';
+			if (!tail && maps_line(p, addr, dev)) {
+				r = 0;
+				goto out;
+			}
+			tail = false;
+			p = nl + 1;
+		}
+		have -= (size_t)(p - buf);
+		if (have == sizeof(buf) - 1) {
+			if (!tail && maps_line(buf, addr, dev)) {
+				r = 0;
+				goto out;
+			}
+			tail = true;
+			have = 0;
+		} else {
+			memmove(buf, p, have);
+		}
+	}
+out:
+	close(fd);
+	return r;
+}
+
+/* Aborts the FUSE connection of dev, if there is one. */
+static readwatch_outcome_t abort_fuse(int fusectl, uint32_t dev)
+{
+	char name[32];
+	int fd;
+	ssize_t n;
+
+	if (fusectl < 0)
+		return READWATCH_NO_FUSECTL;
+	snprintf(name, sizeof(name), "%u/abort", dev);
+	fd = openat(fusectl, name, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return errno == ENOENT ? READWATCH_NOT_FUSE : READWATCH_ABORT_FAILED;
+	n = write(fd, "1", 1);
+	close(fd);
+	return n == 1 ? READWATCH_ABORTED : READWATCH_ABORT_FAILED;
+}
+
+void readwatch_check(readwatch_t *w, int fusectl, uint64_t now)
+{
+	uint64_t since = atomic_load_explicit(&w->since_ns, memory_order_acquire);
+	readwatch_outcome_t o;
+	uint32_t dev = 0;
+	uint64_t addr;
+	pid_t pid;
+
+	if (since == 0 || since == w->handled || now < since || now - since < STALL_NS)
+		return;
+	pid = atomic_load_explicit(&w->pid, memory_order_relaxed);
+	addr = atomic_load_explicit(&w->addr, memory_order_relaxed);
+	atomic_thread_fence(memory_order_acquire);
+	/* The fields are that read's only if it is still the one going on. */
+	if (atomic_load_explicit(&w->since_ns, memory_order_relaxed) != since)
+		return;
+	w->handled = since;
+	o = maps_dev(pid, addr, &dev) < 0 ? READWATCH_NO_MAPPING : abort_fuse(fusectl, dev);
+	atomic_store_explicit(&w->outcome, (int)o, memory_order_relaxed);
+	atomic_store_explicit(&w->dev, dev, memory_order_relaxed);
+	atomic_store_explicit(&w->stall_since, since, memory_order_release);
+}
+
+const char *readwatch_outcome_name(readwatch_outcome_t o)
+{
+	switch (o) {
+	case READWATCH_ABORTED:
+		return "fuse_aborted";
+	case READWATCH_NOT_FUSE:
+		return "not_fuse";
+	case READWATCH_NO_MAPPING:
+		return "no_mapping";
+	case READWATCH_NO_FUSECTL:
+		return "no_fusectl";
+	case READWATCH_ABORT_FAILED:
+		return "abort_failed";
+	case READWATCH_NONE:
+		break;
+	}
+	return "none";
+}

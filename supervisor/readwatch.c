@@ -131,28 +131,40 @@ out:
 	return r;
 }
 
+/* What the watchdog did about the read that started at since. */
+static void publish(readwatch_t *w, uint64_t since, readwatch_outcome_t o, uint32_t dev)
+{
+	atomic_store_explicit(&w->outcome, (int)o, memory_order_relaxed);
+	atomic_store_explicit(&w->dev, dev, memory_order_relaxed);
+	atomic_store_explicit(&w->stall_since, since, memory_order_release);
+}
+
 /* Aborts the FUSE connection of dev, if there is one. */
-static readwatch_outcome_t abort_fuse(int fusectl, uint32_t dev)
+static void abort_fuse(readwatch_t *w, uint64_t since, int fusectl, uint32_t dev)
 {
 	char name[32];
 	int fd;
-	ssize_t n;
 
-	if (fusectl < 0)
-		return READWATCH_NO_FUSECTL;
+	if (fusectl < 0) {
+		publish(w, since, READWATCH_NO_FUSECTL, dev);
+		return;
+	}
 	snprintf(name, sizeof(name), "%u/abort", dev);
 	fd = openat(fusectl, name, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return errno == ENOENT ? READWATCH_NOT_FUSE : READWATCH_ABORT_FAILED;
-	n = write(fd, "1", 1);
+	if (fd < 0) {
+		publish(w, since, errno == ENOENT ? READWATCH_NOT_FUSE : READWATCH_ABORT_FAILED, dev);
+		return;
+	}
+	/* Published first: the read returns as soon as the abort takes. */
+	publish(w, since, READWATCH_ABORTED, dev);
+	if (write(fd, "1", 1) != 1)
+		publish(w, since, READWATCH_ABORT_FAILED, dev);
 	close(fd);
-	return n == 1 ? READWATCH_ABORTED : READWATCH_ABORT_FAILED;
 }
 
 void readwatch_check(readwatch_t *w, int fusectl, uint64_t now)
 {
 	uint64_t since = atomic_load_explicit(&w->since_ns, memory_order_acquire);
-	readwatch_outcome_t o;
 	uint32_t dev = 0;
 	uint64_t addr;
 	pid_t pid;
@@ -166,10 +178,10 @@ void readwatch_check(readwatch_t *w, int fusectl, uint64_t now)
 	if (atomic_load_explicit(&w->since_ns, memory_order_relaxed) != since)
 		return;
 	w->handled = since;
-	o = maps_dev(pid, addr, &dev) < 0 ? READWATCH_NO_MAPPING : abort_fuse(fusectl, dev);
-	atomic_store_explicit(&w->outcome, (int)o, memory_order_relaxed);
-	atomic_store_explicit(&w->dev, dev, memory_order_relaxed);
-	atomic_store_explicit(&w->stall_since, since, memory_order_release);
+	if (maps_dev(pid, addr, &dev) < 0)
+		publish(w, since, READWATCH_NO_MAPPING, 0);
+	else
+		abort_fuse(w, since, fusectl, dev);
 }
 
 const char *readwatch_outcome_name(readwatch_outcome_t o)

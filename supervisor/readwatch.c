@@ -19,6 +19,10 @@
 #define FUSECTL_SUPER_MAGIC 0x65735543
 #define STALL_NS ((uint64_t)READWATCH_STALL_MS * 1000000u)
 
+/* Shared by every loop's watchdog (readwatch_stats). */
+static _Atomic uint64_t acted_total[READWATCH_NOUTCOMES];
+static _Atomic uint64_t returned_total;
+
 static bool is_fusectl(int fd)
 {
 	struct statfs st;
@@ -61,6 +65,7 @@ bool readwatch_end(readwatch_t *w, uint64_t since, uint64_t now, readwatch_stall
 	if (atomic_load_explicit(&w->stall_since, memory_order_acquire) == since) {
 		out->outcome = atomic_load_explicit(&w->outcome, memory_order_relaxed);
 		out->dev = atomic_load_explicit(&w->dev, memory_order_relaxed);
+		atomic_fetch_add_explicit(&returned_total, 1, memory_order_relaxed);
 	}
 	return true;
 }
@@ -139,32 +144,38 @@ static void publish(readwatch_t *w, uint64_t since, readwatch_outcome_t o, uint3
 	atomic_store_explicit(&w->stall_since, since, memory_order_release);
 }
 
-/* Aborts the FUSE connection of dev, if there is one. */
-static void abort_fuse(readwatch_t *w, uint64_t since, int fusectl, uint32_t dev)
+/* Aborts the FUSE connection of dev, if there is one; what came of it. */
+static readwatch_outcome_t abort_fuse(readwatch_t *w, uint64_t since, int fusectl, uint32_t dev)
 {
+	readwatch_outcome_t o = READWATCH_ABORTED;
 	char name[32];
 	int fd;
 
 	if (fusectl < 0) {
 		publish(w, since, READWATCH_NO_FUSECTL, dev);
-		return;
+		return READWATCH_NO_FUSECTL;
 	}
 	snprintf(name, sizeof(name), "%u/abort", dev);
 	fd = openat(fusectl, name, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0) {
-		publish(w, since, errno == ENOENT ? READWATCH_NOT_FUSE : READWATCH_ABORT_FAILED, dev);
-		return;
+		o = errno == ENOENT ? READWATCH_NOT_FUSE : READWATCH_ABORT_FAILED;
+		publish(w, since, o, dev);
+		return o;
 	}
 	/* Published first: the read returns as soon as the abort takes. */
 	publish(w, since, READWATCH_ABORTED, dev);
-	if (write(fd, "1", 1) != 1)
-		publish(w, since, READWATCH_ABORT_FAILED, dev);
+	if (write(fd, "1", 1) != 1) {
+		o = READWATCH_ABORT_FAILED;
+		publish(w, since, o, dev);
+	}
 	close(fd);
+	return o;
 }
 
 void readwatch_check(readwatch_t *w, int fusectl, uint64_t now)
 {
 	uint64_t since = atomic_load_explicit(&w->since_ns, memory_order_acquire);
+	readwatch_outcome_t o;
 	uint32_t dev = 0;
 	uint64_t addr;
 	pid_t pid;
@@ -178,10 +189,24 @@ void readwatch_check(readwatch_t *w, int fusectl, uint64_t now)
 	if (atomic_load_explicit(&w->since_ns, memory_order_relaxed) != since)
 		return;
 	w->handled = since;
-	if (maps_dev(pid, addr, &dev) < 0)
-		publish(w, since, READWATCH_NO_MAPPING, 0);
-	else
-		abort_fuse(w, since, fusectl, dev);
+	if (maps_dev(pid, addr, &dev) < 0) {
+		o = READWATCH_NO_MAPPING;
+		publish(w, since, o, 0);
+	} else {
+		o = abort_fuse(w, since, fusectl, dev);
+	}
+	atomic_fetch_add_explicit(&acted_total[o], 1, memory_order_relaxed);
+}
+
+void readwatch_stats(uint64_t acted[READWATCH_NOUTCOMES], uint64_t *waiting)
+{
+	uint64_t sum = 0, back = atomic_load_explicit(&returned_total, memory_order_relaxed);
+
+	for (int i = 0; i < READWATCH_NOUTCOMES; i++)
+		sum += acted[i] = atomic_load_explicit(&acted_total[i], memory_order_relaxed);
+	/* A read the abort ended may be counted back before the watchdog
+	 * counts what it did. */
+	*waiting = sum > back ? sum - back : 0;
 }
 
 const char *readwatch_outcome_name(readwatch_outcome_t o)
@@ -198,6 +223,7 @@ const char *readwatch_outcome_name(readwatch_outcome_t o)
 	case READWATCH_ABORT_FAILED:
 		return "abort_failed";
 	case READWATCH_NONE:
+	case READWATCH_NOUTCOMES:
 		break;
 	}
 	return "none";

@@ -32,6 +32,7 @@ typedef enum readwatch_outcome {
 	READWATCH_NO_MAPPING,     /* no mapping holds the address (or maps unreadable) */
 	READWATCH_NO_FUSECTL,     /* fusectl is not available to this supervisor */
 	READWATCH_ABORT_FAILED,   /* the abort file would not take the write */
+	READWATCH_NOUTCOMES
 } readwatch_outcome_t;
 
 typedef struct readwatch {
@@ -78,7 +79,13 @@ bool readwatch_end(readwatch_t *w, uint64_t since, uint64_t now, readwatch_stall
  * READWATCH_STALL_MS. fusectl: readwatch_fusectl_open's fd, or -1. */
 void readwatch_check(readwatch_t *w, int fusectl, uint64_t now);
 
-/* A name for the log. */
+/* A name for the log and the metrics. */
 const char *readwatch_outcome_name(readwatch_outcome_t o);
+
+/* For the metrics (any thread): the reads every watchdog acted on, by
+ * outcome (acted[READWATCH_NONE] is 0), and how many of them have not
+ * returned yet. Counted by the watchdogs, so that a read that never
+ * returns (a hung network file system) shows while the loop waits. */
+void readwatch_stats(uint64_t acted[READWATCH_NOUTCOMES], uint64_t *waiting);
 
 #endif

@@ -128,7 +128,8 @@ POLICY(rs, "local function f(c)\n"
  * started before, gets its forwarded openat answered, and a new
  * sysgate-run (C) starts and gets its own answered. A's call fails with
  * EFAULT, and so does its next read (it is marked), the server sees its
- * connection aborted, and the log has a read_stall event naming A.
+ * connection aborted, the log has a read_stall event naming A, and the
+ * metrics count it.
  */
 static void test_fuse_read_stall(void **state)
 {
@@ -137,6 +138,8 @@ static void test_fuse_read_stall(void **state)
 	const char *argv_b[] = { env_path("FUSE_STALL"), "other", NULL };
 	int srv, a_in, a_out, b_in, b_out, c_in, c_out, status;
 	json_object *log, *ev;
+	char extra[64], *body;
+	int port = free_port();
 	pid_t a, b, c;
 	sgd_proc_t s;
 
@@ -145,7 +148,8 @@ static void test_fuse_read_stall(void **state)
 		skip();
 	start_server(&srv);
 	snprintf(file, sizeof(file), "%s/f", mnt);
-	START(&s, rs, NULL);
+	snprintf(extra, sizeof(extra), "metrics_listen = \"127.0.0.1:%d\";", port);
+	START(&s, rs, extra);
 
 	b = run_under_async(&s, "rs", argv_b, &b_in, &b_out);
 	expect_line(b_out, "ready", "target B");
@@ -191,6 +195,12 @@ static void test_fuse_read_stall(void **state)
 	assert_string_equal(str_field(ev, "syscall"), "openat");
 	assert_non_null(str_field(ev, "device"));
 	json_object_put(log);
+
+	body = metrics_scrape(port);
+	assert_contains(body, "sysgate_read_stalls_total{action=\"fuse_aborted\"} 1\n");
+	assert_contains(body, "sysgate_read_stalls_total{action=\"not_fuse\"} 0\n");
+	assert_contains(body, "sysgate_reads_stalled 0\n");
+	free(body);
 	sgd_stop(&s);
 }
 

@@ -546,15 +546,15 @@ int receive_watchdog_start(sgd_t *d)
 	char why[256];
 	int r;
 
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(WATCHDOG_SIGNAL, &sa, NULL) < 0)
+		return -errno;
 	/* Without fusectl a stalled read cannot be ended, only logged when
 	 * it ends: said once, and sysgated serves all the same. */
 	d->fusectl = readwatch_fusectl_open(why, sizeof(why));
 	if (d->fusectl < 0)
 		fprintf(stderr, "sysgated: %s; a read of target memory that a FUSE file system "
 				"never serves will stall sysgated\n", why);
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(WATCHDOG_SIGNAL, &sa, NULL) < 0)
-		return -errno;
 	d->loop_thread = pthread_self();
 	/* The watchdog takes no signal meant for the loop (libuv's). */
 	sigfillset(&all);

@@ -6,8 +6,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/vfs.h>
@@ -75,13 +75,28 @@ bool readwatch_end(readwatch_t *w, uint64_t since, uint64_t now, readwatch_stall
 static bool maps_line(const char *line, uint64_t addr, uint32_t *dev)
 {
 	uint64_t start, end;
-	unsigned int maj, min;
+	unsigned long maj, min;
+	char *p;
 
-	if (sscanf(line, "%" SCNx64 "-%" SCNx64 " %*s %*x %x:%x", &start, &end, &maj, &min) != 4)
+	/* "start-end perms offset major:minor inode path", in hex but inode */
+	start = strtoull(line, &p, 16);
+	if (*p != '-')
 		return false;
-	if (addr < start || addr >= end)
+	end = strtoull(p + 1, &p, 16);
+	if (*p != ' ' || addr < start || addr >= end)
 		return false;
-	*dev = (maj << 20) | (min & 0xfffffu); /* the kernel's dev_t, as fusectl names it */
+	for (int field = 0; field < 2; field++) { /* perms, offset */
+		p = strchr(p + 1, ' ');
+		if (!p)
+			return false;
+	}
+	maj = strtoul(p + 1, &p, 16);
+	if (*p != ':')
+		return false;
+	min = strtoul(p + 1, &p, 16);
+	if (*p != ' ' || maj > 0xfff || min > 0xfffff)
+		return false;
+	*dev = (uint32_t)(maj << 20 | min); /* the kernel's dev_t, as fusectl names it */
 	return true;
 }
 

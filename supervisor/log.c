@@ -597,7 +597,8 @@ void log_read_stall(const target_t *t, const call_t *c, uint64_t addr, uint64_t 
 	put_str(o, "message",
 		aborted ? "reading the caller's memory stalled sysgated: the FUSE connection "
 			  "serving it was aborted; the target's later reads fail at once"
-			: "reading the caller's memory stalled sysgated until it returned");
+			: "reading the caller's memory held sysgated too long; the target's later "
+			  "reads fail at once");
 	event_emit(o);
 }
 

@@ -73,10 +73,11 @@ void log_takeover(const char *role, const char *result, pid_t peer, const uint64
  * not be (why). */
 void log_learned(const target_t *t, const learn_stats_t *st, const char *path, const char *why);
 
-/* A read of the caller's memory for c, at addr, stalled the loop for
- * waited_ns; action: what the watchdog did (readwatch_outcome_name), dev
+/* A read of the caller's memory for c, at addr, held the loop for
+ * waited_ns; action: what the watchdog did (readwatch_outcome_name), or
+ * "slow_reads" (this read made the target's slow reads too many), dev
  * the device of the mapping (0: unknown). Not budgeted: a target logs it
- * once at most, as its later reads fail at once after an abort. */
+ * once at most, as its later reads fail at once. */
 void log_read_stall(const target_t *t, const call_t *c, uint64_t addr, uint64_t waited_ns,
 		    const char *action, uint32_t dev);
 

@@ -24,6 +24,11 @@
 #include <sys/types.h>
 
 #define READWATCH_STALL_MS 500
+/* A target whose reads held the loop READWATCH_STALL_MS in all, counting
+ * each read of READWATCH_SLOW_MS or more, has its later reads fail at
+ * once (receive.c): a file system that answers each read just before the
+ * watchdog would act holds the loop that long once, not once per call. */
+#define READWATCH_SLOW_MS 50
 
 typedef enum readwatch_outcome {
 	READWATCH_NONE = 0,       /* not acted on (yet) */

@@ -92,18 +92,21 @@ int receive_id_valid(sgd_t *d, int listener, uint64_t id)
 /*
  * process_vm_readv of the caller's memory, watched (readwatch.h): a read
  * the watchdog had to end is logged here, on the loop's thread. A target
- * whose read was ended by aborting a FUSE connection did it on purpose
- * or reads through a file system that stops answering: either way its
- * later reads fail at once (EFAULT, the call denied), so that it cannot
- * stall the loop again with another mount. It is not killed: the policy
- * still decides what a failed read means, as for any other.
+ * whose reads held the loop READWATCH_STALL_MS in all (each read of
+ * READWATCH_SLOW_MS or more counted), in one read the watchdog ended or
+ * in several slow ones, reads through a file system that it or someone
+ * controls, or that stopped answering: its later reads fail at once
+ * (EFAULT, the call denied), so that it cannot hold the loop again, with
+ * another mount or another page. It is not killed: the policy decides
+ * what a failed read means, as for any other.
  */
 static ssize_t vm_read(target_t *t, const call_t *c, struct iovec *local, uint64_t addr)
 {
 	readwatch_t *w = &t->d->readwatch;
 	struct iovec remote = { (void *)(uintptr_t)addr, local->iov_len };
-	readwatch_stall_t st;
-	uint64_t since;
+	readwatch_stall_t st = { 0 };
+	uint64_t since, waited;
+	bool stalled;
 	ssize_t n;
 	int e;
 
@@ -115,11 +118,14 @@ static ssize_t vm_read(target_t *t, const call_t *c, struct iovec *local, uint64
 	readwatch_begin(w, c->pid, addr, since);
 	n = process_vm_readv(c->pid, local, 1, &remote, 1, 0);
 	e = errno;
-	if (readwatch_end(w, since, sgd_now_ns(), &st)) {
-		if (st.outcome == READWATCH_ABORTED)
-			t->read_stalled = true;
-		log_read_stall(t, c, addr, st.waited_ns, readwatch_outcome_name(st.outcome),
-			       st.dev);
+	waited = sgd_now_ns() - since;
+	stalled = readwatch_end(w, since, since + waited, &st);
+	if (waited >= (uint64_t)READWATCH_SLOW_MS * 1000000u)
+		t->read_slow_ns += waited;
+	if (stalled || t->read_slow_ns >= (uint64_t)READWATCH_STALL_MS * 1000000u) {
+		t->read_stalled = true;
+		log_read_stall(t, c, addr, waited,
+			       stalled ? readwatch_outcome_name(st.outcome) : "slow_reads", st.dev);
 	}
 	errno = e;
 	return n;

@@ -43,9 +43,10 @@ struct target {
 	uint64_t brokered; /* calls answered by a brokered open (or its failure) */
 	uint64_t restarts; /* restarts of parked calls that took their place (throttle.c) */
 
-	/* A read of its memory stalled the loop until its FUSE connection
-	 * was aborted: its later reads fail at once (receive.c). */
+	/* Reads of its memory held the loop too long (receive.c: vm_read):
+	 * its later reads fail at once. read_slow_ns: their time so far. */
 	bool read_stalled;
+	uint64_t read_slow_ns;
 
 	park_t *parks;     /* calls parked by throttles; info.parked counts them */
 

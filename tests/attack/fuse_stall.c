@@ -4,16 +4,23 @@
  * tests/attack/test_read_stall.c). No libfuse: the protocol is spoken on
  * /dev/fuse directly, as far as one file needs.
  *
- *   fuse_stall serve MNT
+ *   fuse_stall serve MNT [DELAY_MS]
  *     Outside sysgate, as root: mounts itself on MNT, with one file, "f",
- *     of one page, says "mounted", and answers everything but READ, which
- *     it never answers ("read pending" at the first). Says "connection
- *     ended" and exits when the connection is aborted or unmounted.
+ *     of 16 pages, says "mounted", and answers everything but READ, which
+ *     it never answers ("read pending" at the first). With DELAY_MS it
+ *     answers each READ that long after it came, every page holding
+ *     "/etc/hostname". No readahead: one READ per page faulted in. Says
+ *     "connection ended" and exits when the connection is aborted or
+ *     unmounted.
  *
  *   fuse_stall target FILE
  *     Under sysgate: maps FILE without touching it ("mapped"), makes an
  *     openat whose path is the mapping, so that sysgated's read of the
  *     path faults into the file system, then an ordinary openat.
+ *
+ *   fuse_stall pages FILE N
+ *     Under sysgate: maps FILE and makes an openat whose path is the
+ *     start of page i, for each i < N ("open page i: ...").
  *
  *   fuse_stall other
  *     Under sysgate: says "ready", waits for a line (or the end) on
@@ -30,11 +37,15 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #define ROOT_ID 1
 #define FILE_ID 2
-#define FILE_SIZE 4096
+#define PAGE 4096
+#define FILE_SIZE (16 * PAGE)
+
+static long delay_ms = -1; /* -1: READ is never answered */
 
 static void out(const char *what, long r)
 {
@@ -47,7 +58,7 @@ static void out(const char *what, long r)
 
 static int reply(int fd, const struct fuse_in_header *in, int error, const void *arg, size_t len)
 {
-	unsigned char buf[sizeof(struct fuse_out_header) + 256];
+	static unsigned char buf[sizeof(struct fuse_out_header) + 2 * PAGE];
 	struct fuse_out_header h = { .len = (uint32_t)(sizeof(h) + len), .error = -error,
 				     .unique = in->unique };
 
@@ -78,10 +89,9 @@ static int serve_one(int fd, const unsigned char *msg)
 
 	switch (in->opcode) {
 	case FUSE_INIT: {
-		const struct fuse_init_in *ii = arg;
 		struct fuse_init_out o = { .major = FUSE_KERNEL_VERSION,
 					   .minor = FUSE_KERNEL_MINOR_VERSION,
-					   .max_readahead = ii->max_readahead,
+					   .max_readahead = 0,
 					   .max_background = 16,
 					   .congestion_threshold = 12,
 					   .max_write = 4096,
@@ -109,13 +119,31 @@ static int serve_one(int fd, const unsigned char *msg)
 
 		return reply(fd, in, 0, &o, sizeof(o));
 	}
-	case FUSE_READ:
+	case FUSE_READ: {
+		const struct fuse_read_in *ri = arg;
+		static char data[2 * PAGE];
+		struct timespec ts = { delay_ms / 1000, (delay_ms % 1000) * 1000000L };
+		size_t len = ri->size;
+
 		/* Never answered: whoever faults the page in waits. */
 		if (reads++ == 0) {
 			printf("read pending\n");
 			fflush(stdout);
 		}
-		return 0;
+		if (delay_ms < 0)
+			return 0;
+		nanosleep(&ts, NULL);
+		if (ri->offset >= FILE_SIZE)
+			len = 0;
+		else if (len > FILE_SIZE - ri->offset)
+			len = FILE_SIZE - ri->offset;
+		if (len > sizeof(data))
+			len = sizeof(data);
+		memset(data, 0, sizeof(data));
+		for (size_t off = 0; off < len; off += PAGE)
+			strcpy(data + off, "/etc/hostname");
+		return reply(fd, in, 0, data, len);
+	}
 	case FUSE_FLUSH:
 	case FUSE_RELEASE:
 		return reply(fd, in, 0, NULL, 0);
@@ -170,7 +198,7 @@ static int target(const char *file)
 	out("open the file", fd);
 	if (fd < 0)
 		return 2;
-	map = mmap(NULL, FILE_SIZE, PROT_READ, MAP_SHARED, fd, 0);
+	map = mmap(NULL, PAGE, PROT_READ, MAP_SHARED, fd, 0);
 	if (map == MAP_FAILED) {
 		out("mmap", -1);
 		return 2;
@@ -179,6 +207,23 @@ static int target(const char *file)
 	fflush(stdout);
 	out("open in the mapping", syscall(SYS_openat, AT_FDCWD, map, O_RDONLY | O_CLOEXEC));
 	out("open after", syscall(SYS_openat, AT_FDCWD, "/etc/hostname", O_RDONLY | O_CLOEXEC));
+	return 0;
+}
+
+static int pages(const char *file, int n)
+{
+	int fd = open(file, O_RDONLY | O_CLOEXEC);
+	char *map, what[32];
+
+	if (fd < 0 || n > FILE_SIZE / PAGE)
+		return 2;
+	map = mmap(NULL, FILE_SIZE, PROT_READ, MAP_SHARED, fd, 0);
+	if (map == MAP_FAILED || madvise(map, FILE_SIZE, MADV_RANDOM) < 0)
+		return 2;
+	for (int i = 0; i < n; i++) {
+		snprintf(what, sizeof(what), "open page %d", i);
+		out(what, syscall(SYS_openat, AT_FDCWD, map + (size_t)i * PAGE, O_RDONLY | O_CLOEXEC));
+	}
 	return 0;
 }
 
@@ -195,8 +240,13 @@ static int other(void)
 
 int main(int argc, char **argv)
 {
-	if (argc == 3 && strcmp(argv[1], "serve") == 0)
+	if ((argc == 3 || argc == 4) && strcmp(argv[1], "serve") == 0) {
+		if (argc == 4)
+			delay_ms = strtol(argv[3], NULL, 10);
 		return serve(argv[2]);
+	}
+	if (argc == 4 && strcmp(argv[1], "pages") == 0)
+		return pages(argv[2], (int)strtol(argv[3], NULL, 10));
 	if (argc == 3 && strcmp(argv[1], "target") == 0)
 		return target(argv[2]);
 	if (argc == 2 && strcmp(argv[1], "other") == 0)

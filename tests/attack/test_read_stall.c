@@ -96,8 +96,9 @@ static int teardown(void **state)
 	return sgd_teardown(state);
 }
 
-/* Starts fuse_stall serve on a new mount; *out reads what it says. */
-static void start_server(int *out)
+/* Starts fuse_stall serve on a new mount (delay: NULL, or its DELAY_MS);
+ * *out reads what it says. */
+static void start_server(int *out, const char *delay)
 {
 	int p[2];
 
@@ -108,7 +109,7 @@ static void start_server(int *out)
 	assert_true(server >= 0);
 	if (server == 0) {
 		dup2(p[1], 1);
-		execl(env_path("FUSE_STALL"), "fuse_stall", "serve", mnt, (char *)NULL);
+		execl(env_path("FUSE_STALL"), "fuse_stall", "serve", mnt, delay, (char *)NULL);
 		_exit(127);
 	}
 	close(p[1]);
@@ -146,7 +147,7 @@ static void test_fuse_read_stall(void **state)
 	(void)state;
 	if (access("/dev/fuse", R_OK | W_OK) != 0)
 		skip();
-	start_server(&srv);
+	start_server(&srv, NULL);
 	snprintf(file, sizeof(file), "%s/f", mnt);
 	snprintf(extra, sizeof(extra), "metrics_listen = \"127.0.0.1:%d\";", port);
 	START(&s, rs, extra);
@@ -204,10 +205,55 @@ static void test_fuse_read_stall(void **state)
 	sgd_stop(&s);
 }
 
+/*
+ * A server that answers each read 250 ms late stays under the watchdog's
+ * 500 ms, but not under the target's budget: every read takes at least
+ * that long, so after two the target's reads have held the loop 500 ms,
+ * and from the third page on its calls fail EFAULT at once. One
+ * read_stall event says so: slow_reads (or fuse_aborted, had a single
+ * read taken 500 ms on a loaded machine; the pages after fail either way).
+ */
+static void test_slow_reads_budget(void **state)
+{
+	char file[96], want[64];
+	const char *argv[] = { env_path("FUSE_STALL"), "pages", file, "6", NULL };
+	json_object *log, *ev;
+	run_result_t r;
+	sgd_proc_t s;
+	int srv;
+	const char *action;
+
+	(void)state;
+	if (access("/dev/fuse", R_OK | W_OK) != 0)
+		skip();
+	start_server(&srv, "250");
+	snprintf(file, sizeof(file), "%s/f", mnt);
+	START(&s, rs, NULL);
+	run_under(&s, "rs", argv, &r);
+	assert_exited(&r, 0);
+	for (int i = 2; i < 6; i++) {
+		snprintf(want, sizeof(want), "open page %d: EFAULT\n", i);
+		assert_contains(r.out, want);
+	}
+	assert_true(log_wait(&s, "read_stall", 1));
+	log = sgd_log(&s);
+	assert_int_equal(log_count(log, "read_stall", NULL, NULL), 1);
+	ev = log_find(log, "read_stall", NULL, NULL);
+	action = str_field(ev, "action");
+	assert_non_null(action);
+	if (strcmp(action, "slow_reads") != 0 && strcmp(action, "fuse_aborted") != 0)
+		fail_msg("read_stall action %s", action);
+	assert_string_equal(str_field(ev, "syscall"), "openat");
+	json_object_put(log);
+	close(srv);
+	sgd_stop(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_fuse_read_stall, teardown),
+		cmocka_unit_test_teardown(test_slow_reads_budget, teardown),
 	};
 
 	signal(SIGPIPE, SIG_IGN);

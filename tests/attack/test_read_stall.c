@@ -3,7 +3,9 @@
  * call's path into a mapped file whose FUSE server never answers makes
  * sysgated's read of the path wait; the read watchdog aborts that FUSE
  * connection, so that the loop goes on serving other targets and new
- * launches, the call fails with EFAULT, and the log names the stall.
+ * launches, the call fails with EFAULT, and the log names the stall. A
+ * server that answers each read late, but before the watchdog acts, is
+ * stopped by the target's budget of loop time on reads instead.
  *
  * The server (fuse_stall serve) runs outside sysgate, as the cooperating
  * process; the mount is detached in every path (teardown). No timing is

@@ -4,6 +4,7 @@
  * one supervisor never interleave.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <json.h>
 #include <stdarg.h>
@@ -568,6 +569,36 @@ void log_error(target_t *t, call_t *c, const log_proc_t *proc, const verdict_t *
 	put_verdict(o, v);
 	/* The verdict's own message, if any, gives way to the error's. */
 	put_str(o, "message", message);
+	event_emit(o);
+}
+
+void log_read_stall(const target_t *t, const call_t *c, uint64_t addr, uint64_t waited_ns,
+		    const char *action, uint32_t dev)
+{
+	json_object *o = event_new("read_stall");
+	char buf[32];
+	bool aborted = strcmp(action, "fuse_aborted") == 0;
+
+	if (!o)
+		return;
+	put_target(o, t);
+	put_int(o, "pid", t->pid);
+	put_int(o, "tid", c->pid);
+	if (c->syscall)
+		put_str(o, "syscall", c->syscall);
+	snprintf(buf, sizeof(buf), "0x%" PRIx64, addr);
+	put_str(o, "address", buf);
+	if (dev) {
+		snprintf(buf, sizeof(buf), "%u:%u", dev >> 20, dev & 0xfffffu);
+		put_str(o, "device", buf);
+	}
+	put_str(o, "action", action);
+	put_int(o, "waited_ns", (int64_t)waited_ns);
+	put_str(o, "message",
+		aborted ? "reading the caller's memory stalled sysgated: the FUSE connection "
+			  "serving it was aborted; the target's later reads fail at once"
+			: "reading the caller's memory held sysgated too long; the target's later "
+			  "reads fail at once");
 	event_emit(o);
 }
 

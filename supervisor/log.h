@@ -2,7 +2,7 @@
  * The decision log: one JSON object per line, written with json-c to
  * stdout or to a file opened O_APPEND. Events: supervisor_start,
  * supervisor_stop, handshake_refused, target_start, decision, error,
- * target_end. Write failures are counted, never fatal: the log must not
+ * target_end, read_stall. Write failures are counted, never fatal: the log must not
  * take the supervisor down. Every line is valid UTF-8 JSON: a string
  * whose bytes are not UTF-8 is written repaired (U+FFFD) with its exact
  * bytes in base64 beside it, in <key>_b64 (text.h).
@@ -72,6 +72,14 @@ void log_takeover(const char *role, const char *result, pid_t peer, const uint64
 /* Learn mode: the policy learned from t was written to path, or could
  * not be (why). */
 void log_learned(const target_t *t, const learn_stats_t *st, const char *path, const char *why);
+
+/* A read of the caller's memory for c, at addr, held the loop for
+ * waited_ns; action: what the watchdog did (readwatch_outcome_name), or
+ * "slow_reads" (this read made the target's slow reads too many), dev
+ * the device of the mapping (0: unknown). Not budgeted: a target logs it
+ * once at most, as its later reads fail at once. */
+void log_read_stall(const target_t *t, const call_t *c, uint64_t addr, uint64_t waited_ns,
+		    const char *action, uint32_t dev);
 
 /* An error on a call: a handler that failed, an unreadable argument, a
  * call of an unknown arch. v is the verdict that was sent instead. */

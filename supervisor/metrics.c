@@ -17,6 +17,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "names.h"
+#include "readwatch.h"
 #include "target.h"
 
 #define NKINDS (VERDICT_OPEN + 1) /* every verdict_kind_t, VERDICT_NONE included */
@@ -468,6 +469,26 @@ static void log_counters(FILE *f)
 	sample(f, "sysgate_log_write_failures_total", NULL, 0, log_write_failures());
 }
 
+static void read_stalls(FILE *f)
+{
+	uint64_t acted[READWATCH_NOUTCOMES], waiting;
+	label_t l;
+
+	readwatch_stats(acted, &waiting);
+	family(f, "sysgate_read_stalls_total", "counter",
+	       "Reads of a caller's memory that held the loop 500 ms, by what the watchdog did: "
+	       "fuse_aborted (the FUSE connection serving it was aborted), or not_fuse, "
+	       "no_mapping, no_fusectl, abort_failed (it was waited for).");
+	for (int i = READWATCH_NONE + 1; i < READWATCH_NOUTCOMES; i++) {
+		l = (label_t){ "action", readwatch_outcome_name((readwatch_outcome_t)i) };
+		sample(f, "sysgate_read_stalls_total", &l, 1, acted[i]);
+	}
+	family(f, "sysgate_reads_stalled", "gauge",
+	       "Reads of a caller's memory counted in sysgate_read_stalls_total that have not "
+	       "returned: the loop waits on them now.");
+	sample(f, "sysgate_reads_stalled", NULL, 0, waiting);
+}
+
 #define POLICY_COUNTER(f, m, name, field, help) \
 	per_policy(f, m, name, help, offsetof(metrics_policy_t, field))
 
@@ -500,6 +521,7 @@ static void render(FILE *f, const metrics_t *m)
 		       "Targets (programs handed over by sysgate-run) accepted, by policy.");
 	targets(f, m);
 	histogram(f, m);
+	read_stalls(f);
 	log_counters(f);
 }
 

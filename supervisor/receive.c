@@ -61,6 +61,7 @@ int receive_init(sgd_t *d)
 		return -ENOMEM;
 	}
 	d->id_valid_ioctl = SECCOMP_IOCTL_NOTIF_ID_VALID;
+	d->fusectl = -1;
 	return 0;
 }
 
@@ -89,11 +90,53 @@ int receive_id_valid(sgd_t *d, int listener, uint64_t id)
 	}
 }
 
+/*
+ * process_vm_readv of the caller's memory, watched (readwatch.h): a read
+ * the watchdog had to end is logged here, on the loop's thread. A target
+ * whose reads held the loop READWATCH_STALL_MS in all (each read of
+ * READWATCH_SLOW_MS or more counted), in one read the watchdog ended or
+ * in several slow ones, reads through a file system that it or someone
+ * controls, or that stopped answering: its later reads fail at once
+ * (EFAULT, the call denied), so that it cannot hold the loop again, with
+ * another mount or another page. It is not killed: the policy decides
+ * what a failed read means, as for any other.
+ */
+static ssize_t vm_read(target_t *t, const call_t *c, struct iovec *local, uint64_t addr)
+{
+	readwatch_t *w = &t->d->readwatch;
+	struct iovec remote = { (void *)(uintptr_t)addr, local->iov_len };
+	readwatch_stall_t st = { 0 };
+	uint64_t since, waited;
+	bool stalled;
+	ssize_t n;
+	int e;
+
+	if (t->read_stalled) {
+		errno = EFAULT;
+		return -1;
+	}
+	since = sgd_now_ns();
+	readwatch_begin(w, c->pid, addr, since);
+	n = process_vm_readv(c->pid, local, 1, &remote, 1, 0);
+	e = errno;
+	waited = sgd_now_ns() - since;
+	stalled = readwatch_end(w, since, since + waited, &st);
+	if (waited >= (uint64_t)READWATCH_SLOW_MS * 1000000u)
+		t->read_slow_ns += waited;
+	if (stalled || t->read_slow_ns >= (uint64_t)READWATCH_STALL_MS * 1000000u) {
+		t->read_stalled = true;
+		log_read_stall(t, c, addr, waited,
+			       stalled ? readwatch_outcome_name(st.outcome) : "slow_reads", st.dev);
+	}
+	errno = e;
+	return n;
+}
+
 /* call_read_str_fn over process_vm_readv, one page at a time so that a
  * string ending just before an unmapped page is still read. */
 static ssize_t read_str(void *ctx, const call_t *c, uint64_t addr, char *buf, size_t cap)
 {
-	const target_t *t = ctx;
+	target_t *t = ctx;
 	const size_t page = 4096;
 	size_t off = 0;
 	ssize_t len = -ENAMETOOLONG;
@@ -103,7 +146,7 @@ static ssize_t read_str(void *ctx, const call_t *c, uint64_t addr, char *buf, si
 		return -EFAULT;
 	while (off < cap) {
 		size_t chunk = page - ((addr + off) & (page - 1));
-		struct iovec local, remote;
+		struct iovec local;
 		ssize_t n;
 		char *nul;
 
@@ -111,9 +154,7 @@ static ssize_t read_str(void *ctx, const call_t *c, uint64_t addr, char *buf, si
 			chunk = cap - off;
 		local.iov_base = buf + off;
 		local.iov_len = chunk;
-		remote.iov_base = (void *)(uintptr_t)(addr + off);
-		remote.iov_len = chunk;
-		n = process_vm_readv(c->pid, &local, 1, &remote, 1, 0);
+		n = vm_read(t, c, &local, addr + off);
 		if (n <= 0)
 			return n < 0 && errno == ESRCH ? -ENOENT : -EFAULT;
 		nul = memchr(buf + off, '\0', (size_t)n);
@@ -137,13 +178,13 @@ static ssize_t read_str(void *ctx, const call_t *c, uint64_t addr, char *buf, si
 /* call_read_mem_fn: exactly len bytes, then the validity check. */
 static int read_mem(void *ctx, const call_t *c, uint64_t addr, void *buf, size_t len)
 {
-	const target_t *t = ctx;
-	struct iovec local = { buf, len }, remote = { (void *)(uintptr_t)addr, len };
+	target_t *t = ctx;
+	struct iovec local = { buf, len };
 	ssize_t n;
 
 	if (addr == 0 || c->pid <= 0)
 		return -EFAULT;
-	n = process_vm_readv(c->pid, &local, 1, &remote, 1, 0);
+	n = vm_read(t, c, &local, addr);
 	if (n < 0 && errno == ESRCH)
 		return -ENOENT;
 	if (n != (ssize_t)len)
@@ -580,6 +621,7 @@ static void *watchdog_main(void *arg)
 			pthread_kill(d->loop_thread, WATCHDOG_SIGNAL);
 		}
 		last = cur;
+		readwatch_check(&d->readwatch, d->fusectl, sgd_now_ns());
 	}
 	return NULL;
 }
@@ -588,19 +630,30 @@ int receive_watchdog_start(sgd_t *d)
 {
 	struct sigaction sa = { .sa_handler = watchdog_signal_cb }; /* no SA_RESTART */
 	sigset_t all, old;
+	char why[256];
 	int r;
 
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(WATCHDOG_SIGNAL, &sa, NULL) < 0)
 		return -errno;
+	/* Without fusectl a stalled read cannot be ended, only logged when
+	 * it ends: said once, and sysgated serves all the same. */
+	d->fusectl = readwatch_fusectl_open(why, sizeof(why));
+	if (d->fusectl < 0)
+		fprintf(stderr, "sysgated: %s; a read of target memory that a FUSE file system "
+				"never serves will stall sysgated\n", why);
 	d->loop_thread = pthread_self();
 	/* The watchdog takes no signal meant for the loop (libuv's). */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	r = pthread_create(&d->watchdog, NULL, watchdog_main, d);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (r != 0)
+	if (r != 0) {
+		if (d->fusectl >= 0)
+			close(d->fusectl);
+		d->fusectl = -1;
 		return -r;
+	}
 	d->watchdog_running = true;
 	return 0;
 }
@@ -612,6 +665,9 @@ void receive_watchdog_stop(sgd_t *d)
 	atomic_store(&d->watchdog_stop, true);
 	pthread_join(d->watchdog, NULL);
 	d->watchdog_running = false;
+	if (d->fusectl >= 0)
+		close(d->fusectl);
+	d->fusectl = -1;
 }
 
 /* Receives one notification. 0, -ENOENT when the notification vanished

@@ -22,6 +22,7 @@
 #include "call.h"
 #include "config.h"
 #include "policy.h"
+#include "readwatch.h"
 #include "sysgate/protocol.h"
 
 /* Newer than Debian 12's kernel headers; the kernel has had them since 6.6. */
@@ -97,6 +98,10 @@ typedef struct sgd {
 	_Atomic bool watchdog_stop, recv_kicked;
 	_Atomic uint64_t recv_seq; /* nonzero while in NOTIF_RECV */
 	uint64_t recv_count;
+	/* The same thread watches this loop's reads of target memory
+	 * (readwatch.h); fusectl: the fusectl directory, or -1. */
+	readwatch_t readwatch;
+	int fusectl;
 
 	/* Handshake buffer. */
 	unsigned char msg[SG_PROTO_MAX_MSG];

@@ -48,6 +48,11 @@ struct target {
 	uint64_t brokered; /* calls answered by a brokered open (or its failure) */
 	uint64_t restarts; /* restarts of parked calls that took their place (throttle.c) */
 
+	/* Reads of its memory held the loop too long (receive.c: vm_read):
+	 * its later reads fail at once. read_slow_ns: their time so far. */
+	bool read_stalled;
+	uint64_t read_slow_ns;
+
 	park_t *parks;     /* calls parked by throttles; info.parked counts them */
 
 	uint64_t would_deny; /* audit mode: calls allowed that enforce mode would not have */

@@ -9,7 +9,9 @@
 -- process that serves its own page faults could make the supervisor wait
 -- while it reads a path from that memory). clone3 fails with ENOSYS: its
 -- flags live in memory, which the filter cannot read, and libc falls back
--- to clone, whose flags it can see.
+-- to clone, whose flags it can see. io_uring fails with ENOSYS: a ring's
+-- operations never pass through seccomp, so they would open, connect and
+-- rename past every handler below.
 --
 -- Forwarded to sysgated:
 --  * Nothing under /etc is changed by name. Refused (EACCES): an open of a
@@ -127,6 +129,12 @@ return sg.policy {
       "kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module",
       "userfaultfd",
       { "clone3", errno = "ENOSYS" },
+      -- A ring's operations (open, connect, rename, ...) never pass through
+      -- seccomp; ENOSYS, as on a kernel without io_uring, and libraries
+      -- fall back to the system calls the handlers below decide.
+      { "io_uring_setup", errno = "ENOSYS" },
+      { "io_uring_enter", errno = "ENOSYS" },
+      { "io_uring_register", errno = "ENOSYS" },
       errno = "EPERM",
     },
   },

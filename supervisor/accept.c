@@ -318,20 +318,16 @@ static int launcher_check(conn_t *c, char *why, size_t len)
 	return 0;
 }
 
-static conn_t *conn_new(sgd_t *d, int fd)
+static conn_t *conn_new(sgd_t *d, int fd, const struct ucred *cred)
 {
 	conn_t *c = calloc(1, sizeof(*c));
-	socklen_t len = sizeof(c->cred);
 
 	if (!c)
 		return NULL;
 	c->d = d;
 	c->fd = fd;
 	c->pidfd = -1;
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->cred, &len) < 0 || len != sizeof(c->cred)) {
-		free(c);
-		return NULL;
-	}
+	c->cred = *cred;
 	if (uv_poll_init(d->loop, &c->poll, fd) < 0) {
 		free(c);
 		return NULL;
@@ -345,6 +341,61 @@ static conn_t *conn_new(sgd_t *d, int fd)
 	d->conns = c;
 	d->nconns++;
 	return c;
+}
+
+/*
+ * Whether a handshake of uid may start now. A peer that connects and
+ * sends nothing holds its slot until the timeout, so the slots are
+ * quotas: root may use all SGD_MAX_CONNS, every other uid at most
+ * tenants.handshakes, and all of them together leave root's
+ * tenants.root_handshakes free, so that no other uid, nor all of them,
+ * can keep the operator's launches out. The uid is the socket's
+ * (SO_PEERCRED, fixed at connect): known before anything is read. 0, or
+ * -EAGAIN with the reason in why.
+ */
+static int slot_admit(const sgd_t *d, uid_t uid, char *why, size_t len)
+{
+	const tenant_limits_t *l = &d->cfg->tenants;
+	size_t mine = 0, others = 0;
+
+	if (d->nconns >= SGD_MAX_CONNS) {
+		snprintf(why, len, "too many handshakes in progress");
+		return -EAGAIN;
+	}
+	if (uid == 0)
+		return 0;
+	for (const conn_t *c = d->conns; c; c = c->next) {
+		mine += c->cred.uid == uid;
+		others += c->cred.uid != 0;
+	}
+	if (mine >= l->handshakes) {
+		snprintf(why, len, "launcher uid %u is at its quota of handshakes in progress "
+			 "(tenants.handshakes = %u)", (unsigned)uid, (unsigned)l->handshakes);
+		return -EAGAIN;
+	}
+	if (others >= SGD_MAX_CONNS - l->root_handshakes) {
+		snprintf(why, len, "the handshakes left are root's (tenants.root_handshakes = %u of %u)",
+			 (unsigned)l->root_handshakes, (unsigned)SGD_MAX_CONNS);
+		return -EAGAIN;
+	}
+	return 0;
+}
+
+/* Refuses a connection that got no slot: REFUSE (best effort: the socket
+ * is new, its buffer empty), logged, closed. */
+static void slot_refuse(sgd_t *d, int fd, const struct ucred *cred, const char *why)
+{
+	sg_refuse_t r;
+	ssize_t len;
+
+	memset(&r, 0, sizeof(r));
+	r.code = EAGAIN;
+	snprintf(r.reason, sizeof(r.reason), "%s", why);
+	len = sg_proto_encode_refuse(&r, d->msg, sizeof(d->msg));
+	if (len > 0)
+		(void)sg_proto_send(fd, d->msg, (size_t)len, -1);
+	log_refused(cred->pid, cred->uid, cred->gid, NULL, why);
+	close(fd);
 }
 
 static void listen_cb(uv_poll_t *h, int status, int events);
@@ -365,6 +416,8 @@ static void listen_cb(uv_poll_t *h, int status, int events)
 	for (;;) {
 		/* cppcheck-suppress nullPointer ; accept4(2) takes NULL for an address not wanted */
 		int fd = accept4(d->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		struct ucred cred;
+		socklen_t clen = sizeof(cred);
 		conn_t *c;
 
 		if (fd < 0 && (errno == EMFILE || errno == ENFILE)) {
@@ -378,12 +431,19 @@ static void listen_cb(uv_poll_t *h, int status, int events)
 		}
 		if (fd < 0)
 			return; /* EAGAIN, or an error accept4 will repeat later */
-		if (d->nconns >= SGD_MAX_CONNS || d->stopping) {
-			log_refused(0, 0, 0, NULL, "too many handshakes in progress");
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0 || clen != sizeof(cred)) {
 			close(fd);
 			continue;
 		}
-		c = conn_new(d, fd);
+		if (d->stopping) {
+			slot_refuse(d, fd, &cred, "the supervisor is stopping");
+			continue;
+		}
+		if (slot_admit(d, cred.uid, why, sizeof(why)) < 0) {
+			slot_refuse(d, fd, &cred, why);
+			continue;
+		}
+		c = conn_new(d, fd, &cred);
 		if (!c) {
 			close(fd);
 			continue;

@@ -53,9 +53,11 @@ static const char *const top_keys[] = {
 };
 static const char *const lua_keys[] = { "instructions", "memory", "time_ms", "memory_total", NULL };
 static const char *const log_limit_keys[] = { "target_rate", "target_burst", "global_rate",
-					      "global_burst", "report_ms", NULL };
+					      "global_burst", "handshake_rate", "handshake_burst",
+					      "report_ms", NULL };
 static const char *const metrics_limit_keys[] = { "connections", "per_uid", "timeout_s", NULL };
-static const char *const tenant_keys[] = { "targets", "learn_targets", "learn_bytes", NULL };
+static const char *const tenant_keys[] = { "targets", "learn_targets", "learn_bytes", "learn_files",
+					  "handshakes", "root_handshakes", NULL };
 static const char *const policy_keys[] = { "name", "file", "fallback", "modes", NULL };
 
 static int setting_line(const config_setting_t *s)
@@ -409,6 +411,8 @@ static int load_log_limits(const loader_t *ld, const config_setting_t *root)
 	l->global_rate = LOG_DEFAULT_GLOBAL_RATE;
 	l->target_burst = l->target_rate * LOG_DEFAULT_BURST_FACTOR;
 	l->global_burst = l->global_rate * LOG_DEFAULT_BURST_FACTOR;
+	l->handshake_rate = LOG_DEFAULT_HANDSHAKE_RATE;
+	l->handshake_burst = l->handshake_rate * LOG_DEFAULT_BURST_FACTOR;
 	l->report_ms = LOG_DEFAULT_REPORT_MS;
 	if (!g)
 		return 0;
@@ -416,7 +420,8 @@ static int load_log_limits(const loader_t *ld, const config_setting_t *root)
 		return fail(ld, g, -EINVAL, "'log_limits' must be a group");
 	if ((rc = check_keys(ld, g, log_limit_keys, "log_limits: ")) < 0 ||
 	    (rc = load_log_rate(ld, g, "target", &l->target_rate, &l->target_burst)) < 0 ||
-	    (rc = load_log_rate(ld, g, "global", &l->global_rate, &l->global_burst)) < 0)
+	    (rc = load_log_rate(ld, g, "global", &l->global_rate, &l->global_burst)) < 0 ||
+	    (rc = load_log_rate(ld, g, "handshake", &l->handshake_rate, &l->handshake_burst)) < 0)
 		return rc;
 	if ((rc = get_int_range(ld, g, "report_ms", "'log_limits.report_ms'", 100, 3600000, &v)) < 0)
 		return rc;
@@ -430,12 +435,16 @@ static int load_tenants(const loader_t *ld, const config_setting_t *root)
 {
 	config_setting_t *g = config_setting_get_member(root, "tenants");
 	tenant_limits_t *l = &ld->out->tenants;
+	config_setting_t *s;
 	long long v;
 	int rc;
 
 	l->targets = TENANT_DEFAULT_TARGETS;
 	l->learn_targets = TENANT_DEFAULT_LEARN_TARGETS;
 	l->learn_bytes = TENANT_DEFAULT_LEARN_BYTES;
+	l->learn_files = TENANT_DEFAULT_LEARN_FILES;
+	l->handshakes = TENANT_DEFAULT_HANDSHAKES;
+	l->root_handshakes = TENANT_DEFAULT_ROOT_HANDSHAKES;
 	if (!g)
 		return 0;
 	if (!config_setting_is_group(g))
@@ -454,6 +463,28 @@ static int load_tenants(const loader_t *ld, const config_setting_t *root)
 		return rc;
 	if (rc)
 		l->learn_bytes = (uint64_t)v;
+	if ((rc = get_int_range(ld, g, "learn_files", "'tenants.learn_files'", 0, 1 << 24, &v)) < 0)
+		return rc;
+	if (rc)
+		l->learn_files = (uint32_t)v;
+	/* Root's share first: the other uids' share is what it leaves. */
+	if ((rc = get_int_range(ld, g, "root_handshakes", "'tenants.root_handshakes'", 1,
+				CONFIG_HANDSHAKES_MAX - 1, &v)) < 0)
+		return rc;
+	if (rc)
+		l->root_handshakes = (uint32_t)v;
+	if ((rc = get_int_range(ld, g, "handshakes", "'tenants.handshakes'", 1, CONFIG_HANDSHAKES_MAX,
+				&v)) < 0)
+		return rc;
+	if (rc)
+		l->handshakes = (uint32_t)v;
+	if (l->handshakes > CONFIG_HANDSHAKES_MAX - l->root_handshakes) {
+		s = config_setting_get_member(g, rc ? "handshakes" : "root_handshakes");
+		return fail(ld, s ? s : g, -EINVAL,
+			    "'tenants.handshakes' (%u) must be at most %u - 'tenants.root_handshakes' "
+			    "(%u): the handshakes root keeps are not another uid's",
+			    (unsigned)l->handshakes, CONFIG_HANDSHAKES_MAX, (unsigned)l->root_handshakes);
+	}
 	return 0;
 }
 

@@ -9,7 +9,8 @@
  *   fallback = "deny:EPERM";
  *   lua = { instructions = 1000000; memory = 8388608; time_ms = 100; memory_total = 67108864; };
  *   learn_dir = "/var/lib/sysgate/learned";
- *   tenants = { targets = 256; learn_targets = 8; learn_bytes = 67108864; };
+ *   tenants = { targets = 256; learn_targets = 8; learn_bytes = 67108864; learn_files = 1024;
+ *               handshakes = 16; root_handshakes = 16; };
  *   metrics_listen = "127.0.0.1:9469";   # optional: no endpoint when absent
  *   metrics_limits = { connections = 32; per_uid = 4; timeout_s = 5; };
  *   metrics_allow_uids = [ 0, 9090 ];     # optional: any uid when absent
@@ -56,17 +57,22 @@ typedef struct config_policy {
 } config_policy_t;
 
 /* Budgets of the log's per-call events (decision, error) and refused
- * handshakes: rate per second (0: unlimited) and burst, per target and
- * for the whole supervisor; what does not fit is counted and reported
- * every report_ms in a `suppressed` event. */
+ * handshakes: rate per second (0: unlimited) and burst. Per-call events
+ * take from their target's and the global budget; refused handshakes,
+ * which any peer of the socket causes at will, from a budget of their
+ * own (handshake), so that a flood of them never silences a target's
+ * denials, nor the other way round. What does not fit is counted and
+ * reported every report_ms in `suppressed` events. */
 typedef struct log_limits {
 	uint32_t target_rate, target_burst;
 	uint32_t global_rate, global_burst;
+	uint32_t handshake_rate, handshake_burst;
 	uint32_t report_ms;
 } log_limits_t;
 
 #define LOG_DEFAULT_TARGET_RATE 200u
 #define LOG_DEFAULT_GLOBAL_RATE 2000u
+#define LOG_DEFAULT_HANDSHAKE_RATE 100u
 #define LOG_DEFAULT_BURST_FACTOR 10u /* burst = 10 s of rate unless given */
 #define LOG_DEFAULT_REPORT_MS 10000u
 #define METRICS_DEFAULT_CONNECTIONS 32u
@@ -83,16 +89,27 @@ typedef struct metrics_limits {
 /* Quotas of one launcher uid (a tenant: the uid that connected to the
  * socket and handed over the listener, and everything it started). Root
  * has none: the operator's launches are never refused for another uid's
- * use. 0 in learn_targets refuses learn mode to every uid but root. */
+ * use. 0 in learn_targets refuses learn mode to every uid but root.
+ *
+ * Handshakes in progress: CONFIG_HANDSHAKES_MAX at once in all, of which
+ * root_handshakes only root may use; every other uid may hold handshakes
+ * of them at once (accept.c). */
 typedef struct tenant_limits {
 	uint32_t targets;       /* targets running at once */
 	uint32_t learn_targets; /* of those, in learn mode */
 	uint64_t learn_bytes;   /* bytes of learned policies written since sysgated started */
+	uint32_t learn_files;   /* learned policy files written since sysgated started */
+	uint32_t handshakes;    /* handshakes in progress at once */
+	uint32_t root_handshakes; /* handshakes kept for root alone */
 } tenant_limits_t;
 
 #define TENANT_DEFAULT_TARGETS 256u
 #define TENANT_DEFAULT_LEARN_TARGETS 8u
 #define TENANT_DEFAULT_LEARN_BYTES (64ull << 20)
+#define TENANT_DEFAULT_LEARN_FILES 1024u
+#define TENANT_DEFAULT_HANDSHAKES 16u
+#define TENANT_DEFAULT_ROOT_HANDSHAKES 16u
+#define CONFIG_HANDSHAKES_MAX 64u /* handshakes in progress at once, in all */
 
 #define CONFIG_MODE_BIT(m) (1u << (m))
 #define CONFIG_BROKER_TIMEOUT_MS 2000u

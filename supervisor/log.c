@@ -39,21 +39,38 @@ static _Atomic uint64_t log_failures;
 /*
  * The log's budgets (M5: audit volume stays bounded). Per-call events
  * (decision, error) take a token of their target's bucket and one of the
- * global bucket; refused handshakes take a global one. An event without a
- * token is not built at all, only counted, and the counts are reported
- * every report_ms in `suppressed` events and in target_end.
+ * global bucket. Refused handshakes take one of a bucket of their own:
+ * any peer of the socket causes them at will, and a flood of them must
+ * not leave the global bucket empty when a target is denied (nor a
+ * flood of denials hide who knocks). An event without a token is not
+ * built at all, only counted, and the counts are reported every
+ * report_ms in `suppressed` events and in target_end: per target, and
+ * for refused handshakes per peer uid (LOG_REFUSED_UIDS of them, the
+ * rest together).
  */
+#define LOG_REFUSED_UIDS 16
+
 static struct {
 	log_limits_t lim;
-	tokens_t global;
-	uint64_t untargeted; /* suppressed refused handshakes since the last report */
+	tokens_t global, handshake;
+	/* Suppressed refused handshakes since the last report, by uid; other:
+	 * those of uids that found the table full. */
+	struct {
+		uid_t uid;
+		uint64_t n;
+	} refused[LOG_REFUSED_UIDS];
+	size_t nrefused;
+	uint64_t refused_other;
 	_Atomic uint64_t events, bytes, suppressed;
-} budget = { .lim = { 0, 1, 0, 1, LOG_DEFAULT_REPORT_MS } };
+} budget = { .lim = { 0, 1, 0, 1, 0, 1, LOG_DEFAULT_REPORT_MS } };
 
 void log_set_limits(const log_limits_t *l)
 {
+	uint64_t now = sgd_now_ns();
+
 	budget.lim = *l;
-	tokens_init(&budget.global, l->global_rate, l->global_burst, sgd_now_ns());
+	tokens_init(&budget.global, l->global_rate, l->global_burst, now);
+	tokens_init(&budget.handshake, l->handshake_rate, l->handshake_burst, now);
 }
 
 void log_stats(uint64_t *events, uint64_t *bytes, uint64_t *suppressed)
@@ -63,13 +80,13 @@ void log_stats(uint64_t *events, uint64_t *bytes, uint64_t *suppressed)
 	*suppressed = budget.suppressed;
 }
 
-/* Whether an event of t (NULL: of no target) may be written now. */
+/* Whether a per-call event of t may be written now. */
 static bool budget_take(target_t *t)
 {
 	uint64_t now = sgd_now_ns();
 	bool ok = true;
 
-	if (t && budget.lim.target_rate > 0) {
+	if (budget.lim.target_rate > 0) {
 		if (t->log_tokens.burst == 0)
 			tokens_init(&t->log_tokens, budget.lim.target_rate, budget.lim.target_burst, now);
 		ok = tokens_take(&t->log_tokens, now);
@@ -79,12 +96,30 @@ static bool budget_take(target_t *t)
 	if (ok)
 		return true;
 	budget.suppressed++;
-	if (t) {
-		t->log_suppressed++;
-		t->log_suppressed_since++;
-	} else {
-		budget.untargeted++;
+	t->log_suppressed++;
+	t->log_suppressed_since++;
+	return false;
+}
+
+/* Whether a refused handshake of a peer of uid may be written now. */
+static bool budget_take_refused(uid_t uid)
+{
+	size_t i;
+
+	if (budget.lim.handshake_rate == 0 || tokens_take(&budget.handshake, sgd_now_ns()))
+		return true;
+	budget.suppressed++;
+	for (i = 0; i < budget.nrefused && budget.refused[i].uid != uid; i++)
+		;
+	if (i == budget.nrefused && i < LOG_REFUSED_UIDS) {
+		budget.refused[i].uid = uid;
+		budget.refused[i].n = 0;
+		budget.nrefused++;
 	}
+	if (i < budget.nrefused)
+		budget.refused[i].n++;
+	else
+		budget.refused_other++;
 	return false;
 }
 
@@ -284,7 +319,7 @@ void log_refused(pid_t pid, uid_t uid, gid_t gid, const char *policy, const char
 {
 	json_object *o;
 
-	if (!budget_take(NULL))
+	if (!budget_take_refused(uid))
 		return;
 	o = event_new("handshake_refused");
 	if (!o)
@@ -646,10 +681,25 @@ static void report_one(const target_t *t, uint64_t n)
 
 	if (!o)
 		return;
-	if (t)
-		put_target(o, t);
+	put_target(o, t);
+	json_object_object_add(o, "events", json_object_new_uint64(n));
+	put_int(o, "interval_ms", budget.lim.report_ms);
+	event_emit(o);
+}
+
+/* Refused handshakes suppressed: of uid, or (other) of the uids past the
+ * table's room. */
+static void report_refused(bool other, uid_t uid, uint64_t n)
+{
+	json_object *o = event_new("suppressed");
+
+	if (!o)
+		return;
+	put_str(o, "what", "handshake_refused");
+	if (other)
+		json_object_object_add(o, "other_uids", json_object_new_boolean(1));
 	else
-		put_str(o, "what", "handshake_refused");
+		put_int(o, "uid", uid);
 	json_object_object_add(o, "events", json_object_new_uint64(n));
 	put_int(o, "interval_ms", budget.lim.report_ms);
 	event_emit(o);
@@ -663,8 +713,10 @@ void log_report_suppressed(sgd_t *d)
 			t->log_suppressed_since = 0;
 		}
 	}
-	if (budget.untargeted) {
-		report_one(NULL, budget.untargeted);
-		budget.untargeted = 0;
-	}
+	for (size_t i = 0; i < budget.nrefused; i++)
+		report_refused(false, budget.refused[i].uid, budget.refused[i].n);
+	if (budget.refused_other)
+		report_refused(true, 0, budget.refused_other);
+	budget.nrefused = 0;
+	budget.refused_other = 0;
 }

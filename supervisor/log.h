@@ -36,14 +36,16 @@ void log_close(void);
 /* Lines that could not be written (a full pipe, a failing disk). */
 uint64_t log_write_failures(void);
 
-/* The budgets of per-call events and refused handshakes (config.h). */
+/* The budgets of per-call events and, apart, of refused handshakes
+ * (config.h). */
 void log_set_limits(const log_limits_t *l);
 /* Events written, their bytes, and events suppressed by the budgets,
  * since start. Safe to call from another thread than the loop's (the
  * metrics endpoint's). */
 void log_stats(uint64_t *events, uint64_t *bytes, uint64_t *suppressed);
-/* Writes a `suppressed` event for each target (and for refused
- * handshakes) that had events suppressed since the last report. */
+/* Writes a `suppressed` event for each target that had events
+ * suppressed since the last report, and one for each peer uid that had
+ * refused handshakes suppressed. */
 void log_report_suppressed(sgd_t *d);
 
 void log_proc_read(pid_t tid, pid_t tgid, log_proc_t *out);

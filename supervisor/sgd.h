@@ -35,7 +35,7 @@
 /* The first kernels with user notification numbered ID_VALID as IOR. */
 #define SECCOMP_IOCTL_NOTIF_ID_VALID_OLD SECCOMP_IOR(2, __u64)
 
-#define SGD_MAX_CONNS 64             /* handshakes in progress at once */
+#define SGD_MAX_CONNS CONFIG_HANDSHAKES_MAX /* handshakes in progress at once (accept.c) */
 #define SGD_HANDSHAKE_TIMEOUT_MS 5000
 
 typedef struct target target_t;

@@ -123,14 +123,14 @@ static void target_handle_closed_cb(uv_handle_t *h)
 	target_unref(h->data);
 }
 
-/* The launcher's quota of learned bytes pays for each file written. */
+/* The launcher's quotas of learned files and bytes pay for each file written. */
 static int target_learn_admit(void *ctx, size_t len, char *why, size_t why_len)
 {
 	target_t *t = ctx;
 
 	if (!t->d->tenants)
 		return 0;
-	return tenants_learn_bytes(t->d->tenants, t->uid, len, why, why_len);
+	return tenants_learn_file(t->d->tenants, t->uid, len, why, why_len);
 }
 
 /*

@@ -1,7 +1,7 @@
 /*
  * Tenants (see tenant.h): a fixed table of launcher uids with what each
  * holds now. An entry is kept while it holds a target or has written
- * learned bytes (they count for the supervisor's life), so the table
+ * learned files (they count for the supervisor's life), so the table
  * never grows past TENANTS_MAX, whatever uids connect.
  */
 #include <errno.h>
@@ -14,7 +14,7 @@
 typedef struct tenant {
 	uid_t uid;
 	bool used;
-	uint32_t targets, learn_targets;
+	uint32_t targets, learn_targets, learn_files;
 	uint64_t learn_bytes;
 } tenant_t;
 
@@ -65,7 +65,7 @@ static tenant_t *find(tenants_t *ts, uid_t uid, bool create)
 
 static void forget_if_idle(tenant_t *e)
 {
-	if (e->targets == 0 && e->learn_targets == 0 && e->learn_bytes == 0)
+	if (e->targets == 0 && e->learn_targets == 0 && e->learn_bytes == 0 && e->learn_files == 0)
 		e->used = false;
 }
 
@@ -123,7 +123,7 @@ void tenants_give(tenants_t *ts, uid_t uid, bool learn)
 	pthread_mutex_unlock(&ts->lock);
 }
 
-int tenants_learn_bytes(tenants_t *ts, uid_t uid, uint64_t bytes, char *why, size_t why_len)
+int tenants_learn_file(tenants_t *ts, uid_t uid, uint64_t bytes, char *why, size_t why_len)
 {
 	tenant_t *e;
 	int r = 0;
@@ -132,12 +132,22 @@ int tenants_learn_bytes(tenants_t *ts, uid_t uid, uint64_t bytes, char *why, siz
 		return 0;
 	pthread_mutex_lock(&ts->lock);
 	e = find(ts, uid, true);
-	if (!e || e->learn_bytes + bytes > ts->lim.learn_bytes) {
+	if (!e) {
+		if (why && why_len)
+			snprintf(why, why_len, "too many launcher uids hold targets (%d)", TENANTS_MAX);
+		r = -EDQUOT;
+	} else if (e->learn_files >= ts->lim.learn_files) {
+		why_set(why, why_len, "learn_files", uid, ts->lim.learn_files);
+		r = -EDQUOT;
+	} else if (e->learn_bytes + bytes > ts->lim.learn_bytes) {
 		why_set(why, why_len, "learn_bytes", uid, ts->lim.learn_bytes);
 		r = -EDQUOT;
 	} else {
 		e->learn_bytes += bytes;
+		e->learn_files++;
 	}
+	if (r < 0 && e)
+		forget_if_idle(e);
 	pthread_mutex_unlock(&ts->lock);
 	return r;
 }

@@ -33,8 +33,9 @@ void tenants_free(tenants_t *ts); /* accepts NULL */
 int tenants_take(tenants_t *ts, uid_t uid, bool learn, bool force, char *why, size_t why_len);
 /* Gives back what tenants_take charged. */
 void tenants_give(tenants_t *ts, uid_t uid, bool learn);
-/* Charges bytes of a learned policy about to be written: 0, or -EDQUOT
- * with the reason in why (nothing is charged then). */
-int tenants_learn_bytes(tenants_t *ts, uid_t uid, uint64_t bytes, char *why, size_t why_len);
+/* Charges a learned policy file of bytes about to be written, to the
+ * quotas of files and bytes: 0, or -EDQUOT with the reason in why
+ * (nothing is charged then). */
+int tenants_learn_file(tenants_t *ts, uid_t uid, uint64_t bytes, char *why, size_t why_len);
 
 #endif

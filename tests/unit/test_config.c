@@ -261,8 +261,18 @@ static void test_log_limits(void **state)
 	assert_int_equal(c.log_limits.target_rate, LOG_DEFAULT_TARGET_RATE);
 	assert_int_equal(c.log_limits.target_burst, LOG_DEFAULT_TARGET_RATE * LOG_DEFAULT_BURST_FACTOR);
 	assert_int_equal(c.log_limits.global_rate, LOG_DEFAULT_GLOBAL_RATE);
+	assert_int_equal(c.log_limits.handshake_rate, LOG_DEFAULT_HANDSHAKE_RATE);
+	assert_int_equal(c.log_limits.handshake_burst,
+			 LOG_DEFAULT_HANDSHAKE_RATE * LOG_DEFAULT_BURST_FACTOR);
 	assert_int_equal(c.log_limits.report_ms, LOG_DEFAULT_REPORT_MS);
 	config_free(&c);
+	expect_ok(state, "log_limits = { handshake_rate = 0; handshake_burst = 9; };\n" POLICY_DEMO, &c);
+	assert_int_equal(c.log_limits.handshake_rate, 0);
+	assert_int_equal(c.log_limits.handshake_burst, 9);
+	assert_int_equal(c.log_limits.global_rate, LOG_DEFAULT_GLOBAL_RATE);
+	config_free(&c);
+	expect_fail(state, "log_limits = {\n  handshake_burst = 0;\n};\n" POLICY_DEMO, -EINVAL, 2,
+		    "'log_limits.handshake_burst' must be between 1");
 	expect_ok(state, "log_limits = { target_rate = 5; global_rate = 0; global_burst = 7;\n"
 			 "  report_ms = 250; };\n" POLICY_DEMO, &c);
 	assert_int_equal(c.log_limits.target_rate, 5);
@@ -307,7 +317,27 @@ static void test_tenants(void **state)
 	assert_int_equal(c.tenants.targets, TENANT_DEFAULT_TARGETS);
 	assert_int_equal(c.tenants.learn_targets, TENANT_DEFAULT_LEARN_TARGETS);
 	assert_int_equal(c.tenants.learn_bytes, TENANT_DEFAULT_LEARN_BYTES);
+	assert_int_equal(c.tenants.learn_files, TENANT_DEFAULT_LEARN_FILES);
+	assert_int_equal(c.tenants.handshakes, TENANT_DEFAULT_HANDSHAKES);
+	assert_int_equal(c.tenants.root_handshakes, TENANT_DEFAULT_ROOT_HANDSHAKES);
+	assert_true(c.tenants.handshakes <= CONFIG_HANDSHAKES_MAX - c.tenants.root_handshakes);
 	config_free(&c);
+	expect_ok(state, "tenants = { learn_files = 0; handshakes = 60; root_handshakes = 4; };\n"
+		  POLICY_DEMO, &c);
+	assert_int_equal(c.tenants.learn_files, 0);
+	assert_int_equal(c.tenants.handshakes, 60);
+	assert_int_equal(c.tenants.root_handshakes, 4);
+	config_free(&c);
+	expect_fail(state, "tenants = {\n  handshakes = 0;\n};\n" POLICY_DEMO, -EINVAL, 2,
+		    "'tenants.handshakes' must be between 1 and 64");
+	expect_fail(state, "tenants = {\n  root_handshakes = 0;\n};\n" POLICY_DEMO, -EINVAL, 2,
+		    "'tenants.root_handshakes' must be between 1 and 63");
+	expect_fail(state, "tenants = {\n  root_handshakes = 8;\n  handshakes = 57;\n};\n" POLICY_DEMO,
+		    -EINVAL, 3, "'tenants.handshakes' (57) must be at most 64 - 'tenants.root_handshakes'");
+	expect_fail(state, "tenants = {\n  root_handshakes = 60;\n};\n" POLICY_DEMO, -EINVAL, 2,
+		    "'tenants.handshakes' (16) must be at most 64 - 'tenants.root_handshakes' (60)");
+	expect_fail(state, "tenants = { learn_files = -1; };\n" POLICY_DEMO, -EINVAL, 1,
+		    "'tenants.learn_files' must be between 0");
 	expect_ok(state, "tenants = { targets = 3; learn_targets = 0; learn_bytes = 5000000000L; };\n"
 		  POLICY_DEMO, &c);
 	assert_int_equal(c.tenants.targets, 3);

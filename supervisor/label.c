@@ -1,0 +1,85 @@
+/*
+ * Labels have owners (label.h). Runs once per handshake, never per call.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "label.h"
+
+static bool has_id(const uint32_t *ids, size_t n, uint32_t id)
+{
+	for (size_t i = 0; i < n; i++)
+		if (ids[i] == id)
+			return true;
+	return false;
+}
+
+/* Whether entry r lets cred set l: its ids name the launcher (or it
+ * names none), and its values hold l's value (or it lists none). */
+static bool rule_allows(const config_label_t *r, const struct ucred *cred, const sg_label_t *l)
+{
+	bool who = (r->nuids == 0 && r->ngids == 0) || has_id(r->uids, r->nuids, cred->uid) ||
+		   has_id(r->gids, r->ngids, cred->gid);
+	bool what = r->nvalues == 0;
+
+	for (size_t i = 0; !what && i < r->nvalues; i++)
+		what = strcmp(r->values[i], l->value) == 0;
+	return who && what;
+}
+
+int label_admit(const sg_config_t *cfg, const struct ucred *cred, const sg_hello_t *h, char *why,
+		size_t len)
+{
+	if (h->nlabels > LABEL_LAUNCHER_MAX) {
+		snprintf(why, len, "%u labels: a launcher may set at most %u (the rest are sysgated's)",
+			 (unsigned)h->nlabels, (unsigned)LABEL_LAUNCHER_MAX);
+		return -EACCES;
+	}
+	for (uint32_t i = 0; i < h->nlabels; i++) {
+		const sg_label_t *l = &h->labels[i];
+		bool known = false, ok = false;
+
+		if (strncmp(l->key, LABEL_OWN_PREFIX, strlen(LABEL_OWN_PREFIX)) == 0) {
+			snprintf(why, len, "label '%s': keys under '" LABEL_OWN_PREFIX "' are set by "
+				 "sysgated alone", l->key);
+			return -EACCES;
+		}
+		if (!cfg->labels_set)
+			continue;
+		for (size_t j = 0; !ok && j < cfg->nlabels; j++) {
+			if (strcmp(cfg->labels[j].key, l->key) != 0)
+				continue;
+			known = true;
+			ok = rule_allows(&cfg->labels[j], cred, l);
+		}
+		if (!known) {
+			snprintf(why, len, "label '%s' is not in the config's 'labels'", l->key);
+			return -EACCES;
+		}
+		if (!ok) {
+			snprintf(why, len, "label '%s=%.64s' may not be set by uid %u gid %u (the "
+				 "config's 'labels')", l->key, l->value, (unsigned)cred->uid,
+				 (unsigned)cred->gid);
+			return -EACCES;
+		}
+	}
+	return 0;
+}
+
+static void add(sg_hello_t *h, const char *key, unsigned v)
+{
+	sg_label_t *l = &h->labels[h->nlabels++];
+
+	snprintf(l->key, sizeof(l->key), "%s", key);
+	snprintf(l->value, sizeof(l->value), "%u", v);
+}
+
+void label_add_own(sg_hello_t *h, const struct ucred *cred)
+{
+	if (h->nlabels > LABEL_LAUNCHER_MAX)
+		return; /* label_admit refused it */
+	add(h, LABEL_OWN_PREFIX "uid", (unsigned)cred->uid);
+	add(h, LABEL_OWN_PREFIX "gid", (unsigned)cred->gid);
+}

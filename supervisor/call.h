@@ -65,7 +65,11 @@ typedef struct call_ident {
 	uid_t uid, gid;      /* effective */
 	int threads;         /* of the process */
 	char comm[32];
+	/* The path of the executable when it names, in sysgated's mount
+	 * namespace, the file the process runs; else "(not PATH: MAJ:MIN:INO)"
+	 * (exe.h). exe_dev (st_dev) and exe_ino: that file. */
 	char exe[PATH_MAX];
+	uint64_t exe_dev, exe_ino;
 	char cgroup[PATH_MAX]; /* the cgroup v2 path ("0::" line) */
 } call_ident_t;
 

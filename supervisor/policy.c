@@ -857,7 +857,8 @@ static int pl_push_addr(lua_State *L, policy_t *p)
 	return 1;
 }
 
-/* c.uid, c.gid, c.threads, c.comm, c.exe, c.cgroup: read once per call.
+/* c.uid, c.gid, c.threads, c.comm, c.exe (exe.h), c.exe_dev, c.exe_ino,
+ * c.cgroup: read once per call.
  * An identity that cannot be read (the caller is gone) raises. */
 static int pl_push_ident(lua_State *L, call_t *c, const char *k)
 {
@@ -876,6 +877,10 @@ static int pl_push_ident(lua_State *L, call_t *c, const char *k)
 		lua_pushstring(L, id->comm);
 	else if (strcmp(k, "exe") == 0)
 		lua_pushstring(L, id->exe);
+	else if (strcmp(k, "exe_dev") == 0)
+		lua_pushinteger(L, (lua_Integer)id->exe_dev);
+	else if (strcmp(k, "exe_ino") == 0)
+		lua_pushinteger(L, (lua_Integer)id->exe_ino);
 	else
 		lua_pushstring(L, id->cgroup);
 	return 1;
@@ -883,7 +888,8 @@ static int pl_push_ident(lua_State *L, call_t *c, const char *k)
 
 static bool pl_is_ident(const char *k)
 {
-	static const char *const keys[] = { "uid", "gid", "threads", "comm", "exe", "cgroup" };
+	static const char *const keys[] = { "uid", "gid", "threads", "comm", "exe", "exe_dev",
+					    "exe_ino", "cgroup" };
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if (strcmp(k, keys[i]) == 0)

@@ -1,0 +1,89 @@
+/*
+ * The executable of a process from the kernel (exe.h).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "exe.h"
+
+#ifndef RESOLVE_CACHED
+#define RESOLVE_CACHED 0x20
+#endif
+
+/* The file at path (AT_EMPTY_PATH with fd), without asking its file
+ * system to revalidate: a FUSE server is not consulted for st_dev and
+ * st_ino, which the inode holds. */
+static int file_id(int dirfd, const char *path, int flags, uint64_t *dev, uint64_t *ino)
+{
+	struct statx sx;
+
+	if (statx(dirfd, path, flags | AT_STATX_DONT_SYNC, STATX_INO, &sx) < 0)
+		return -errno;
+	*dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
+	*ino = sx.stx_ino;
+	return 0;
+}
+
+/* 1 when path names the file dev:ino in sysgated's mount namespace, 0
+ * when it does not (or cannot be looked up without the file system's
+ * help: -EAGAIN, which is not cached). */
+static int names_file(const char *path, uint64_t dev, uint64_t ino)
+{
+	struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_CACHED };
+	uint64_t d, i;
+	int fd, r;
+
+	if (path[0] != '/')
+		return 0;
+	fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
+	if (fd < 0)
+		return errno == EAGAIN ? -EAGAIN : 0;
+	r = file_id(fd, "", AT_EMPTY_PATH, &d, &i);
+	close(fd);
+	return r == 0 && d == dev && i == ino;
+}
+
+int exe_read(pid_t pid, exe_cache_t *cache, char *exe, size_t cap, uint64_t *dev, uint64_t *ino)
+{
+	char link[32], path[PATH_MAX];
+	ssize_t n;
+	int ok;
+
+	exe[0] = '\0';
+	*dev = *ino = 0;
+	snprintf(link, sizeof(link), "/proc/%d/exe", (int)pid);
+	/* The link's target is the file itself, reached through the
+	 * process's mm, not a walk of the path it shows. */
+	if (file_id(AT_FDCWD, link, 0, dev, ino) < 0)
+		return -ESRCH;
+	n = readlink(link, path, sizeof(path) - 1);
+	if (n <= 0)
+		return -ESRCH;
+	path[n] = '\0';
+	if (cache && cache->state && cache->dev == *dev && cache->ino == *ino &&
+	    strcmp(cache->path, path) == 0) {
+		ok = cache->state == 1;
+	} else {
+		ok = names_file(path, *dev, *ino);
+		if (cache && ok >= 0) {
+			memcpy(cache->path, path, (size_t)n + 1);
+			cache->dev = *dev;
+			cache->ino = *ino;
+			cache->state = ok ? 1 : 2;
+		}
+	}
+	if (ok == 1)
+		snprintf(exe, cap, "%s", path);
+	else
+		snprintf(exe, cap, "(not %.*s: %u:%u:%llu)", (int)(cap > 80 ? cap - 80 : 0), path,
+			 major(*dev), minor(*dev), (unsigned long long)*ino);
+	return 0;
+}

@@ -163,12 +163,11 @@ static void on_hello(conn_t *c, size_t len)
 		conn_refuse(c, EACCES, "%s", why);
 		return;
 	}
-	/* Labels have owners (label.h); sysgated's own are added after. */
+	/* Labels have owners (label.h). */
 	if (label_admit(d->cfg, &c->cred, &c->hello, why, sizeof(why)) < 0) {
 		conn_refuse(c, EACCES, "%s", why);
 		return;
 	}
-	label_add_own(&c->hello, &c->cred);
 	/* The launcher's quotas, before it gets a filter (tenant.c). */
 	if (target_admit(d, c->cred.uid, c->mode, why, sizeof(why)) < 0) {
 		conn_refuse(c, EDQUOT, "%s", why);

@@ -28,6 +28,7 @@ typedef struct call_target {
 	const sg_hello_t *hello; /* labels; may be NULL */
 	pid_t pid;               /* the process sysgate-run became */
 	uid_t uid;               /* the launcher's: the tenant (tenant.h) */
+	char uid_label[12];      /* uid in decimal: the sysgate.uid label (label.h) */
 	unsigned parked;         /* its calls waiting in a throttle now (limit.c's cap) */
 	unsigned tenant_slot;    /* its launcher's key tables in the policy's limits (limit.h) */
 } call_target_t;

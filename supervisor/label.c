@@ -32,12 +32,7 @@ static bool rule_allows(const config_label_t *r, const struct ucred *cred, const
 int label_admit(const sg_config_t *cfg, const struct ucred *cred, const sg_hello_t *h, char *why,
 		size_t len)
 {
-	if (h->nlabels > LABEL_LAUNCHER_MAX) {
-		snprintf(why, len, "%u labels: a launcher may set at most %u (the rest are sysgated's)",
-			 (unsigned)h->nlabels, (unsigned)LABEL_LAUNCHER_MAX);
-		return -EACCES;
-	}
-	for (uint32_t i = 0; i < h->nlabels; i++) {
+	for (uint32_t i = 0; i < h->nlabels && i < SG_PROTO_MAX_LABELS; i++) {
 		const sg_label_t *l = &h->labels[i];
 		bool known = false, ok = false;
 
@@ -68,18 +63,38 @@ int label_admit(const sg_config_t *cfg, const struct ucred *cred, const sg_hello
 	return 0;
 }
 
-static void add(sg_hello_t *h, const char *key, unsigned v)
+static uint32_t launcher_count(const call_target_t *t)
 {
-	sg_label_t *l = &h->labels[h->nlabels++];
+	uint32_t n = t->hello ? t->hello->nlabels : 0;
 
-	snprintf(l->key, sizeof(l->key), "%s", key);
-	snprintf(l->value, sizeof(l->value), "%u", v);
+	return n > SG_PROTO_MAX_LABELS ? SG_PROTO_MAX_LABELS : n;
 }
 
-void label_add_own(sg_hello_t *h, const struct ucred *cred)
+bool label_at(const call_target_t *t, uint32_t i, const char **key, const char **value)
 {
-	if (h->nlabels > LABEL_LAUNCHER_MAX)
-		return; /* label_admit refused it */
-	add(h, LABEL_OWN_PREFIX "uid", (unsigned)cred->uid);
-	add(h, LABEL_OWN_PREFIX "gid", (unsigned)cred->gid);
+	uint32_t n = launcher_count(t);
+
+	if (i < n) {
+		*key = t->hello->labels[i].key;
+		*value = t->hello->labels[i].value;
+		return true;
+	}
+	if (i == n) {
+		*key = LABEL_OWN_UID;
+		*value = t->uid_label;
+		return true;
+	}
+	return false;
+}
+
+const char *label_get(const call_target_t *t, const char *key)
+{
+	const char *k, *v;
+
+	/* label_admit keeps sysgate.* out of the launcher's, so no key is
+	 * found twice. */
+	for (uint32_t i = 0; label_at(t, i, &k, &v); i++)
+		if (strcmp(k, key) == 0)
+			return v;
+	return NULL;
 }

@@ -931,7 +931,8 @@ static void test_call_target(void **state)
 {
 	policy_t *p = load(fields_policy);
 	sg_hello_t hello = { .policy = "demo", .nlabels = 1 };
-	call_target_t t = { .id = 9, .policy = "demo", .hello = &hello, .pid = 555, .uid = 1000 };
+	call_target_t t = { .id = 9, .policy = "demo", .hello = &hello, .pid = 555, .uid = 1000,
+			    .uid_label = "1000" };
 	call_t c;
 	verdict_t v;
 
@@ -941,13 +942,14 @@ static void test_call_target(void **state)
 	make_call(&c, "getgid", NULL);
 	c.target = &t;
 	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_OK);
-	assert_string_equal(v.message, "9 demo 555 1000 acme 1 false");
+	/* Two labels: the launcher's, and sysgated's own sysgate.uid. */
+	assert_string_equal(v.message, "9 demo 555 1000 acme 2 false");
 
 	/* A view of the record in C, not a copy: nothing of it lives in the
 	 * state, and the labels are read when the handler reads them. */
 	snprintf(hello.labels[0].value, sizeof(hello.labels[0].value), "other");
 	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_OK);
-	assert_string_equal(v.message, "9 demo 555 1000 other 1 false");
+	assert_string_equal(v.message, "9 demo 555 1000 other 2 false");
 
 	c.target = NULL;
 	assert_int_equal(policy_decide(p, &c, &v, why, sizeof(why)), POLICY_OK);

@@ -64,6 +64,13 @@ int exe_read(pid_t pid, exe_cache_t *cache, char *exe, size_t cap, uint64_t *dev
 	 * process's mm, not a walk of the path it shows. */
 	if (file_id(AT_FDCWD, link, 0, dev, ino) < 0)
 		return -ESRCH;
+	/* The same file as a path already found to name it: that path names
+	 * it still (whatever name the process used), and the call costs one
+	 * statx, as the readlink alone did. */
+	if (cache && cache->state == 1 && cache->dev == *dev && cache->ino == *ino) {
+		snprintf(exe, cap, "%s", cache->path);
+		return 0;
+	}
 	n = readlink(link, path, sizeof(path) - 1);
 	if (n <= 0)
 		return -ESRCH;

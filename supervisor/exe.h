@@ -14,7 +14,8 @@
 #include <sys/types.h>
 
 /* What the last check of one (path, file) pair found; one per target, so
- * that a process running one program checks its path once. */
+ * that a process running one program checks its path once, and while the
+ * file is the same one its path is not read again. */
 typedef struct exe_cache {
 	char path[PATH_MAX];
 	uint64_t dev, ino;

@@ -38,7 +38,7 @@ static int file_id(int dirfd, const char *path, int flags, uint64_t *dev, uint64
 static int names_file(const char *path, uint64_t dev, uint64_t ino)
 {
 	struct open_how how = { .flags = O_PATH | O_CLOEXEC, .resolve = RESOLVE_CACHED };
-	uint64_t d, i;
+	uint64_t d = 0, i = 0;
 	int fd, r;
 
 	if (path[0] != '/')

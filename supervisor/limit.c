@@ -642,8 +642,10 @@ static bool lm_limited_key(lua_State *L, limit_ctx_t *x, lm_key_t *k)
 			   luaL_typename(L, 1));
 		return false;
 	}
-	if (!x->call)
+	if (!x->call) {
 		luaL_error(L, "sysgate.limited can only be called by a handler");
+		return false; /* not reached: luaL_error raises */
+	}
 	if (!lm_call_key(per, label, x->call, k))
 		return false;
 	k->kind |= 0x80;

@@ -19,16 +19,21 @@
 #endif
 
 /* The file at path (AT_EMPTY_PATH with fd), without asking its file
- * system to revalidate: a FUSE server is not consulted for st_dev and
- * st_ino, which the inode holds. */
-static int file_id(int dirfd, const char *path, int flags, uint64_t *dev, uint64_t *ino)
+ * system to revalidate: a FUSE server is not consulted for st_dev, st_ino
+ * and st_ctime, which the inode holds. *changed (may be NULL): the ctime in
+ * ns, which changes when the file is unlinked or replaced, so that a
+ * cache keyed on it never takes a reused inode number for the file. */
+static int file_id(int dirfd, const char *path, int flags, uint64_t *dev, uint64_t *ino,
+		   uint64_t *changed)
 {
 	struct statx sx;
 
-	if (statx(dirfd, path, flags | AT_STATX_DONT_SYNC, STATX_INO, &sx) < 0)
+	if (statx(dirfd, path, flags | AT_STATX_DONT_SYNC, STATX_INO | STATX_CTIME, &sx) < 0)
 		return -errno;
 	*dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
 	*ino = sx.stx_ino;
+	if (changed)
+		*changed = (uint64_t)sx.stx_ctime.tv_sec * 1000000000u + sx.stx_ctime.tv_nsec;
 	return 0;
 }
 
@@ -46,7 +51,7 @@ static int names_file(const char *path, uint64_t dev, uint64_t ino)
 	fd = (int)syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof(how));
 	if (fd < 0)
 		return errno == EAGAIN ? -EAGAIN : 0;
-	r = file_id(fd, "", AT_EMPTY_PATH, &d, &i);
+	r = file_id(fd, "", AT_EMPTY_PATH, &d, &i, NULL);
 	close(fd);
 	return r == 0 && d == dev && i == ino;
 }
@@ -54,6 +59,7 @@ static int names_file(const char *path, uint64_t dev, uint64_t ino)
 int exe_read(pid_t pid, exe_cache_t *cache, char *exe, size_t cap, uint64_t *dev, uint64_t *ino)
 {
 	char link[32], path[PATH_MAX];
+	uint64_t changed = 0;
 	ssize_t n;
 	int ok;
 
@@ -62,12 +68,13 @@ int exe_read(pid_t pid, exe_cache_t *cache, char *exe, size_t cap, uint64_t *dev
 	snprintf(link, sizeof(link), "/proc/%d/exe", (int)pid);
 	/* The link's target is the file itself, reached through the
 	 * process's mm, not a walk of the path it shows. */
-	if (file_id(AT_FDCWD, link, 0, dev, ino) < 0)
+	if (file_id(AT_FDCWD, link, 0, dev, ino, &changed) < 0)
 		return -ESRCH;
 	/* The same file as a path already found to name it: that path names
 	 * it still (whatever name the process used), and the call costs one
 	 * statx, as the readlink alone did. */
-	if (cache && cache->state == 1 && cache->dev == *dev && cache->ino == *ino) {
+	if (cache && cache->state == 1 && cache->dev == *dev && cache->ino == *ino &&
+	    cache->changed == changed) {
 		snprintf(exe, cap, "%s", cache->path);
 		return 0;
 	}
@@ -76,7 +83,7 @@ int exe_read(pid_t pid, exe_cache_t *cache, char *exe, size_t cap, uint64_t *dev
 		return -ESRCH;
 	path[n] = '\0';
 	if (cache && cache->state && cache->dev == *dev && cache->ino == *ino &&
-	    strcmp(cache->path, path) == 0) {
+	    cache->changed == changed && strcmp(cache->path, path) == 0) {
 		ok = cache->state == 1;
 	} else {
 		ok = names_file(path, *dev, *ino);
@@ -84,6 +91,7 @@ int exe_read(pid_t pid, exe_cache_t *cache, char *exe, size_t cap, uint64_t *dev
 			memcpy(cache->path, path, (size_t)n + 1);
 			cache->dev = *dev;
 			cache->ino = *ino;
+			cache->changed = changed;
 			cache->state = ok ? 1 : 2;
 		}
 	}

@@ -18,7 +18,7 @@
  * file is the same one its path is not read again. */
 typedef struct exe_cache {
 	char path[PATH_MAX];
-	uint64_t dev, ino;
+	uint64_t dev, ino, changed; /* st_ctime in ns: a replaced file, a reused inode number */
 	int state; /* 0 empty, 1 the path names the file, 2 it does not */
 } exe_cache_t;
 

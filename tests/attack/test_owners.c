@@ -171,12 +171,13 @@ POLICY(admin_only, "local sg = sysgate\n"
 
 /*
  * Values have owners too: uid 1000 may be tenant=beta, not tenant=admin,
- * and may not set a key the config does not list; root may be admin.
+ * and may not set a key the config does not list; root may be admin. A
+ * key owned by a group is that group's alone.
  */
 static void test_label_values(void **state)
 {
 	const char *admin[] = { "tenant=admin", NULL }, *beta[] = { "tenant=beta", NULL };
-	const char *color[] = { "color=red", NULL };
+	const char *color[] = { "color=red", NULL }, *team[] = { "team=red", NULL };
 	const char *argv[] = { probe(), "getppid", NULL };
 	sgd_proc_t s;
 	run_result_t r;
@@ -185,7 +186,8 @@ static void test_label_values(void **state)
 	(void)state;
 	START(&s, admin_only,
 	      TENANT_CONFIG "labels = ( { key = \"tenant\"; uids = [ 1000 ]; values = [ \"beta\" ]; },\n"
-			    "           { key = \"tenant\"; uids = [ 0 ]; } );");
+			    "           { key = \"tenant\"; uids = [ 0 ]; },\n"
+			    "           { key = \"team\"; gids = [ 1000 ]; } );");
 	open_to_tenant(&s);
 	launch(&s, TENANT, "admin_only", admin, argv, &r);
 	assert_exited(&r, 125);
@@ -203,6 +205,14 @@ static void test_label_values(void **state)
 	launch(&s, 0, "admin_only", admin, argv, &r);
 	assert_exited(&r, 0);
 	assert_contains(r.out, "getppid: ok");
+
+	/* By group: gid 1000's launcher may set team, root (gid 0) may not. */
+	launch(&s, TENANT, "admin_only", team, argv, &r);
+	assert_exited(&r, 0);
+	assert_contains(r.out, "getppid: EPERM");
+	launch(&s, 0, "admin_only", team, argv, &r);
+	assert_exited(&r, 125);
+	assert_contains(r.err, "label 'team=red' may not be set by uid 0 gid 0");
 
 	log = sgd_log(&s);
 	assert_int_equal(refusals(log, TENANT, "may not be set by uid 1000"), 1);

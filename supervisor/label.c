@@ -8,6 +8,11 @@
 
 #include "label.h"
 
+static bool is_own(const char *key)
+{
+	return strncmp(key, LABEL_OWN_PREFIX, strlen(LABEL_OWN_PREFIX)) == 0;
+}
+
 static bool has_id(const uint32_t *ids, size_t n, uint32_t id)
 {
 	for (size_t i = 0; i < n; i++)
@@ -36,7 +41,7 @@ int label_admit(const sg_config_t *cfg, const struct ucred *cred, const sg_hello
 		const sg_label_t *l = &h->labels[i];
 		bool known = false, ok = false;
 
-		if (strncmp(l->key, LABEL_OWN_PREFIX, strlen(LABEL_OWN_PREFIX)) == 0) {
+		if (is_own(l->key)) {
 			snprintf(why, len, "label '%s': keys under '" LABEL_OWN_PREFIX "' are set by "
 				 "sysgated alone", l->key);
 			return -EACCES;
@@ -63,23 +68,25 @@ int label_admit(const sg_config_t *cfg, const struct ucred *cred, const sg_hello
 	return 0;
 }
 
-static uint32_t launcher_count(const call_target_t *t)
+/* The i-th label: the launcher's, skipping any under sysgate. (which
+ * label_admit refuses, but a target handed over by a takeover was
+ * admitted by another sysgated), then sysgated's own. */
+bool label_at(const call_target_t *t, uint32_t i, const char **key, const char **value)
 {
 	uint32_t n = t->hello ? t->hello->nlabels : 0;
 
-	return n > SG_PROTO_MAX_LABELS ? SG_PROTO_MAX_LABELS : n;
-}
-
-bool label_at(const call_target_t *t, uint32_t i, const char **key, const char **value)
-{
-	uint32_t n = launcher_count(t);
-
-	if (i < n) {
-		*key = t->hello->labels[i].key;
-		*value = t->hello->labels[i].value;
-		return true;
+	if (n > SG_PROTO_MAX_LABELS)
+		n = SG_PROTO_MAX_LABELS;
+	for (uint32_t j = 0; j < n; j++) {
+		if (is_own(t->hello->labels[j].key))
+			continue;
+		if (i-- == 0) {
+			*key = t->hello->labels[j].key;
+			*value = t->hello->labels[j].value;
+			return true;
+		}
 	}
-	if (i == n) {
+	if (i == 0) {
 		*key = LABEL_OWN_UID;
 		*value = t->uid_label;
 		return true;
@@ -91,8 +98,8 @@ const char *label_get(const call_target_t *t, const char *key)
 {
 	const char *k, *v;
 
-	/* label_admit keeps sysgate.* out of the launcher's, so no key is
-	 * found twice. */
+	if (is_own(key))
+		return strcmp(key, LABEL_OWN_UID) == 0 ? t->uid_label : NULL;
 	for (uint32_t i = 0; label_at(t, i, &k, &v); i++)
 		if (strcmp(k, key) == 0)
 			return v;

@@ -21,6 +21,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "label.h"
 #include "log.h"
 #include "path.h"
 #include "sysgate/peer.h"
@@ -159,6 +160,11 @@ static void on_hello(conn_t *c, size_t len)
 		return;
 	}
 	if (choose_mode(c, why, sizeof(why)) < 0) {
+		conn_refuse(c, EACCES, "%s", why);
+		return;
+	}
+	/* Labels have owners (label.h). */
+	if (label_admit(d->cfg, &c->cred, &c->hello, why, sizeof(why)) < 0) {
 		conn_refuse(c, EACCES, "%s", why);
 		return;
 	}

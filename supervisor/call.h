@@ -28,6 +28,7 @@ typedef struct call_target {
 	const sg_hello_t *hello; /* labels; may be NULL */
 	pid_t pid;               /* the process sysgate-run became */
 	uid_t uid;               /* the launcher's: the tenant (tenant.h) */
+	char uid_label[12];      /* uid in decimal: the sysgate.uid label (label.h) */
 	unsigned parked;         /* its calls waiting in a throttle now (limit.c's cap) */
 	unsigned tenant_slot;    /* its launcher's key tables in the policy's limits (limit.h) */
 } call_target_t;
@@ -65,7 +66,11 @@ typedef struct call_ident {
 	uid_t uid, gid;      /* effective */
 	int threads;         /* of the process */
 	char comm[32];
+	/* The path of the executable when it names, in sysgated's mount
+	 * namespace, the file the process runs; else "(not PATH: MAJ:MIN:INO)"
+	 * (exe.h). exe_dev (st_dev) and exe_ino: that file. */
 	char exe[PATH_MAX];
+	uint64_t exe_dev, exe_ino;
 	char cgroup[PATH_MAX]; /* the cgroup v2 path ("0::" line) */
 } call_ident_t;
 

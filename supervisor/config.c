@@ -49,7 +49,7 @@ static const char *const top_keys[] = {
 	"socket", "socket_mode", "allow_uids", "allow_gids", "log", "log_limits", "fallback", "lua",
 	"policies", "metrics_listen", "metrics_limits", "metrics_allow_uids", "metrics_socket_mode",
 	"metrics_socket_gid", "learn_dir", "launchers_may_be_filtered",
-	"broker_timeout_ms", "tenants", NULL,
+	"broker_timeout_ms", "tenants", "labels", NULL,
 };
 static const char *const lua_keys[] = { "instructions", "memory", "time_ms", "memory_total", NULL };
 static const char *const log_limit_keys[] = { "target_rate", "target_burst", "global_rate",
@@ -58,6 +58,7 @@ static const char *const log_limit_keys[] = { "target_rate", "target_burst", "gl
 static const char *const metrics_limit_keys[] = { "connections", "per_uid", "timeout_s", NULL };
 static const char *const tenant_keys[] = { "targets", "learn_targets", "learn_bytes", "learn_files",
 					  "handshakes", "root_handshakes", NULL };
+static const char *const label_keys[] = { "key", "uids", "gids", "values", NULL };
 static const char *const policy_keys[] = { "name", "file", "fallback", "modes", NULL };
 
 static int setting_line(const config_setting_t *s)
@@ -272,6 +273,83 @@ static int load_ids(const loader_t *ld, const config_setting_t *root, const char
 		ids[i] = (uint32_t)v;
 	}
 	*n = (size_t)len;
+	return 0;
+}
+
+/* One entry of labels: key, and optional uids, gids and values. */
+static int load_label(const loader_t *ld, config_setting_t *g, config_label_t *l)
+{
+	config_setting_t *s = NULL, *v;
+	sg_label_t probe;
+	const char *key = NULL;
+	int rc, n;
+
+	if (!config_setting_is_group(g))
+		return fail(ld, g, -EINVAL, "each entry of 'labels' must be a group");
+	if ((rc = check_keys(ld, g, label_keys, "labels: ")) < 0 ||
+	    (rc = get_string(ld, g, "key", "'labels.key'", &key, &s)) < 0)
+		return rc;
+	if (!key)
+		return fail(ld, g, -EINVAL, "an entry of 'labels' has no 'key'");
+	if (strlen(key) > SG_PROTO_MAX_KEY || sg_proto_valid_name(key) < 0)
+		return fail(ld, s, -EINVAL, "label key '%s' is not [A-Za-z0-9_.-]{1,%u}", key,
+			    SG_PROTO_MAX_KEY);
+	if (strncmp(key, "sysgate.", 8) == 0)
+		return fail(ld, s, -EINVAL, "label key '%s': keys under 'sysgate.' are set by "
+			    "sysgated alone", key);
+	snprintf(l->key, sizeof(l->key), "%s", key);
+	if ((rc = load_ids(ld, g, "uids", l->uids, &l->nuids, false)) < 0 ||
+	    (rc = load_ids(ld, g, "gids", l->gids, &l->ngids, false)) < 0)
+		return rc;
+	v = config_setting_get_member(g, "values");
+	if (!v)
+		return 0;
+	if (!config_setting_is_array(v) && !config_setting_is_list(v))
+		return fail(ld, v, -EINVAL, "'labels.values' must be an array of strings");
+	n = config_setting_length(v);
+	if (n < 1 || n > CONFIG_MAX_LABEL_VALUES)
+		return fail(ld, v, -EINVAL, "'labels.values' must have 1 to %d entries",
+			    CONFIG_MAX_LABEL_VALUES);
+	for (int i = 0; i < n; i++) {
+		config_setting_t *e = config_setting_get_elem(v, (unsigned int)i);
+		const char *val = config_setting_get_string(e);
+		char kv[SG_PROTO_MAX_KEY + SG_PROTO_MAX_VALUE + 2];
+
+		snprintf(kv, sizeof(kv), "k=%s", val ? val : "");
+		if (!val || sg_proto_parse_label(kv, &probe) < 0)
+			return fail(ld, v, -EINVAL, "'labels.values' entries must be printable "
+				    "ASCII strings of 1 to %u bytes", SG_PROTO_MAX_VALUE);
+		snprintf(l->values[i], sizeof(l->values[i]), "%s", val);
+	}
+	l->nvalues = (size_t)n;
+	return 0;
+}
+
+/* labels: the owners of label keys (config.h). */
+static int load_labels(const loader_t *ld, const config_setting_t *root)
+{
+	config_setting_t *s = config_setting_get_member(root, "labels");
+	int n, rc;
+
+	if (!s)
+		return 0;
+	if (!config_setting_is_list(s) && !config_setting_is_array(s))
+		return fail(ld, s, -EINVAL, "'labels' must be a list of groups");
+	n = config_setting_length(s);
+	if (n > CONFIG_MAX_LABEL_RULES)
+		return fail(ld, s, -EINVAL, "'labels' has more than %d entries", CONFIG_MAX_LABEL_RULES);
+	ld->out->labels_set = true;
+	if (n == 0)
+		return 0;
+	ld->out->labels = calloc((size_t)n, sizeof(*ld->out->labels));
+	if (!ld->out->labels)
+		return fail(ld, s, -ENOMEM, "out of memory");
+	for (int i = 0; i < n; i++) {
+		rc = load_label(ld, config_setting_get_elem(s, (unsigned int)i), &ld->out->labels[i]);
+		if (rc < 0)
+			return rc;
+		ld->out->nlabels++;
+	}
 	return 0;
 }
 
@@ -1106,6 +1184,7 @@ static int load_root(const loader_t *ld, const config_setting_t *root)
 	    (rc = load_log(ld, root)) < 0 ||
 	    (rc = load_log_limits(ld, root)) < 0 ||
 	    (rc = load_tenants(ld, root)) < 0 ||
+	    (rc = load_labels(ld, root)) < 0 ||
 	    (rc = load_fallback(ld, root)) < 0 ||
 	    (rc = load_lua(ld, root)) < 0 ||
 	    (rc = load_metrics(ld, root)) < 0 ||
@@ -1163,4 +1242,7 @@ void config_free(sg_config_t *c)
 	free(c->policies);
 	c->policies = NULL;
 	c->npolicies = 0;
+	free(c->labels);
+	c->labels = NULL;
+	c->nlabels = 0;
 }

@@ -18,6 +18,8 @@
  *   # metrics_socket_mode = "0660"; metrics_socket_gid = 9090;
  *   launchers_may_be_filtered = false;   # accept.c
  *   broker_timeout_ms = 2000;             # a brokered open's deadline
+ *   labels = ( { key = "tenant"; uids = [ 0 ]; values = [ "acme" ]; },
+ *              { key = "function"; } );  # optional: label owners (label.c)
  *   policies = ( { name = "demo"; file = "policies/demo.lua"; fallback = "kill";
  *                  modes = [ "enforce", "audit" ]; } );
  *
@@ -111,6 +113,24 @@ typedef struct tenant_limits {
 #define TENANT_DEFAULT_ROOT_HANDSHAKES 16u
 #define CONFIG_HANDSHAKES_MAX 64u /* handshakes in progress at once, in all */
 
+/* labels: who may set a label key (and which values). A launcher's label
+ * passes when one entry of its key names the launcher's uid (uids) or
+ * its SO_PEERCRED gid (gids), or names neither, and lists its value or
+ * no values. With `labels` set, a key no entry names is refused; without
+ * it, any key is free. Keys under "sysgate." are sysgated's own (label.h)
+ * and never a launcher's. */
+#define CONFIG_MAX_LABEL_RULES 64
+#define CONFIG_MAX_LABEL_VALUES 16
+typedef struct config_label {
+	char key[SG_PROTO_MAX_KEY + 1];
+	uid_t uids[CONFIG_MAX_IDS];
+	size_t nuids;
+	gid_t gids[CONFIG_MAX_IDS];
+	size_t ngids;
+	char values[CONFIG_MAX_LABEL_VALUES][SG_PROTO_MAX_VALUE + 1];
+	size_t nvalues;
+} config_label_t;
+
 #define CONFIG_MODE_BIT(m) (1u << (m))
 #define CONFIG_BROKER_TIMEOUT_MS 2000u
 /* The control socket of --takeover is the socket's path with this
@@ -154,6 +174,11 @@ typedef struct config {
 	/* How long a brokered open may run before its call is answered
 	 * EINTR (broker.c). */
 	uint32_t broker_timeout_ms;
+	/* labels: the owners of label keys; labels_set false when the key is
+	 * absent (every key free but sysgate.*). */
+	bool labels_set;
+	config_label_t *labels;
+	size_t nlabels;
 } sg_config_t;
 
 /* Loads path into *out (zeroed first). 0 or a negative errno with err set. */

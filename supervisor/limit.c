@@ -50,6 +50,7 @@
 
 #include <lauxlib.h>
 
+#include "label.h"
 #include "limit.h"
 #include "names.h"
 #include "tokens.h"
@@ -374,7 +375,6 @@ void limit_refund(limit_ctx_t *x)
 static bool lm_call_key(lm_per_t per, const char *label, call_t *c, lm_key_t *k)
 {
 	const call_target_t *t = c->target;
-	const sg_hello_t *h = t ? t->hello : NULL;
 	pid_t tgid;
 
 	memset(k, 0, sizeof(*k));
@@ -398,13 +398,11 @@ static bool lm_call_key(lm_per_t per, const char *label, call_t *c, lm_key_t *k)
 	case LM_LABEL:
 		/* Targets without the label share one bucket (k = 1). */
 		k->k = 1;
-		for (uint32_t i = 0; h && i < h->nlabels && i < SG_PROTO_MAX_LABELS; i++) {
-			if (strcmp(h->labels[i].key, label) == 0) {
-				k->s = h->labels[i].value;
-				k->len = (uint16_t)strnlen(k->s, SG_PROTO_MAX_VALUE);
-				k->k = 0;
-				break;
-			}
+		if (t && (k->s = label_get(t, label)) != NULL) {
+			k->len = (uint16_t)strnlen(k->s, SG_PROTO_MAX_VALUE);
+			k->k = 0;
+		} else {
+			k->s = "";
 		}
 		break;
 	default:
@@ -644,8 +642,10 @@ static bool lm_limited_key(lua_State *L, limit_ctx_t *x, lm_key_t *k)
 			   luaL_typename(L, 1));
 		return false;
 	}
-	if (!x->call)
+	if (!x->call) {
 		luaL_error(L, "sysgate.limited can only be called by a handler");
+		return false; /* not reached: luaL_error raises */
+	}
 	if (!lm_call_key(per, label, x->call, k))
 		return false;
 	k->kind |= 0x80;

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "exe.h"
 #include "log.h"
 #include "names.h"
 #include "target.h"
@@ -663,16 +664,16 @@ static void read_small(const char *path, char *buf, size_t len)
 void log_proc_read(pid_t tid, pid_t tgid, log_proc_t *out)
 {
 	char path[64];
-	ssize_t n;
+	uint64_t dev, ino;
 
 	out->comm[0] = out->exe[0] = '\0';
 	if (tid <= 0)
 		return;
 	snprintf(path, sizeof(path), "/proc/%d/comm", (int)tid);
 	read_small(path, out->comm, sizeof(out->comm));
-	snprintf(path, sizeof(path), "/proc/%d/exe", (int)(tgid > 0 ? tgid : tid));
-	n = readlink(path, out->exe, sizeof(out->exe) - 1);
-	out->exe[n > 0 ? n : 0] = '\0';
+	/* The path only when it names the file the process runs (exe.h). */
+	if (exe_read(tgid > 0 ? tgid : tid, NULL, out->exe, sizeof(out->exe), &dev, &ino) < 0)
+		out->exe[0] = '\0';
 }
 
 static void report_one(const target_t *t, uint64_t n)

@@ -26,6 +26,7 @@
 #include <lua.h>
 
 #include "filter.h"
+#include "label.h"
 #include "limit.h"
 #include "names.h"
 #include "policy.h"
@@ -638,13 +639,6 @@ static int pl_no_target(lua_State *L)
 	return luaL_error(L, "c.target is only valid during its call");
 }
 
-static uint32_t pl_nlabels(const call_target_t *t)
-{
-	uint32_t n = t->hello ? t->hello->nlabels : 0;
-
-	return n > SG_PROTO_MAX_LABELS ? SG_PROTO_MAX_LABELS : n;
-}
-
 static int pl_target_index(lua_State *L)
 {
 	policy_t *p = sandbox_owner(L);
@@ -668,21 +662,19 @@ static int pl_target_index(lua_State *L)
 	return 1;
 }
 
+/* The launcher's labels and sysgated's own (label.h). */
 static int pl_labels_index(lua_State *L)
 {
 	const call_target_t *t = pl_target_now(L);
-	uint32_t n = t ? pl_nlabels(t) : 0;
 	const char *k = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : NULL;
+	const char *v = t && k ? label_get(t, k) : NULL;
 
 	if (!t)
 		return pl_no_target(L);
-	if (k)
-		for (uint32_t i = 0; i < n; i++)
-			if (strcmp(t->hello->labels[i].key, k) == 0) {
-				lua_pushstring(L, t->hello->labels[i].value);
-				return 1;
-			}
-	lua_pushnil(L);
+	if (v)
+		lua_pushstring(L, v);
+	else
+		lua_pushnil(L);
 	return 1;
 }
 
@@ -690,23 +682,24 @@ static int pl_labels_index(lua_State *L)
 static int pl_labels_next(lua_State *L)
 {
 	const call_target_t *t = pl_target_now(L);
-	uint32_t n = t ? pl_nlabels(t) : 0, i = 0;
+	const char *key, *value;
+	uint32_t i = 0;
 
 	if (!t)
 		return pl_no_target(L);
 	if (!lua_isnil(L, 2)) {
 		const char *k = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : NULL;
 
-		while (i < n && (!k || strcmp(t->hello->labels[i].key, k) != 0))
+		while (label_at(t, i, &key, &value) && (!k || strcmp(key, k) != 0))
 			i++;
 		i++;
 	}
-	if (i >= n) {
+	if (!label_at(t, i, &key, &value)) {
 		lua_pushnil(L);
 		return 1;
 	}
-	lua_pushstring(L, t->hello->labels[i].key);
-	lua_pushstring(L, t->hello->labels[i].value);
+	lua_pushstring(L, key);
+	lua_pushstring(L, value);
 	return 2;
 }
 
@@ -857,7 +850,8 @@ static int pl_push_addr(lua_State *L, policy_t *p)
 	return 1;
 }
 
-/* c.uid, c.gid, c.threads, c.comm, c.exe, c.cgroup: read once per call.
+/* c.uid, c.gid, c.threads, c.comm, c.exe (exe.h), c.exe_dev, c.exe_ino,
+ * c.cgroup: read once per call.
  * An identity that cannot be read (the caller is gone) raises. */
 static int pl_push_ident(lua_State *L, call_t *c, const char *k)
 {
@@ -876,6 +870,10 @@ static int pl_push_ident(lua_State *L, call_t *c, const char *k)
 		lua_pushstring(L, id->comm);
 	else if (strcmp(k, "exe") == 0)
 		lua_pushstring(L, id->exe);
+	else if (strcmp(k, "exe_dev") == 0)
+		lua_pushinteger(L, (lua_Integer)id->exe_dev);
+	else if (strcmp(k, "exe_ino") == 0)
+		lua_pushinteger(L, (lua_Integer)id->exe_ino);
 	else
 		lua_pushstring(L, id->cgroup);
 	return 1;
@@ -883,7 +881,8 @@ static int pl_push_ident(lua_State *L, call_t *c, const char *k)
 
 static bool pl_is_ident(const char *k)
 {
-	static const char *const keys[] = { "uid", "gid", "threads", "comm", "exe", "cgroup" };
+	static const char *const keys[] = { "uid", "gid", "threads", "comm", "exe", "exe_dev",
+					    "exe_ino", "cgroup" };
 
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if (strcmp(k, keys[i]) == 0)

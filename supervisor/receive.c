@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "broker.h"
+#include "exe.h"
 #include "log.h"
 #include "metrics.h"
 #include "names.h"
@@ -275,10 +276,9 @@ static long status_field(const char *status, const char *key, bool first)
  * only if the notification is still valid after every read. */
 static int read_ident(void *ctx, const call_t *c, call_ident_t *out)
 {
-	const target_t *t = ctx;
+	target_t *t = ctx;
 	char status[4096], cg[PATH_MAX + 8];
 	const char *line;
-	ssize_t n;
 
 	memset(out, 0, sizeof(*out));
 	if (c->pid <= 0)
@@ -290,9 +290,11 @@ static int read_ident(void *ctx, const call_t *c, call_ident_t *out)
 	out->threads = (int)status_field(status, "\nThreads:", true);
 	if (read_proc(c->pid, "comm", out->comm, sizeof(out->comm)) > 0)
 		out->comm[strcspn(out->comm, "\n")] = '\0';
-	snprintf(cg, sizeof(cg), "/proc/%d/exe", (int)c->pid);
-	n = readlink(cg, out->exe, sizeof(out->exe) - 1);
-	out->exe[n > 0 ? n : 0] = '\0';
+	/* The file the process runs, and its path only when the path names
+	 * that file here (exe.h); the target's cache saves the lookup. */
+	if (exe_read(c->pid, &t->exe_cache, out->exe, sizeof(out->exe), &out->exe_dev,
+		     &out->exe_ino) < 0)
+		return -ESRCH;
 	if (read_proc(c->pid, "cgroup", cg, sizeof(cg)) > 0 && (line = strstr(cg, "0::")) != NULL) {
 		snprintf(out->cgroup, sizeof(out->cgroup), "%s", line + 3);
 		out->cgroup[strcspn(out->cgroup, "\n")] = '\0';

@@ -375,6 +375,7 @@ static target_t *target_new(sgd_t *d, int listener, int pidfd, pid_t pid, uid_t 
 	t->info.hello = &t->hello;
 	t->info.pid = pid;
 	t->info.uid = uid;
+	snprintf(t->info.uid_label, sizeof(t->info.uid_label), "%u", (unsigned)uid);
 	return t;
 }
 

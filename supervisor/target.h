@@ -12,6 +12,7 @@
 
 #include "call.h"
 #include "config.h"
+#include "exe.h"
 #include "learn.h"
 #include "policy.h"
 #include "sgd.h"
@@ -54,6 +55,8 @@ struct target {
 	uint64_t read_slow_ns;
 
 	park_t *parks;     /* calls parked by throttles; info.parked counts them */
+
+	exe_cache_t exe_cache; /* c.exe's last check (exe.h) */
 
 	uint64_t would_deny; /* audit mode: calls allowed that enforce mode would not have */
 	learn_t *learn;      /* learn mode: what the target did; owned */

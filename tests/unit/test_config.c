@@ -355,6 +355,49 @@ static void test_tenants(void **state)
 	expect_fail(state, "tenants = 5;\n" POLICY_DEMO, -EINVAL, 1, "'tenants' must be a group");
 }
 
+/* labels: absent means every key free; entries parse; sysgated's keys,
+ * unknown fields and bad values name the field and line. */
+static void test_labels(void **state)
+{
+	sg_config_t c;
+
+	expect_ok(state, POLICY_DEMO, &c);
+	assert_false(c.labels_set);
+	assert_int_equal(c.nlabels, 0);
+	config_free(&c);
+	expect_ok(state, "labels = ( );\n" POLICY_DEMO, &c);
+	assert_true(c.labels_set);
+	assert_int_equal(c.nlabels, 0);
+	config_free(&c);
+	expect_ok(state,
+		  "labels = ( { key = \"tenant\"; uids = [ 0, 1000 ]; gids = [ 7 ];\n"
+		  "             values = [ \"acme\", \"beta\" ]; }, { key = \"function\"; } );\n"
+		  POLICY_DEMO, &c);
+	assert_true(c.labels_set);
+	assert_int_equal(c.nlabels, 2);
+	assert_string_equal(c.labels[0].key, "tenant");
+	assert_int_equal(c.labels[0].nuids, 2);
+	assert_int_equal(c.labels[0].uids[1], 1000);
+	assert_int_equal(c.labels[0].ngids, 1);
+	assert_int_equal(c.labels[0].nvalues, 2);
+	assert_string_equal(c.labels[0].values[1], "beta");
+	assert_string_equal(c.labels[1].key, "function");
+	assert_int_equal(c.labels[1].nuids + c.labels[1].ngids + c.labels[1].nvalues, 0);
+	config_free(&c);
+	expect_fail(state, "labels = (\n { key = \"sysgate.uid\"; } );\n" POLICY_DEMO, -EINVAL, 2,
+		    "keys under 'sysgate.' are set by sysgated alone");
+	expect_fail(state, "labels = ( { uids = [ 0 ]; } );\n" POLICY_DEMO, -EINVAL, 1,
+		    "an entry of 'labels' has no 'key'");
+	expect_fail(state, "labels = (\n { key = \"a b\"; } );\n" POLICY_DEMO, -EINVAL, 2,
+		    "label key 'a b' is not");
+	expect_fail(state, "labels = ( {\n key = \"t\"; owner = 0; } );\n" POLICY_DEMO, -EINVAL, 2,
+		    "labels: unknown key 'owner'");
+	expect_fail(state, "labels = ( { key = \"t\";\n values = [ ]; } );\n" POLICY_DEMO, -EINVAL,
+		    2, "'labels.values' must have 1 to 16 entries");
+	expect_fail(state, "labels = { key = \"t\"; };\n" POLICY_DEMO, -EINVAL, 1,
+		    "'labels' must be a list of groups");
+}
+
 /* A config named by a relative path: path kept as given, directory resolved. */
 static void test_relative_config_path(void **state)
 {
@@ -1124,6 +1167,7 @@ int main(void)
 		T(test_log_limits),
 		T(test_broker_timeout),
 		T(test_tenants),
+		T(test_labels),
 		T(test_relative_config_path),
 		T(test_absolute_paths_kept),
 		T(test_socket_path_longest),

@@ -48,12 +48,27 @@ static _Atomic uint64_t log_failures;
  * report_ms in `suppressed` events and in target_end: per target, and
  * for refused handshakes per peer uid (LOG_REFUSED_UIDS of them, the
  * rest together).
+ *
+ * The global bucket is one per launcher uid (a tenant, tenant.h): one
+ * tenant's targets denied as fast as they can be leave another's events
+ * their own budget. LOG_TENANTS uids have one at a time, root's kept; an
+ * entry whose bucket is full again is as good as a new one, so it goes
+ * to the next uid that needs one, and a uid that finds none shares
+ * `others`.
  */
 #define LOG_REFUSED_UIDS 16
+#define LOG_TENANTS 64
+
+typedef struct log_tenant {
+	bool used;
+	uid_t uid;
+	tokens_t bucket;
+} log_tenant_t;
 
 static struct {
 	log_limits_t lim;
-	tokens_t global, handshake;
+	log_tenant_t tenants[LOG_TENANTS]; /* [0] is root's */
+	tokens_t others, handshake;
 	/* Suppressed refused handshakes since the last report, by uid; other:
 	 * those of uids that found the table full. */
 	struct {
@@ -70,7 +85,10 @@ void log_set_limits(const log_limits_t *l)
 	uint64_t now = sgd_now_ns();
 
 	budget.lim = *l;
-	tokens_init(&budget.global, l->global_rate, l->global_burst, now);
+	memset(budget.tenants, 0, sizeof(budget.tenants));
+	budget.tenants[0].used = true;
+	tokens_init(&budget.tenants[0].bucket, l->global_rate, l->global_burst, now);
+	tokens_init(&budget.others, l->global_rate, l->global_burst, now);
 	tokens_init(&budget.handshake, l->handshake_rate, l->handshake_burst, now);
 }
 
@@ -79,6 +97,32 @@ void log_stats(uint64_t *events, uint64_t *bytes, uint64_t *suppressed)
 	*events = budget.events;
 	*bytes = budget.bytes;
 	*suppressed = budget.suppressed;
+}
+
+static bool bucket_full(const tokens_t *b, uint64_t now)
+{
+	return b->level + (double)(now - b->last_ns) / 1e9 * b->rate >= b->burst;
+}
+
+/* The global bucket of launcher uid's targets. */
+static tokens_t *global_of(uid_t uid, uint64_t now)
+{
+	log_tenant_t *spare = NULL;
+
+	for (size_t i = 0; i < LOG_TENANTS; i++) {
+		log_tenant_t *e = &budget.tenants[i];
+
+		if (e->used && e->uid == uid)
+			return &e->bucket;
+		if (!spare && i > 0 && (!e->used || bucket_full(&e->bucket, now)))
+			spare = e;
+	}
+	if (!spare)
+		return &budget.others;
+	spare->used = true;
+	spare->uid = uid;
+	tokens_init(&spare->bucket, budget.lim.global_rate, budget.lim.global_burst, now);
+	return &spare->bucket;
 }
 
 /* Whether a per-call event of t may be written now. */
@@ -93,7 +137,7 @@ static bool budget_take(target_t *t)
 		ok = tokens_take(&t->log_tokens, now);
 	}
 	if (ok && budget.lim.global_rate > 0)
-		ok = tokens_take(&budget.global, now);
+		ok = tokens_take(global_of(t->uid, now), now);
 	if (ok)
 		return true;
 	budget.suppressed++;

@@ -246,6 +246,85 @@ static void test_refused_flood_budget(void **state)
 	sgd_stop(&s);
 }
 
+/* Denied decisions of pid in log. */
+static size_t denies_of(json_object *log, long pid)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < json_object_array_length(log); i++) {
+		json_object *e = json_object_array_get_idx(log, i);
+		const char *ev = str_field(e, "event"), *v = str_field(e, "verdict");
+		json_object *p;
+
+		n += ev && strcmp(ev, "decision") == 0 && v && strcmp(v, "deny") == 0 &&
+		     json_object_object_get_ex(e, "pid", &p) && json_object_get_int64(p) == pid;
+	}
+	return n;
+}
+
+/*
+ * The global log budget is one per launcher uid. uid 1000's four
+ * targets are denied getppid as fast as they can call it (the budget is
+ * 10 events, each target's own bucket is no limit), while a root target
+ * makes 5 denied calls: all 5 are written, and the tenant's flood is
+ * counted as suppressed. When the global bucket was everyone's, the
+ * tenant's denials used it up and root's were only counted.
+ */
+static void test_tenant_log_share(void **state)
+{
+	const char *argv[] = { probe(), "getpid", "getppid", "getppid", "getppid", "getppid",
+			       "getppid", NULL };
+	const char *flood[] = { env_path("TENANT_FLOOD"), "1000", "4", "-", env_path("SYSGATE_RUN"),
+				NULL, "denying", probe(), "getppid", "loop", "300000", "wait", NULL };
+	sgd_proc_t s;
+	child_t f;
+	run_result_t r;
+	json_object *log;
+	char line[128];
+	const char *at;
+	int started = -1, refused = -1, status;
+	long pid = -1;
+	uint64_t suppressed = 0;
+
+	(void)state;
+	START(&s, denying,
+	      TENANT_CONFIG "log_limits = { global_rate = 10; global_burst = 10;\n"
+			    "  target_rate = 1000000; target_burst = 1000000; report_ms = 200; };");
+	open_socket(&s);
+	flood[5] = s.socket;
+	spawn(&f, flood);
+	read_line(f.out, line, sizeof(line));
+	assert_int_equal(sscanf(line, "flood started %d refused %d", &started, &refused), 2);
+	assert_int_equal(started, 4);
+
+	run_under(&s, "denying", argv, &r);
+	assert_exited(&r, 0);
+	at = strstr(r.out, "getpid: ok ");
+	assert_non_null(at);
+	pid = strtol(at + strlen("getpid: ok "), NULL, 10);
+	assert_true(pid > 0);
+
+	close(f.in);
+	close(f.out);
+	assert_int_equal(waitpid(f.pid, &status, 0), f.pid);
+	assert_true(log_wait(&s, "target_end", 5));
+	log = sgd_log(&s);
+	for (size_t i = 0; i < json_object_array_length(log); i++) {
+		json_object *e = json_object_array_get_idx(log, i);
+		const char *ev = str_field(e, "event");
+		json_object *n;
+
+		if (ev && strcmp(ev, "target_end") == 0 && json_object_object_get_ex(e, "suppressed", &n))
+			suppressed += (uint64_t)json_object_get_int64(n);
+	}
+	fprintf(stderr, "root's denials written %zu; the tenant's suppressed %llu\n",
+		denies_of(log, pid), (unsigned long long)suppressed);
+	assert_true(suppressed > 0); /* the tenant did use up its budget */
+	assert_int_equal(denies_of(log, pid), 5);
+	json_object_put(log);
+	sgd_stop(&s);
+}
+
 /* Files in dir not starting with '.'. */
 static int count_files(const char *dir)
 {
@@ -333,6 +412,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_handshake_slots, sgd_teardown),
 		cmocka_unit_test_teardown(test_refused_flood_budget, sgd_teardown),
+		cmocka_unit_test_teardown(test_tenant_log_share, sgd_teardown),
 		cmocka_unit_test_teardown(test_learn_files, sgd_teardown),
 	};
 

@@ -287,8 +287,12 @@ static int check_proof(conn_t *c, char *why, size_t len)
 			 req->data.nr, req->pid, SG_PROTO_VERSION);
 		return -EACCES;
 	}
+	if (req->pid == 0 && c->cred.pid == 0)
+		return 0; /* neither is visible to sysgated: the target is named by
+			   * no pid, and every call of it is denied (HARDENING 12) */
 	if (req->pid == 0) {
-		snprintf(why, len, "the proof call came from a task outside sysgated's pid namespace");
+		snprintf(why, len, "the proof call came from a task outside sysgated's pid namespace, "
+			 "the launcher (pid %d) is in it", (int)c->cred.pid);
 		return -EACCES;
 	}
 	tgid = task_tgid((pid_t)req->pid);

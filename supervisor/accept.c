@@ -3,7 +3,8 @@
  * handshake with sysgate-run (see include/sysgate/protocol.h).
  *
  *   accept → SO_PEERCRED + SO_PEERPIDFD check → HELLO → SPEC | REFUSE
- *          → LISTENER + exactly one fd → target registered → READY
+ *          → LISTENER + exactly one fd → the proof call on the listener,
+ *            from a thread of the peer → target registered → READY
  *
  * Every message is bounded and decoded strictly; any deviation closes the
  * connection after closing every fd that came with it (HARDENING 1-5).
@@ -12,6 +13,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +35,7 @@
 typedef enum conn_state {
 	CONN_HELLO,    /* waiting for HELLO */
 	CONN_LISTENER, /* SPEC sent, waiting for the listener fd */
+	CONN_PROOF,    /* listener received, waiting for the proof call on it */
 } conn_state_t;
 
 struct conn {
@@ -44,7 +47,10 @@ struct conn {
 	size_t policy_index;
 	sg_mode_t mode; /* the one the target runs in, decided on HELLO */
 	sg_hello_t hello;
+	int listener;  /* the one handed over, until it is a target's; else -1 */
+	int lwatch;    /* a dup of it that lpoll watches (see wait_proof); else -1 */
 	uv_poll_t poll;
+	uv_poll_t lpoll;
 	uv_timer_t timer;
 	int handles; /* open libuv handles; freed when both are closed */
 	conn_t *prev, *next;
@@ -71,6 +77,14 @@ static void conn_close(conn_t *c)
 	if (c->pidfd >= 0)
 		close(c->pidfd);
 	c->pidfd = -1;
+	if (c->lwatch >= 0) {
+		uv_close((uv_handle_t *)&c->lpoll, conn_handle_closed_cb);
+		close(c->lwatch);
+	}
+	c->lwatch = -1;
+	if (c->listener >= 0)
+		close(c->listener);
+	c->listener = -1;
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -197,21 +211,18 @@ bool accept_is_listener(sgd_t *d, int fd)
 	return receive_id_valid(d, fd, 0) == -ENOENT;
 }
 
-static void on_listener(conn_t *c, size_t len, int fd)
+/* The target: c's listener, proven to be its peer's. */
+static void conn_admit(conn_t *c)
 {
 	sgd_t *d = c->d;
+	int fd = c->listener;
 	target_t *t;
 	sg_ready_t ready;
 	char why[256];
 	ssize_t out;
 	int r;
 
-	r = sg_proto_decode_listener(d->msg, len);
-	if (r < 0 || !accept_is_listener(d, fd)) {
-		close(fd);
-		conn_refuse(c, EPROTO, r < 0 ? "malformed LISTENER" : "the fd sent is not a seccomp listener");
-		return;
-	}
+	c->listener = -1;
 	r = target_add(d, fd, c->pidfd, c->cred.pid, c->cred.uid, c->policy_index, &c->hello, c->mode,
 		       &t);
 	if (r == -EDQUOT && target_admit(d, c->cred.uid, c->mode, why, sizeof(why)) < 0) {
@@ -233,6 +244,173 @@ static void on_listener(conn_t *c, size_t len, int fd)
 	if (out > 0)
 		(void)sg_proto_send(c->fd, d->msg, (size_t)out, -1);
 	conn_close(c);
+}
+
+/* The Tgid of task tid in this process's /proc, or a negative errno. */
+static pid_t task_tgid(pid_t tid)
+{
+	char path[64], buf[1024];
+	const char *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1); /* Tgid is the fourth line */
+	close(fd);
+	if (n <= 0)
+		return n < 0 ? -errno : -EIO;
+	buf[n] = '\0';
+	p = strstr(buf, "\nTgid:");
+	if (!p)
+		return -EIO;
+	return (pid_t)strtol(p + 6, NULL, 10);
+}
+
+/*
+ * Whether the notification in d->req is c's proof: the proof call, from a
+ * thread of the process that connected. The kernel names no task of a
+ * listener's filter, and a launcher could hand over a listener it was
+ * given; a call on the listener is the kernel's word that its caller runs
+ * under that filter. The thread's Tgid is read, then the notification
+ * checked still pending (the thread is alive, so its pid was not reused
+ * meanwhile), then the peer's pidfd checked to name a live process with
+ * the pid it had when it connected: that process held its pid all along,
+ * so a thread with that Tgid was one of it. 0, or -EACCES with why.
+ */
+static int check_proof(conn_t *c, char *why, size_t len)
+{
+	const struct seccomp_notif *req = c->d->req;
+	sg_peer_t p;
+	pid_t tgid;
+	int r;
+
+	if (!receive_is_proof(req->data.nr, req->data.arch, req->data.args[0])) {
+		snprintf(why, len, "the first call on the listener handed over is not the proof call "
+			 "(syscall %d from pid %u): a sysgate-run of protocol version %u makes it",
+			 req->data.nr, req->pid, SG_PROTO_VERSION);
+		return -EACCES;
+	}
+	if (req->pid == 0 && c->cred.pid == 0)
+		return 0; /* neither is visible to sysgated: the target is named by
+			   * no pid, and every call of it is denied (HARDENING 12) */
+	if (req->pid == 0) {
+		snprintf(why, len, "the proof call came from a task outside sysgated's pid namespace, "
+			 "the launcher (pid %d) is in it", (int)c->cred.pid);
+		return -EACCES;
+	}
+	tgid = task_tgid((pid_t)req->pid);
+	if (tgid > 0 && receive_id_valid(c->d, c->listener, req->id) < 0)
+		tgid = -ESRCH;
+	if (tgid < 0) {
+		snprintf(why, len, "cannot read the process of the proof call (pid %u): %s", req->pid,
+			 strerror(-tgid));
+		return -EACCES;
+	}
+	r = sg_peer_read_pidfd(c->pidfd, 0, &p);
+	if (r < 0 || p.pid != c->cred.pid) {
+		snprintf(why, len, "the launcher (pid %d) is gone", (int)c->cred.pid);
+		return -EACCES;
+	}
+	if (tgid != c->cred.pid) {
+		snprintf(why, len, "the listener handed over is not the launcher's: its filter's proof "
+			 "call came from pid %u of process %d, the launcher is process %d",
+			 req->pid, (int)tgid, (int)c->cred.pid);
+		return -EACCES;
+	}
+	return 0;
+}
+
+/* Answers the proof call with 0: the call returns and the shim goes on. */
+static int answer_proof(conn_t *c)
+{
+	sgd_t *d = c->d;
+	struct seccomp_notif_resp *resp = d->resp;
+
+	memset(resp, 0, d->resp_size);
+	resp->id = d->req->id;
+	if (ioctl(c->listener, SECCOMP_IOCTL_NOTIF_SEND, resp) < 0)
+		return -errno;
+	return 0;
+}
+
+static void conn_proof_cb(uv_poll_t *h, int status, int events)
+{
+	conn_t *c = h->data;
+	char why[384];
+	int r;
+
+	struct pollfd pf = { .fd = c->listener, .events = POLLIN };
+
+	(void)status;
+	(void)events;
+	/* A listener whose filter has no task left is readable too (POLLHUP),
+	 * and a receive on it would wait. */
+	if (poll(&pf, 1, 0) < 0 || !(pf.revents & POLLIN)) {
+		if (pf.revents & (POLLHUP | POLLERR))
+			conn_refuse(c, EACCES, "the listener handed over has no task left under its filter");
+		return;
+	}
+	r = receive_raw(c->d, c->listener);
+	if (r == -EINTR || r == -EAGAIN || r == -ENOENT)
+		return; /* the poll brings us back; the handshake's timer bounds it */
+	if (r < 0) {
+		conn_refuse(c, EACCES, "cannot receive the proof call on the listener handed over: %s",
+			    r == -ETIMEDOUT ? "someone else took it (the listener is shared)"
+					    : strerror(-r));
+		return;
+	}
+	if (check_proof(c, why, sizeof(why)) < 0) {
+		conn_refuse(c, EACCES, "%s", why);
+		return;
+	}
+	r = answer_proof(c);
+	if (r < 0) {
+		conn_refuse(c, EACCES, "cannot answer the proof call: %s", strerror(-r));
+		return;
+	}
+	uv_poll_stop(&c->lpoll);
+	conn_admit(c);
+}
+
+/*
+ * Waits for the proof call on the listener (fd, which c owns from here).
+ * It is watched through a dup: closing a libuv poll handle takes its fd
+ * out of the loop's epoll set, and the target's own poll on the listener
+ * must not lose its registration when this one closes.
+ */
+static void wait_proof(conn_t *c, int fd)
+{
+	c->listener = fd;
+	c->lwatch = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	if (c->lwatch < 0) {
+		conn_refuse(c, EMFILE, "cannot watch the listener: %s", strerror(errno));
+		return;
+	}
+	if (uv_poll_init(c->d->loop, &c->lpoll, c->lwatch) < 0) {
+		close(c->lwatch);
+		c->lwatch = -1;
+		conn_refuse(c, EIO, "cannot watch the listener");
+		return;
+	}
+	c->lpoll.data = c;
+	c->handles++;
+	c->state = CONN_PROOF;
+	uv_poll_start(&c->lpoll, UV_READABLE, conn_proof_cb);
+}
+
+static void on_listener(conn_t *c, size_t len, int fd)
+{
+	int r = sg_proto_decode_listener(c->d->msg, len);
+
+	if (r < 0 || !accept_is_listener(c->d, fd)) {
+		close(fd);
+		conn_refuse(c, EPROTO, r < 0 ? "malformed LISTENER" : "the fd sent is not a seccomp listener");
+		return;
+	}
+	wait_proof(c, fd);
 }
 
 static void conn_read_cb(uv_poll_t *h, int status, int events)
@@ -261,7 +439,7 @@ static void conn_read_cb(uv_poll_t *h, int status, int events)
 		conn_refuse(c, EPROTO, "%zu fds with a message that takes %zu", nfds, want);
 		return;
 	}
-	if (sg_proto_check_header(d->msg, (size_t)n, &hdr) < 0 ||
+	if (sg_proto_check_header(d->msg, (size_t)n, &hdr) < 0 || c->state == CONN_PROOF ||
 	    hdr.type != (c->state == CONN_HELLO ? SG_MSG_HELLO : SG_MSG_LISTENER)) {
 		close_fds(fds, nfds);
 		conn_refuse(c, EPROTO, "unexpected or malformed message");
@@ -334,6 +512,8 @@ static conn_t *conn_new(sgd_t *d, int fd, const struct ucred *cred)
 	c->fd = fd;
 	c->pidfd = -1;
 	c->cred = *cred;
+	c->listener = -1;
+	c->lwatch = -1;
 	if (uv_poll_init(d->loop, &c->poll, fd) < 0) {
 		free(c);
 		return NULL;

@@ -19,6 +19,12 @@
  *   target that serves its own page faults could make sysgated's reads of
  *   its memory wait, and with them every target.
  *
+ * And every filter forwards the proof call, prctl(SG_PROTO_PROOF_OPTION)
+ * (include/sysgate/protocol.h), whatever the policy says of prctl: by it
+ * the launcher shows that the listener it hands over is its own filter's.
+ * A later such call reaches sysgated too, which answers it as the policy
+ * would have answered a prctl (receive.c).
+ *
  * userfaultfd is a plain rule. The other two depend on an argument, and
  * libseccomp cannot say it: the kernel reads both arguments as unsigned
  * int, so only their low 32 bits count, and "the low half is not X" is no
@@ -51,22 +57,28 @@
 /* What the guard answers. */
 #define GUARD_ERRNO EPERM
 
-/* A guarded syscall whose refusal depends on an argument's low 32 bits:
- * refused when (arg & k) != 0 for BPF_JSET, arg == k for BPF_JEQ. */
+/* A guarded syscall whose action depends on an argument's low 32 bits:
+ * hit when (arg & k) != 0 for BPF_JSET, arg == k for BPF_JEQ. always: the
+ * test is there whatever the policy says of the syscall (else only when
+ * the policy lets it through). */
 typedef struct guard {
 	int nr;
 	uint32_t arg;
 	uint16_t test; /* BPF_JSET or BPF_JEQ */
 	uint32_t k;
+	uint32_t hit; /* the kernel's action on a hit */
+	bool always;
 } guard_t;
 
 static const guard_t guards[] = {
-	{ SCMP_SYS(seccomp), 1, BPF_JSET, SECCOMP_FILTER_FLAG_NEW_LISTENER },
-	{ SCMP_SYS(ioctl), 1, BPF_JEQ, USERFAULTFD_IOC_NEW },
+	{ SCMP_SYS(seccomp), 1, BPF_JSET, SECCOMP_FILTER_FLAG_NEW_LISTENER,
+	  SECCOMP_RET_ERRNO | GUARD_ERRNO, false },
+	{ SCMP_SYS(ioctl), 1, BPF_JEQ, USERFAULTFD_IOC_NEW, SECCOMP_RET_ERRNO | GUARD_ERRNO, false },
+	{ SCMP_SYS(prctl), 0, BPF_JEQ, SG_PROTO_PROOF_OPTION, SECCOMP_RET_USER_NOTIF, true },
 };
 
 #define N_GUARDS (sizeof(guards) / sizeof(guards[0]))
-#define GUARD_INSNS 4 /* appended per guard: load, test, ret rest, ret errno */
+#define GUARD_INSNS 4 /* appended per guard: load, test, ret rest, ret hit */
 
 /* guards[i]'s placeholder action. */
 #define PLACEHOLDER(i) SCMP_ACT_TRACE(0x5347u + (uint32_t)(i))
@@ -92,13 +104,14 @@ static bool lets_through(uint32_t act)
 	return act == SCMP_ACT_ALLOW || act == SCMP_ACT_NOTIFY;
 }
 
-static bool guarded(uint32_t nr)
+/* Whether the guard decides nr when the policy's action is act. */
+static bool guarded(uint32_t nr, uint32_t act)
 {
 	if (nr == (uint32_t)SCMP_SYS(userfaultfd))
-		return true;
+		return lets_through(act);
 	for (size_t i = 0; i < N_GUARDS; i++)
 		if (nr == (uint32_t)guards[i].nr)
-			return true;
+			return guards[i].always || lets_through(act);
 	return false;
 }
 
@@ -125,7 +138,7 @@ static uint32_t spec_action(const sg_spec_t *sp, uint32_t def, uint32_t nr)
  * call through is left to the guard's rules (add_guards). */
 static int add_rule(scmp_filter_ctx ctx, uint32_t def, uint32_t act, uint32_t nr)
 {
-	if (act == def || (lets_through(act) && guarded(nr)))
+	if (act == def || guarded(nr, act))
 		return 0;
 	return seccomp_rule_add(ctx, act, (int)nr, 0);
 }
@@ -148,7 +161,8 @@ static int add_rules(scmp_filter_ctx ctx, const sg_spec_t *sp, uint32_t def, uin
 
 /*
  * The guard's rules: userfaultfd fails with GUARD_ERRNO, and each guards[i]
- * syscall the policy lets through gets PLACEHOLDER(i), with rest[i] what
+ * syscall the policy lets through (or any, for an always one) gets
+ * PLACEHOLDER(i), with rest[i] what
  * the policy says of it (patch_guard makes the test). On a failure *bad is
  * the syscall whose rule failed.
  */
@@ -162,7 +176,7 @@ static int add_guards(scmp_filter_ctx ctx, const sg_spec_t *sp, uint32_t def,
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(GUARD_ERRNO), (int)(*bad = uffd), 0);
 	for (size_t i = 0; rc == 0 && i < N_GUARDS; i++) {
 		rest[i] = spec_action(sp, def, (uint32_t)guards[i].nr);
-		if (lets_through(rest[i]))
+		if (guards[i].always || lets_through(rest[i]))
 			rc = seccomp_rule_add(ctx, PLACEHOLDER(i), guards[i].nr, 0);
 		*bad = (uint32_t)guards[i].nr;
 	}
@@ -194,7 +208,7 @@ static int patch_guard(sg_spec_t *sp, size_t i, uint32_t rest)
 		BPF_STMT(BPF_LD | BPF_W | BPF_ABS, arg_low(g->arg)),
 		BPF_JUMP(BPF_JMP | g->test | BPF_K, g->k, 1, 0),
 		BPF_STMT(BPF_RET | BPF_K, rest),
-		BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | GUARD_ERRNO),
+		BPF_STMT(BPF_RET | BPF_K, g->hit),
 	};
 	uint32_t found = 0;
 
@@ -220,7 +234,7 @@ static int patch_guards(sg_spec_t *sp, const uint32_t rest[N_GUARDS])
 	int rc = 0;
 
 	for (size_t i = 0; rc == 0 && i < N_GUARDS; i++)
-		if (lets_through(rest[i]))
+		if (guards[i].always || lets_through(rest[i]))
 			rc = patch_guard(sp, i, rest[i]);
 	return rc;
 }

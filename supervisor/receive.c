@@ -351,9 +351,11 @@ static const char *decide(target_t *t, call_t *c, int resume, verdict_t *v, bool
 		snprintf(why, why_len, "calling task is not visible in the supervisor's pid namespace");
 		return why;
 	}
-	if (t->mode == SG_MODE_AUDIT && !policy_handles(t->policy, c->nr)) {
-		/* Forwarded only because this is audit mode: the kernel part of
-		 * the policy would have decided it. */
+	if ((t->mode == SG_MODE_AUDIT || receive_is_proof(c->nr, c->arch, c->args[0])) &&
+	    !policy_handles(t->policy, c->nr)) {
+		/* Forwarded only because this is audit mode, or because every
+		 * filter forwards the proof call: the kernel part of the policy
+		 * would have decided it. */
 		policy_kernel_verdict(t->policy, c->nr, v);
 		return NULL;
 	}
@@ -672,14 +674,14 @@ void receive_watchdog_stop(sgd_t *d)
 	d->fusectl = -1;
 }
 
-/* Receives one notification. 0, -ENOENT when the notification vanished
- * (the task was killed or interrupted meanwhile), -EINTR when a signal
- * came first (the level-triggered poll brings us back), -ETIMEDOUT when
- * the watchdog had to interrupt it, or another -errno. */
-static int receive_one(target_t *t)
+bool receive_is_proof(int nr, uint32_t arch, uint64_t arg0)
 {
-	sgd_t *d = t->d;
-	uint64_t t0;
+	return nr == SYS_prctl && arch == names_native_arch() &&
+	       (uint32_t)arg0 == SG_PROTO_PROOF_OPTION;
+}
+
+int receive_raw(sgd_t *d, int listener)
+{
 	int r;
 
 	/* A stale field from the last notification must never be read as part
@@ -687,10 +689,20 @@ static int receive_one(target_t *t)
 	memset(d->req, 0, d->req_size);
 	atomic_store(&d->recv_kicked, false);
 	atomic_store_explicit(&d->recv_seq, ++d->recv_count, memory_order_relaxed);
-	r = ioctl(t->listener, SECCOMP_IOCTL_NOTIF_RECV, d->req) == 0 ? 0 : -errno;
+	r = ioctl(listener, SECCOMP_IOCTL_NOTIF_RECV, d->req) == 0 ? 0 : -errno;
 	atomic_store_explicit(&d->recv_seq, 0, memory_order_relaxed);
 	if (r == -EINTR && atomic_exchange(&d->recv_kicked, false))
 		return -ETIMEDOUT;
+	return r;
+}
+
+/* Receives one notification and handles it; receive_raw's results. */
+static int receive_one(target_t *t)
+{
+	sgd_t *d = t->d;
+	uint64_t t0;
+	int r = receive_raw(d, t->listener);
+
 	if (r < 0)
 		return r;
 	t0 = sgd_now_ns();

@@ -174,6 +174,16 @@ void receive_watchdog_stop(sgd_t *d);
 /* NOTIF_ID_VALID with the ioctl number this kernel speaks. 0 when valid,
  * -ENOENT when not, another negative errno on failure. */
 int receive_id_valid(sgd_t *d, int listener, uint64_t id);
+/* Receives one notification from listener into d->req, under the receive
+ * watchdog. 0, -ENOENT when the notification vanished (the task was killed
+ * or interrupted meanwhile), -EINTR when a signal came first (the
+ * level-triggered poll brings us back), -ETIMEDOUT when the watchdog had
+ * to interrupt it (someone else took the notification), or another
+ * -errno. */
+int receive_raw(sgd_t *d, int listener);
+/* Whether a call is the proof call (SG_PROTO_PROOF_OPTION), which every
+ * filter forwards. */
+bool receive_is_proof(int nr, uint32_t arch, uint64_t arg0);
 
 /* A throttled call that waited its time, still pending: decided from the
  * limit it resumes at, answered and logged as receive_drain() would.

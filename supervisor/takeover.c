@@ -544,7 +544,8 @@ static bool listening_on(int fd, const char *path)
 	return strncmp(sa.sun_path, path, sizeof(sa.sun_path)) == 0;
 }
 
-/* fd is a pidfd of pid (or of a process that has exited: Pid -1). */
+/* fd is a pidfd of pid (or of a process that has exited: Pid -1, a target
+ * that ends as soon as it is adopted: its listener has no task left). */
 static bool pidfd_of(int fd, pid_t pid)
 {
 	char path[64], buf[1024], link[32];
@@ -718,6 +719,22 @@ static int tk_adopt_one(sgd_t *d, size_t len, int *fds, size_t nfds, uint64_t la
 		snprintf(why, why_len, "target %llu runs policy '%s', which the new config does not have",
 			 (unsigned long long)m.id, m.policy);
 		return -ENOENT;
+	}
+	/* The mode as a HELLO asking for it would get it from this config
+	 * (accept.c, choose_mode); enforce is never weaker than the policy. */
+	if (m.mode != SG_MODE_ENFORCE && m.mode != (uint32_t)policy_mode(d->policies[pi]) &&
+	    !(d->cfg->policies[pi].modes & CONFIG_MODE_BIT(m.mode))) {
+		snprintf(why, why_len, "target %llu runs policy '%s' in mode '%s', which the new config "
+			 "does not allow for it", (unsigned long long)m.id, m.policy,
+			 sg_proto_mode_name(m.mode));
+		return -EACCES;
+	}
+	/* Every target was admitted with its launcher's pidfd (SO_PEERPIDFD):
+	 * without one the pid would be the old side's word alone. */
+	if (!(m.flags & TK_HAS_PIDFD)) {
+		snprintf(why, why_len, "target %llu comes without a pidfd: its pid %u cannot be checked",
+			 (unsigned long long)m.id, m.pid);
+		return -EBADMSG;
 	}
 	if (!accept_is_listener(d, fds[0]) || (nfds == 2 && !pidfd_of(fds[1], (pid_t)m.pid))) {
 		snprintf(why, why_len, "target %llu: the fds are not its listener and pidfd",

@@ -23,6 +23,11 @@
  * helper thread to start and wait for (about 0.2 ms a spawn on the machines
  * bench/run measured). It blocks every signal for the handoff, so that no
  * handler runs under the filter before the supervisor serves it.
+ *
+ * Either way the filtered thread makes the proof call (prove(), see
+ * SG_PROTO_PROOF_OPTION in include/sysgate/protocol.h): it is forwarded on
+ * the listener, and sysgated serves the listener only once that call
+ * shows it came from this process.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -562,9 +567,22 @@ static uint64_t await_ready(sg_shim_t *s)
 	return ready.target_id;
 }
 
-/* Sends the listener and waits for READY, or dies: the part of the
- * handoff that runs once the filter is loaded, on either thread. */
-static uint64_t hand_over(sg_shim_t *s, int fd)
+/*
+ * The proof call, on the filtered thread: it waits until sysgated has the
+ * listener and answers it. Its result does not matter here: if sysgated
+ * refuses the listener the call fails (ENOSYS once the listener is
+ * closed), and the handoff dies on the REFUSE.
+ */
+static void prove(void)
+{
+	(void)syscall(SYS_prctl, (unsigned long)SG_PROTO_PROOF_OPTION, 0UL, 0UL, 0UL, 0UL);
+}
+
+/* Sends the listener (proof: and makes the proof call, on the direct
+ * handoff, where this is the filtered thread) and waits for READY, or
+ * dies: the part of the handoff that runs once the filter is loaded, on
+ * either thread. */
+static uint64_t hand_over(sg_shim_t *s, int fd, bool proof)
 {
 	unsigned char buf[64];
 	ssize_t n = sg_proto_encode_listener(buf, sizeof buf);
@@ -575,6 +593,8 @@ static uint64_t hand_over(sg_shim_t *s, int fd)
 	close(fd);
 	if (rc < 0)
 		loaded_die(s, "handing over the listener: %s", strerror(-rc));
+	if (proof)
+		prove();
 	return await_ready(s);
 }
 
@@ -593,7 +613,7 @@ static void *helper_main(void *arg)
 	/* Nothing here allocates: a thread's first malloc() or free() sets
 	 * up an arena of its own, a dozen system calls and page faults that
 	 * every spawn would wait for. */
-	s->target_id = hand_over(s, fd);
+	s->target_id = hand_over(s, fd, false);
 	atomic_store(&s->done, 1); /* last access to s: it may be freed after */
 	return NULL;
 }
@@ -684,6 +704,9 @@ static int load_and_wait(sg_shim_t *s, struct sock_fprog *prog)
 		return rc;
 	}
 	atomic_store(&s->listener, (int)fd);
+	/* Forwarded and answered by sysgated before any policy decides a
+	 * call of this thread: it is the first call the listener carries. */
+	prove();
 	while (!atomic_load(&s->done)) {
 		if (yield)
 			syscall(SYS_sched_yield);
@@ -736,7 +759,7 @@ static int load_direct(sg_shim_t *s, struct sock_fprog *prog)
 		sigprocmask(SIG_SETMASK, &old, NULL);
 		return rc;
 	}
-	s->target_id = hand_over(s, (int)fd);
+	s->target_id = hand_over(s, (int)fd, true);
 	/* The supervisor serves the listener now, whatever this call is. */
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	return 0;

@@ -11,6 +11,7 @@
  *   HELLO(policy, labels, mode) --->
  *                           <---   SPEC(filter spec) | REFUSE(code, reason)
  *   LISTENER + 1 fd          --->   (SCM_RIGHTS, exactly one fd)
+ *   the proof call, on the listener (version 2, see SG_PROTO_PROOF_OPTION)
  *                           <---   READY(target id) | REFUSE(code, reason)
  *
  * The codec functions return 0 (or a length) on success and a negative
@@ -31,7 +32,22 @@ extern "C" {
 #endif
 
 #define SG_PROTO_MAGIC 0x54414753u /* "SGAT" in little-endian memory */
-#define SG_PROTO_VERSION 1u
+#define SG_PROTO_VERSION 2u
+
+/*
+ * The proof of ownership (version 2). The target is the process that
+ * connected (SO_PEERPIDFD), and the kernel names no task of a listener's
+ * filter, so the launcher shows that the listener it hands over is its
+ * own: after sending LISTENER, a thread of the launcher's process that
+ * runs under the listener's filter calls prctl(SG_PROTO_PROOF_OPTION, 0,
+ * 0, 0, 0). Every filter sysgated compiles forwards that call whatever
+ * the policy says (supervisor/filter.c); sysgated takes the listener only
+ * when the first call it receives on it is this one, made by a thread of
+ * the connected process, and answers it with 0 before READY. The option
+ * is no prctl the kernel knows (it answers EINVAL when a filter lets the
+ * call through); only the low 32 bits count, as the kernel reads them.
+ */
+#define SG_PROTO_PROOF_OPTION 0x53477072u /* "rpGS" */
 
 #define SG_PROTO_MAX_MSG 65536u   /* whole message, header included */
 #define SG_PROTO_MAX_NAME 64u     /* policy name, bytes, no NUL */

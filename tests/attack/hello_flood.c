@@ -18,6 +18,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "sysgate/protocol.h"
+
 /* include/sysgate/protocol.h's header: a HELLO with nothing after it. */
 struct header {
 	uint32_t magic;
@@ -28,7 +30,7 @@ struct header {
 static int one(const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct header h = { .magic = 0x54414753u, .version = 1, .type = 1,
+	struct header h = { .magic = SG_PROTO_MAGIC, .version = SG_PROTO_VERSION, .type = 1,
 			    .length = sizeof(struct header) };
 	char buf[4096];
 	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);

@@ -274,6 +274,8 @@ static void *peer_filtered(void *arg)
 	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
 	fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &prog);
 	atomic_store(&peer.listener, fd < 0 ? -2 : (int)fd);
+	if (fd >= 0) /* the proof that the listener is this process's (protocol.h) */
+		syscall(SYS_prctl, SG_PROTO_PROOF_OPTION, 0, 0, 0, 0);
 	while (!atomic_load(&peer.stop))
 		syscall(SYS_getppid);
 	fd = syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_NEW_LISTENER, &own_prog);

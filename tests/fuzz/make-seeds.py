@@ -8,7 +8,7 @@ import os
 import socket
 import struct
 
-MAGIC, VERSION = 0x54414753, 1
+MAGIC, VERSION = 0x54414753, 2  # include/sysgate/protocol.h
 HELLO, SPEC, REFUSE, LISTENER, READY = 1, 2, 3, 4, 5
 
 

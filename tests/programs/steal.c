@@ -39,8 +39,12 @@ static void *filtered(void *arg)
 
 	(void)arg;
 	seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(getppid), 0);
+	seccomp_rule_add(ctx, SCMP_ACT_NOTIFY, SCMP_SYS(prctl), 1,
+			 SCMP_A0_32(SCMP_CMP_EQ, SG_PROTO_PROOF_OPTION));
 	prctl(PR_SET_NO_NEW_PRIVS, 1);
 	atomic_store(&listener, seccomp_load(ctx) == 0 ? seccomp_notify_fd(ctx) : -2);
+	/* The proof that the listener is this process's (protocol.h). */
+	syscall(SYS_prctl, SG_PROTO_PROOF_OPTION, 0, 0, 0, 0);
 	for (;;)
 		syscall(SYS_getppid);
 	return NULL;

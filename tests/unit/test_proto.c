@@ -335,7 +335,10 @@ static void test_header_faults(void **state)
 		assert_int_equal(dec(t, buf, (size_t)n), -EBADMSG);
 		put32(buf, 0, SG_PROTO_MAGIC);
 
-		put16(buf, 4, 2); /* version */
+		put16(buf, 4, SG_PROTO_VERSION + 1); /* version */
+		assert_int_equal(dec(t, buf, (size_t)n), -EPROTONOSUPPORT);
+		/* Version 1 had no proof call: its LISTENER names another listener. */
+		put16(buf, 4, 1);
 		assert_int_equal(dec(t, buf, (size_t)n), -EPROTONOSUPPORT);
 		put16(buf, 4, 0);
 		assert_int_equal(dec(t, buf, (size_t)n), -EPROTONOSUPPORT);
@@ -1146,7 +1149,7 @@ enum variant {
 	V_DIRECT_NO_THREAD, /* as V_NOTIFY_SOME, in a child that cannot start threads */
 	V_HELPER_NO_THREAD, /* as V_NOTIFY_ALL, in a child that cannot start threads */
 	V_DROP_DIRECT,      /* as V_DROP_LISTENER, with the direct handoff */
-	V_SILENT_DIRECT,    /* the supervisor takes the listener and never answers */
+	V_SILENT_DIRECT,    /* the supervisor takes the listener and the proof, and never answers */
 	V_NO_BPF,           /* a SPEC without its compiled filter (an older sysgated) */
 	V_NO_PROBE,         /* as V_NOTIFY_SOME, where probing the kernel would fail */
 };
@@ -1343,6 +1346,31 @@ static int serve_until_exit(int nfd, pid_t pid, unsigned *served)
 	return status;
 }
 
+/* The proof call (protocol.h): the first call on the listener, the
+ * shim's prctl from the target's own process, answered with 0. */
+static void serve_proof(int nfd, pid_t pid)
+{
+	struct seccomp_notif_sizes sz;
+	struct seccomp_notif *req;
+	struct seccomp_notif_resp *resp;
+	struct pollfd p = { .fd = nfd, .events = POLLIN };
+
+	assert_int_equal(syscall(SYS_seccomp, SECCOMP_GET_NOTIF_SIZES, 0, &sz), 0);
+	req = calloc(1, sz.seccomp_notif);
+	resp = calloc(1, sz.seccomp_notif_resp);
+	assert_non_null(req);
+	assert_non_null(resp);
+	assert_int_equal(poll(&p, 1, 10000), 1);
+	assert_int_equal(ioctl(nfd, SECCOMP_IOCTL_NOTIF_RECV, req), 0);
+	assert_int_equal(req->data.nr, SYS_prctl);
+	assert_int_equal((uint32_t)req->data.args[0], SG_PROTO_PROOF_OPTION);
+	assert_int_equal(req->pid, pid); /* the child is single-threaded or its main thread loads */
+	resp->id = req->id;
+	assert_int_equal(ioctl(nfd, SECCOMP_IOCTL_NOTIF_SEND, resp), 0);
+	free(req);
+	free(resp);
+}
+
 static void handshake(int c, enum variant v, int *nfd)
 {
 	unsigned char in[SG_PROTO_MAX_MSG];
@@ -1407,6 +1435,8 @@ static void run_variant(enum variant v)
 	c = accept_timeout(lfd);
 	assert_true(c >= 0);
 	handshake(c, v, &nfd);
+	if (nfd >= 0 && v != V_DROP_LISTENER && v != V_DROP_DIRECT)
+		serve_proof(nfd, pid);
 	if (nfd >= 0 && v == V_SILENT_DIRECT) {
 		/* Listener taken, socket open, no READY: the shim gives up. */
 		assert_int_equal(waitpid(pid, &status, 0), pid);

@@ -76,6 +76,16 @@ static void why_set(char *why, size_t len, const char *what, uid_t uid, uint64_t
 			 (unsigned)uid, what, what, (unsigned long long)quota);
 }
 
+/* uid's entry, made when there is room; NULL, saying why, when not. */
+static tenant_t *find_or_say(tenants_t *ts, uid_t uid, char *why, size_t why_len)
+{
+	tenant_t *e = find(ts, uid, true);
+
+	if (!e && why && why_len)
+		snprintf(why, why_len, "too many launcher uids hold targets (%d)", TENANTS_MAX);
+	return e;
+}
+
 int tenants_take(tenants_t *ts, uid_t uid, bool learn, bool force, char *why, size_t why_len)
 {
 	tenant_t *e;
@@ -84,10 +94,8 @@ int tenants_take(tenants_t *ts, uid_t uid, bool learn, bool force, char *why, si
 	if (uid == 0)
 		return 0;
 	pthread_mutex_lock(&ts->lock);
-	e = find(ts, uid, true);
+	e = find_or_say(ts, uid, why, why_len);
 	if (!e) {
-		if (why && why_len)
-			snprintf(why, why_len, "too many launcher uids hold targets (%d)", TENANTS_MAX);
 		r = -EDQUOT;
 	} else if (!force && e->targets >= ts->lim.targets) {
 		why_set(why, why_len, "targets", uid, ts->lim.targets);
@@ -131,10 +139,8 @@ int tenants_learn_file(tenants_t *ts, uid_t uid, uint64_t bytes, char *why, size
 	if (uid == 0)
 		return 0;
 	pthread_mutex_lock(&ts->lock);
-	e = find(ts, uid, true);
+	e = find_or_say(ts, uid, why, why_len);
 	if (!e) {
-		if (why && why_len)
-			snprintf(why, why_len, "too many launcher uids hold targets (%d)", TENANTS_MAX);
 		r = -EDQUOT;
 	} else if (e->learn_files >= ts->lim.learn_files) {
 		why_set(why, why_len, "learn_files", uid, ts->lim.learn_files);

@@ -78,22 +78,6 @@ static void finish(child_t *c, char *line, size_t len)
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
-/* handshake_refused events of uid whose message holds needle. */
-static size_t refusals(json_object *log, unsigned uid, const char *needle)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < json_object_array_length(log); i++) {
-		json_object *e = json_object_array_get_idx(log, i);
-		const char *ev = str_field(e, "event"), *msg = str_field(e, "message");
-
-		if (ev && strcmp(ev, "handshake_refused") == 0 && int_field(e, "uid") == uid &&
-		    msg && strstr(msg, needle))
-			n++;
-	}
-	return n;
-}
-
 POLICY(open, "local sg = sysgate\n"
 	     "return sg.policy { on = { getppid = sg.allow } }\n");
 
@@ -149,9 +133,9 @@ static void test_handshake_slots(void **state)
 	assert_int_equal(failed, 0);
 
 	log = sgd_log(&s);
-	assert_true(refusals(log, TENANT, "tenants.handshakes") >= 10);
-	assert_true(refusals(log, TENANT2, "tenants.root_handshakes") >= 22);
-	assert_int_equal(refusals(log, 0, ""), 0);
+	assert_true(log_refusals(log, TENANT, "tenants.handshakes") >= 10);
+	assert_true(log_refusals(log, TENANT2, "tenants.root_handshakes") >= 22);
+	assert_int_equal(log_refusals(log, 0, ""), 0);
 	json_object_put(log);
 	sgd_stop(&s);
 }
@@ -225,7 +209,7 @@ static void test_refused_flood_budget(void **state)
 	for (int i = 0; i < 1000; i++) {
 		json_object_put(log);
 		log = sgd_log(&s);
-		written = (int64_t)refusals(log, TENANT, "malformed HELLO");
+		written = (int64_t)log_refusals(log, TENANT, "malformed HELLO");
 		counted = suppressed_refused(log, TENANT, &about_target);
 		if (written + counted >= sent)
 			break;

@@ -80,22 +80,6 @@ static void flood_stop(flood_t *f)
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
-/* handshake_refused events of uid whose message holds needle. */
-static size_t refusals(json_object *log, unsigned uid, const char *needle)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < json_object_array_length(log); i++) {
-		json_object *e = json_object_array_get_idx(log, i);
-		const char *ev = str_field(e, "event"), *msg = str_field(e, "message");
-
-		if (ev && strcmp(ev, "handshake_refused") == 0 && int_field(e, "uid") == uid &&
-		    msg && strstr(msg, needle))
-			n++;
-	}
-	return n;
-}
-
 /* Events that show a handler did not decide: a fallback decision, or an
  * error event (a budget exhausted). */
 static size_t undecided(json_object *log)
@@ -148,8 +132,8 @@ static void test_target_quota(void **state)
 	assert_contains(r.out, "getppid: ok");
 	flood_stop(&f);
 	log = sgd_log(&s);
-	assert_int_equal(refusals(log, TENANT, "tenants.targets"), 4);
-	assert_int_equal(refusals(log, 0, ""), 0);
+	assert_int_equal(log_refusals(log, TENANT, "tenants.targets"), 4);
+	assert_int_equal(log_refusals(log, 0, ""), 0);
 	json_object_put(log);
 	sgd_stop(&s);
 }
@@ -198,8 +182,8 @@ static void test_lua_memory(void **state)
 
 	log = sgd_log(&s);
 	assert_int_equal(undecided(log), 0);
-	assert_int_equal(refusals(log, 0, ""), 0);
-	assert_int_equal(refusals(log, TENANT, "tenants.targets"), 10);
+	assert_int_equal(log_refusals(log, 0, ""), 0);
+	assert_int_equal(log_refusals(log, TENANT, "tenants.targets"), 10);
 	json_object_put(log);
 	sgd_stop(&s);
 }
@@ -254,7 +238,7 @@ static void test_learn_quota(void **state)
 	assert_int_equal(count_files(dir), 1);
 
 	log = sgd_log(&s);
-	assert_int_equal(refusals(log, TENANT, "tenants.learn_targets"), 2);
+	assert_int_equal(log_refusals(log, TENANT, "tenants.learn_targets"), 2);
 	for (size_t i = 0; i < json_object_array_length(log); i++) {
 		json_object *e = json_object_array_get_idx(log, i);
 		const char *ev = str_field(e, "event"), *msg = str_field(e, "message");

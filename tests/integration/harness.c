@@ -549,6 +549,21 @@ json_object *log_find(json_object *log, const char *ev, const char *key, const c
 	return NULL;
 }
 
+size_t log_refusals(json_object *log, unsigned uid, const char *needle)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < json_object_array_length(log); i++) {
+		json_object *e = json_object_array_get_idx(log, i);
+		const char *ev = str_field(e, "event"), *msg = str_field(e, "message");
+
+		if (ev && strcmp(ev, "handshake_refused") == 0 && int_field(e, "uid") == uid &&
+		    msg && strstr(msg, needle))
+			n++;
+	}
+	return n;
+}
+
 bool log_wait(const sgd_proc_t *s, const char *ev, size_t count)
 {
 	for (int i = 0; i < 500; i++) {

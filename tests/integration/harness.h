@@ -77,6 +77,8 @@ json_object *sgd_log(const sgd_proc_t *s);
  * has the string value val. */
 size_t log_count(json_object *log, const char *ev, const char *key, const char *val);
 json_object *log_find(json_object *log, const char *ev, const char *key, const char *val);
+/* handshake_refused events of uid whose message holds needle. */
+size_t log_refusals(json_object *log, unsigned uid, const char *needle);
 /* Waits (up to 5 s) until the log holds an event ev. */
 bool log_wait(const sgd_proc_t *s, const char *ev, size_t count);
 

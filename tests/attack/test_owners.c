@@ -96,22 +96,6 @@ static void launch(const sgd_proc_t *s, unsigned uid, const char *policy,
 	assert_int_equal(waitpid(pid, &r->status, 0), pid);
 }
 
-/* handshake_refused events of uid whose message holds needle. */
-static size_t refusals(json_object *log, unsigned uid, const char *needle)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < json_object_array_length(log); i++) {
-		json_object *e = json_object_array_get_idx(log, i);
-		const char *ev = str_field(e, "event"), *msg = str_field(e, "message");
-
-		if (ev && strcmp(ev, "handshake_refused") == 0 && int_field(e, "uid") == uid &&
-		    msg && strstr(msg, needle))
-			n++;
-	}
-	return n;
-}
-
 /* Occurrences of needle in hay. */
 static int count(const char *hay, const char *needle)
 {
@@ -157,7 +141,7 @@ static void test_label_owner(void **state)
 	assert_int_equal(count(r.out, "getppid: ok"), 5);
 
 	log = sgd_log(&s);
-	assert_int_equal(refusals(log, TENANT, "may not be set by uid 1000"), 1);
+	assert_int_equal(log_refusals(log, TENANT, "may not be set by uid 1000"), 1);
 	json_object_put(log);
 	sgd_stop(&s);
 }
@@ -215,8 +199,8 @@ static void test_label_values(void **state)
 	assert_contains(r.err, "label 'team=red' may not be set by uid 0 gid 0");
 
 	log = sgd_log(&s);
-	assert_int_equal(refusals(log, TENANT, "may not be set by uid 1000"), 1);
-	assert_int_equal(refusals(log, TENANT, "is not in the config's 'labels'"), 1);
+	assert_int_equal(log_refusals(log, TENANT, "may not be set by uid 1000"), 1);
+	assert_int_equal(log_refusals(log, TENANT, "is not in the config's 'labels'"), 1);
 	json_object_put(log);
 	sgd_stop(&s);
 }
@@ -271,8 +255,8 @@ static void test_own_labels(void **state)
 	assert_int_equal(count(r.out, "getppid: ok"), 3);
 
 	log = sgd_log(&s);
-	assert_int_equal(refusals(log, TENANT, "set by sysgated alone"), 1);
-	assert_int_equal(refusals(log, 0, "set by sysgated alone"), 1);
+	assert_int_equal(log_refusals(log, TENANT, "set by sysgated alone"), 1);
+	assert_int_equal(log_refusals(log, 0, "set by sysgated alone"), 1);
 	json_object_put(log);
 	sgd_stop(&s);
 }

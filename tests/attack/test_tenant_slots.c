@@ -309,20 +309,6 @@ static void test_tenant_log_share(void **state)
 	sgd_stop(&s);
 }
 
-/* Files in dir not starting with '.'. */
-static int count_files(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	int n = 0;
-
-	assert_non_null(d);
-	while ((e = readdir(d)))
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
-
 /* Error events whose message holds needle. */
 static size_t errors_with(json_object *log, const char *needle)
 {

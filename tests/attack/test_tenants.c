@@ -188,20 +188,6 @@ static void test_lua_memory(void **state)
 	sgd_stop(&s);
 }
 
-/* Files in dir not starting with '.'. */
-static int count_files(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	int n = 0;
-
-	assert_non_null(d);
-	while ((e = readdir(d)))
-		n += e->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
-
 /*
  * Learn mode keeps a record per target in sysgated and writes a file as
  * each ends: a tenant may run learn_targets of them at once, and write

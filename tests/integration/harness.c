@@ -549,6 +549,19 @@ json_object *log_find(json_object *log, const char *ev, const char *key, const c
 	return NULL;
 }
 
+int count_files(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
 size_t log_refusals(json_object *log, unsigned uid, const char *needle)
 {
 	size_t n = 0;

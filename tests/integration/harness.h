@@ -79,6 +79,8 @@ size_t log_count(json_object *log, const char *ev, const char *key, const char *
 json_object *log_find(json_object *log, const char *ev, const char *key, const char *val);
 /* handshake_refused events of uid whose message holds needle. */
 size_t log_refusals(json_object *log, unsigned uid, const char *needle);
+/* Files in dir whose names do not start with '.'. */
+int count_files(const char *dir);
 /* Waits (up to 5 s) until the log holds an event ev. */
 bool log_wait(const sgd_proc_t *s, const char *ev, size_t count);
 
